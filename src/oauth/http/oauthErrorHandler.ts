@@ -1,0 +1,69 @@
+import type { ErrorRequestHandler } from 'express';
+import type { LoggerService } from '@backstage/backend-plugin-api';
+import { OAuthError, TooManyRequests } from '../errors';
+
+interface BodyParserError {
+  type: string;
+  status: number;
+  message: string;
+}
+
+function isBodyParserError(err: unknown): err is BodyParserError {
+  const e = err as Partial<BodyParserError>;
+  return (
+    typeof e?.type === 'string' &&
+    typeof e.status === 'number' &&
+    e.status >= 400 &&
+    e.status < 500
+  );
+}
+
+function bodyParserDescription(err: BodyParserError): string {
+  switch (err.type) {
+    case 'entity.too.large':
+      return 'request body is too large';
+    case 'entity.parse.failed':
+      return 'request body is not valid JSON';
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return 'request body encoding is not supported';
+    case 'request.aborted':
+      return 'request was aborted';
+    default:
+      return 'request body could not be read';
+  }
+}
+
+/**
+ * Writes RFC 6749 §5.2 error bodies for the OAuth endpoints. Anything that is
+ * not an OAuthError is a bug: it is logged and answered with `server_error`.
+ */
+export function oauthErrorHandler(logger: LoggerService): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Pragma', 'no-cache');
+    if (err instanceof OAuthError) {
+      if (err.status === 401) {
+        // RFC 6749 §5.2: 401 must carry WWW-Authenticate for the scheme used
+        res.setHeader('WWW-Authenticate', `Basic realm="oauth", error="${err.code}"`);
+      }
+      if (err instanceof TooManyRequests) {
+        res.setHeader('Retry-After', String(err.retryAfterSeconds));
+      }
+      res.status(err.status).json({ error: err.code, error_description: err.description });
+      return;
+    }
+    if (isBodyParserError(err)) {
+      res
+        .status(err.status === 413 || err.status === 415 ? err.status : 400)
+        .json({ error: 'invalid_request', error_description: bodyParserDescription(err) });
+      return;
+    }
+    logger.error(`OAuth endpoint ${req.method} ${req.path} failed`, err);
+    res.status(500).json({ error: 'server_error', error_description: 'internal server error' });
+  };
+}

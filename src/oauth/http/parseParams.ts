@@ -1,0 +1,71 @@
+import express, { type RequestHandler } from 'express';
+import { InvalidRequest } from '../errors';
+
+/** Largest accepted OAuth request body; real requests are a few hundred bytes. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** Flat, single-valued OAuth parameters, parsed from the query or the body. */
+export type OAuthParams = Record<string, string>;
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    oauthParams?: OAuthParams;
+  }
+}
+
+const formParser = express.urlencoded({ extended: false, limit: MAX_BODY_BYTES });
+const jsonParser = express.json({ limit: MAX_BODY_BYTES, strict: true });
+
+function flatten(source: unknown, where: string): OAuthParams {
+  if (source === undefined || source === null) return {};
+  if (typeof source !== 'object' || Array.isArray(source)) {
+    throw new InvalidRequest(`the ${where} must be a set of named parameters`);
+  }
+  const out: OAuthParams = {};
+  for (const [name, value] of Object.entries(source as Record<string, unknown>)) {
+    if (Array.isArray(value)) {
+      // RFC 6749 §3.1: parameters must not be included more than once
+      throw new InvalidRequest(`parameter '${name}' is repeated`);
+    }
+    if (typeof value === 'number' || typeof value === 'boolean') {
+      out[name] = String(value);
+    } else if (typeof value === 'string') {
+      // Empty parameters are treated as omitted (RFC 6749 §3.1)
+      if (value !== '') out[name] = value;
+    } else if (value !== undefined && value !== null) {
+      throw new InvalidRequest(`parameter '${name}' must be a string`);
+    }
+  }
+  return out;
+}
+
+/**
+ * Parses OAuth parameters: the query for GET, a form (or, for compatibility,
+ * JSON) body for POST. Anything else is refused with `invalid_request`.
+ */
+export function parseParams(options?: { from?: 'query' | 'body' }): RequestHandler[] {
+  const from = options?.from;
+  const collect: RequestHandler = (req, _res, next) => {
+    const useQuery = from === 'query' || (from === undefined && req.method === 'GET');
+    if (useQuery) {
+      req.oauthParams = flatten(req.query, 'query');
+      next();
+      return;
+    }
+    if (req.method !== 'POST') {
+      next();
+      return;
+    }
+    const type = req.headers['content-type'];
+    if (!req.is('application/x-www-form-urlencoded') && !req.is('application/json')) {
+      throw new InvalidRequest(
+        type
+          ? `unsupported content type '${type}'; use application/x-www-form-urlencoded`
+          : 'request body must be application/x-www-form-urlencoded',
+      );
+    }
+    req.oauthParams = flatten(req.body, 'request body');
+    next();
+  };
+  return [formParser, jsonParser, collect];
+}

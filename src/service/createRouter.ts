@@ -1,0 +1,62 @@
+import type {
+  AuditorService,
+  AuthService,
+  DatabaseService,
+  DiscoveryService,
+  HttpAuthService,
+  LifecycleService,
+  LoggerService,
+  RootConfigService,
+  RootHttpRouterService,
+  SchedulerService,
+} from '@backstage/backend-plugin-api';
+import type { AuthOwnershipResolver, AuthProviderFactory } from '@backstage/plugin-auth-node';
+import type { CatalogService } from '@backstage/plugin-catalog-node';
+import Router from 'express-promise-router';
+import type express from 'express';
+import type { AuthConfig } from '../config/readAuthConfig';
+import { applyDatabaseMigrations } from '../database/migrations';
+import { createIdentity } from '../identity/createIdentity';
+import { createProvidersRouter } from '../providers/createProvidersRouter';
+import { createOidcProvider } from './createOidcProvider';
+
+/** Everything the plugin hands to the router; see plugin.ts. */
+export interface RouterOptions {
+  config: AuthConfig;
+  rootConfig: RootConfigService;
+  logger: LoggerService;
+  database: DatabaseService;
+  discovery: DiscoveryService;
+  auth: AuthService;
+  httpAuth: HttpAuthService;
+  scheduler: SchedulerService;
+  lifecycle: LifecycleService;
+  auditor: AuditorService;
+  rootHttpRouter: RootHttpRouterService;
+  catalog: CatalogService;
+  providerFactories: ReadonlyMap<string, AuthProviderFactory>;
+  ownershipResolver?: AuthOwnershipResolver;
+}
+
+/**
+ * Builds the stores and issuers once and mounts the sub-routers:
+ * identity (JWKS, userinfo), the OIDC provider, then the sign-in providers,
+ * whose router also answers unknown paths with a Backstage 404.
+ */
+export async function createRouter(options: RouterOptions): Promise<express.Router> {
+  const knex = await options.database.getClient();
+  if (!options.database.migrations?.skip) {
+    await applyDatabaseMigrations(knex);
+  }
+  const baseUrl = await options.discovery.getExternalBaseUrl('auth');
+
+  const identity = await createIdentity({ ...options, knex, baseUrl });
+  const oidcProvider = await createOidcProvider({ ...options, knex, baseUrl, identity });
+  const providers = await createProvidersRouter({ ...options, knex, baseUrl, identity });
+
+  const router = Router();
+  router.use(identity.router);
+  router.use(oidcProvider.router);
+  router.use(providers);
+  return router;
+}
