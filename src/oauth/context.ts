@@ -1,6 +1,6 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { OidcProviderConfig } from '../config/readOidcProviderConfig';
-import type { ClientResolver, Clock } from './model';
+import type { ClientResolver, Clock, SecurityAuditor } from './model';
 
 /**
  * Everything the OAuth endpoints need, built once in service/createOidcProvider.ts.
@@ -13,4 +13,5 @@ export interface OAuthContext {
   logger: LoggerService;
   clock: Clock;
   clients: ClientResolver;
+  audit: SecurityAuditor;
 }

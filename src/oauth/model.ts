@@ -33,3 +33,24 @@ export interface ClientResolver {
 
 /** Injected clock so tests can move time. */
 export type Clock = () => Date;
+
+/** Security-relevant events (SPEC §2 Operations); never carry secret values. */
+export interface SecurityEvent {
+  eventId:
+    | 'client-registered'
+    | 'consent-granted'
+    | 'consent-denied'
+    | 'device-approved'
+    | 'device-denied'
+    | 'code-replayed'
+    | 'refresh-token-reused'
+    | 'token-revoked'
+    | 'rate-limited';
+  clientId?: string;
+  userEntityRef?: string;
+  /** Identifiers only (grant ids, reasons) — never tokens, codes or secrets. */
+  meta?: Record<string, string | number | boolean>;
+}
+
+/** Fire-and-forget audit sink; see service/createSecurityAuditor.ts. */
+export type SecurityAuditor = (event: SecurityEvent) => void;
