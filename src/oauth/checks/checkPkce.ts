@@ -1,11 +1,16 @@
 import { InvalidGrant, InvalidRequest } from '../errors';
 import type { OAuthParams } from '../http/parseParams';
 import { constantEquals } from '../crypto/constantEquals';
-import { sha256 } from '../crypto/sha256';
+import { createHash } from 'node:crypto';
 
 // RFC 7636 §4.1 (verifier) and §4.2 (S256 challenge: base64url of 32 bytes)
 const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+
+/** The S256 transformation of RFC 7636 §4.2: BASE64URL(SHA256(verifier)). */
+export function s256(verifier: string): string {
+  return createHash('sha256').update(verifier, 'ascii').digest('base64url');
+}
 
 /**
  * Validates the PKCE parameters of an authorization request. Every client
@@ -55,7 +60,7 @@ export function checkPkce(
   if (!VERIFIER.test(verifier)) {
     throw new InvalidGrant('code_verifier is malformed (RFC 7636 §4.1)');
   }
-  if (saved.codeChallengeMethod !== 'S256' || !constantEquals(sha256(verifier), saved.codeChallenge)) {
+  if (saved.codeChallengeMethod !== 'S256' || !constantEquals(s256(verifier), saved.codeChallenge)) {
     throw new InvalidGrant('code_verifier does not match the code_challenge');
   }
 }

@@ -1,13 +1,16 @@
 import { InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget } from '../errors';
-import { sha256 } from '../crypto/sha256';
-import { checkCodeChallenge, checkPkce } from './checkPkce';
+import { checkCodeChallenge, checkPkce, s256 } from './checkPkce';
 import { checkRedirectUri } from './checkRedirectUri';
 import { checkResource } from './checkResource';
 import { checkScope } from './checkScope';
 import { requireParams } from './requireParams';
 
 const verifier = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
-const challenge = sha256(verifier);
+const challenge = s256(verifier);
+
+it('computes the RFC 7636 appendix B challenge', () => {
+  expect(challenge).toBe('E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM');
+});
 
 describe('checkCodeChallenge', () => {
   it('accepts S256', () => {

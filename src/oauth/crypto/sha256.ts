@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 
 /**
- * SHA-256 of a high-entropy secret, base64url (43 chars). Codes and refresh
- * tokens are stored only in this form; being random, they need no salt.
+ * Hex SHA-256 of a UTF-8 string. Used to store high-entropy bearer secrets
+ * (client secrets, codes, refresh tokens): a database leak does not reveal them.
  */
 export function sha256(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('base64url');
+  return createHash('sha256').update(value, 'utf8').digest('hex');
 }
