@@ -1,0 +1,17 @@
+import { createHmac } from 'node:crypto';
+
+/** A versioned secret key for hashing user codes. */
+export interface UserCodeKey {
+  /** Stored next to each hash, so keys can be rotated without losing pending codes. */
+  version: string;
+  secret: Buffer;
+}
+
+/**
+ * Keyed HMAC-SHA-256 of a normalized user code, base64url. A plain hash of
+ * a short code could be reversed by trying all 20^8 codes; the key makes
+ * the stored value useless without it. Deterministic, so it can be looked up.
+ */
+export function hmacUserCode(normalizedUserCode: string, key: UserCodeKey): string {
+  return createHmac('sha256', key.secret).update(normalizedUserCode, 'utf8').digest('base64url');
+}
