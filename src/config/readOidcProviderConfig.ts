@@ -1,10 +1,259 @@
 import type { Config } from '@backstage/config';
+import { InputError } from '@backstage/errors';
+import { compileUrlPatterns, type UrlPattern } from '../oauth/checks/matchUrlPattern';
+import { readDurationSeconds, readWith } from './readDuration';
+import { readStaticClients, type StaticClientConfig } from './readStaticClients';
 
-/** Owned by the OIDC provider work (issue 4): `auth.oidcProvider.*` and upstream's OIDC keys. */
-export interface OidcProviderConfig {
-  placeholder?: never;
+export type { StaticClientConfig } from './readStaticClients';
+
+/** RFC 6749 §4.1.2 recommends at most 10 minutes; we allow at most one. */
+export const DEFAULT_AUTHORIZATION_CODE_LIFETIME_SECONDS = 60;
+export const MAX_AUTHORIZATION_CODE_LIFETIME_SECONDS = 60;
+export const MIN_AUTHORIZATION_CODE_LIFETIME_SECONDS = 10;
+/** SPEC §2: consent sessions live 10 minutes at most. */
+export const DEFAULT_CONSENT_SESSION_LIFETIME_SECONDS = 10 * 60;
+export const MAX_CONSENT_SESSION_LIFETIME_SECONDS = 10 * 60;
+export const MIN_CONSENT_SESSION_LIFETIME_SECONDS = 60;
+/** RFC 8628 §3.2; SPEC §2 caps device codes at 10 minutes. */
+export const DEFAULT_DEVICE_CODE_LIFETIME_SECONDS = 10 * 60;
+export const MAX_DEVICE_CODE_LIFETIME_SECONDS = 10 * 60;
+export const MIN_DEVICE_CODE_LIFETIME_SECONDS = 60;
+/** RFC 8628 §3.2: clients must wait 5 seconds when no interval is given. */
+export const DEFAULT_DEVICE_POLL_INTERVAL_SECONDS = 5;
+export const MIN_DEVICE_POLL_INTERVAL_SECONDS = 1;
+export const MAX_DEVICE_POLL_INTERVAL_SECONDS = 60;
+/** Refresh tokens: idle lifetime, absolute lifetime of a rotation family, per-user cap. */
+export const DEFAULT_REFRESH_TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600;
+export const MIN_REFRESH_TOKEN_LIFETIME_SECONDS = 5 * 60;
+export const MAX_REFRESH_TOKEN_LIFETIME_SECONDS = 365 * 24 * 3600;
+export const DEFAULT_REFRESH_MAX_ROTATION_LIFETIME_SECONDS = 365 * 24 * 3600;
+export const MAX_REFRESH_MAX_ROTATION_LIFETIME_SECONDS = 2 * 365 * 24 * 3600;
+export const DEFAULT_REFRESH_MAX_TOKENS_PER_USER = 20;
+export const MAX_REFRESH_MAX_TOKENS_PER_USER = 1000;
+
+/** The endpoints that are rate limited (SPEC §2 Operations). */
+export type RateLimitedEndpoint = 'registration' | 'token' | 'deviceAuthorization' | 'verification';
+
+/** At most `requests` requests per client address in any `windowSeconds`. */
+export interface RateLimit {
+  requests: number;
+  windowSeconds: number;
 }
 
-export function readOidcProviderConfig(_config: Config): OidcProviderConfig {
-  return {};
+/**
+ * Sized for people and CLIs: registration is rare, token requests come a few
+ * times a minute per user, and guessing user codes must stay slow (RFC 8628 §5.1).
+ */
+export const DEFAULT_RATE_LIMITS: Readonly<Record<RateLimitedEndpoint, RateLimit>> = {
+  registration: { requests: 20, windowSeconds: 3600 },
+  token: { requests: 300, windowSeconds: 60 },
+  deviceAuthorization: { requests: 30, windowSeconds: 60 },
+  verification: { requests: 10, windowSeconds: 60 },
+};
+
+/** Everything the OIDC provider reads from app-config, validated once at startup. */
+export interface OidcProviderConfig {
+  /** `auth.experimentalDynamicClientRegistration` (RFC 7591). */
+  dynamicClientRegistration: {
+    enabled: boolean;
+    isRedirectUriAllowed: UrlPattern;
+  };
+  /** `auth.clientIdMetadataDocuments` (or its deprecated `experimental…` alias). */
+  clientIdMetadataDocuments: {
+    enabled: boolean;
+    isClientIdAllowed: UrlPattern;
+    isRedirectUriAllowed: UrlPattern;
+  };
+  /**
+   * `auth.oidcProvider.dangerouslyAllowInsecureClientIdMetadataDocuments`: for
+   * development and tests only, accept http and loopback/private metadata URLs.
+   */
+  dangerouslyAllowInsecureClientIdMetadataDocuments: boolean;
+  /** `auth.experimentalRefreshToken`. */
+  refreshToken: {
+    enabled: boolean;
+    /** Idle lifetime of each refresh token. */
+    tokenLifetimeSeconds: number;
+    /** Absolute lifetime of a rotation family, counted from the first grant. */
+    maxRotationLifetimeSeconds: number;
+    maxTokensPerUser: number;
+  };
+  /** `auth.oidcProvider.clients`: pre-registered clients. */
+  clients: StaticClientConfig[];
+  authorizationCodeLifetimeSeconds: number;
+  consentSessionLifetimeSeconds: number;
+  /** `auth.oidcProvider.deviceAuthorization` (RFC 8628). */
+  deviceAuthorization: {
+    enabled: boolean;
+    /** When set, only these client ids may use the device grant. */
+    allowedClientIds?: string[];
+    lifetimeSeconds: number;
+    intervalSeconds: number;
+  };
+  /** Where users approve: the app's consent page (default) or the plugin's own page. */
+  consentPage: 'app' | 'builtin';
+  /** `auth.oidcProvider.rateLimits`: per-address budgets of the limited endpoints. */
+  rateLimits: Record<RateLimitedEndpoint, RateLimit>;
+}
+
+const DCR = 'auth.experimentalDynamicClientRegistration';
+const CIMD = 'auth.clientIdMetadataDocuments';
+const CIMD_DEPRECATED = 'auth.experimentalClientIdMetadataDocuments';
+const REFRESH = 'auth.experimentalRefreshToken';
+const OP = 'auth.oidcProvider';
+
+/**
+ * Reads every OIDC-provider key (upstream's experimental keys and
+ * `auth.oidcProvider.*`). Errors are InputErrors starting with the key.
+ */
+export function readOidcProviderConfig(config: Config): OidcProviderConfig {
+  const refreshToken = readRefreshTokenConfig(config);
+  const deviceAuthorization = readDeviceAuthorizationConfig(config);
+  return {
+    dynamicClientRegistration: {
+      enabled: readBoolean(config, `${DCR}.enabled`, false),
+      isRedirectUriAllowed: readPatterns(config, `${DCR}.allowedRedirectUriPatterns`),
+    },
+    clientIdMetadataDocuments: readCimdConfig(config),
+    dangerouslyAllowInsecureClientIdMetadataDocuments: readBoolean(
+      config,
+      `${OP}.dangerouslyAllowInsecureClientIdMetadataDocuments`,
+      false,
+    ),
+    refreshToken,
+    clients: readStaticClients(config, `${OP}.clients`, {
+      refreshEnabled: refreshToken.enabled,
+      deviceEnabled: deviceAuthorization.enabled,
+    }),
+    authorizationCodeLifetimeSeconds: readDurationSeconds(
+      config,
+      `${OP}.authorizationCodeLifetime`,
+      {
+        defaultSeconds: DEFAULT_AUTHORIZATION_CODE_LIFETIME_SECONDS,
+        minSeconds: MIN_AUTHORIZATION_CODE_LIFETIME_SECONDS,
+        maxSeconds: MAX_AUTHORIZATION_CODE_LIFETIME_SECONDS,
+      },
+    ),
+    consentSessionLifetimeSeconds: readDurationSeconds(config, `${OP}.consentSessionLifetime`, {
+      defaultSeconds: DEFAULT_CONSENT_SESSION_LIFETIME_SECONDS,
+      minSeconds: MIN_CONSENT_SESSION_LIFETIME_SECONDS,
+      maxSeconds: MAX_CONSENT_SESSION_LIFETIME_SECONDS,
+    }),
+    deviceAuthorization,
+    consentPage: readConsentPage(config),
+    rateLimits: readRateLimits(config),
+  };
+}
+
+function readBoolean(config: Config, key: string, fallback: boolean): boolean {
+  return readWith(key, () => config.getOptionalBoolean(key)) ?? fallback;
+}
+
+/** Missing key → every URL allowed, as upstream (`['*']`). */
+function readPatterns(config: Config, key: string): UrlPattern {
+  const patterns = readWith(key, () => config.getOptionalStringArray(key)) ?? ['*'];
+  patterns.forEach((pattern, index) => {
+    try {
+      compileUrlPatterns([pattern]);
+    } catch (error) {
+      throw new InputError(`${key}[${index}]: ${(error as Error).message}`);
+    }
+  });
+  return compileUrlPatterns(patterns);
+}
+
+function readCimdConfig(config: Config): OidcProviderConfig['clientIdMetadataDocuments'] {
+  // The deprecated alias is honoured only when the current key is absent.
+  const base = !config.has(CIMD) && config.has(CIMD_DEPRECATED) ? CIMD_DEPRECATED : CIMD;
+  return {
+    enabled: readBoolean(config, `${base}.enabled`, false),
+    isClientIdAllowed: readPatterns(config, `${base}.allowedClientIdPatterns`),
+    isRedirectUriAllowed: readPatterns(config, `${base}.allowedRedirectUriPatterns`),
+  };
+}
+
+function readRefreshTokenConfig(config: Config): OidcProviderConfig['refreshToken'] {
+  const tokenLifetimeSeconds = readDurationSeconds(config, `${REFRESH}.tokenLifetime`, {
+    defaultSeconds: DEFAULT_REFRESH_TOKEN_LIFETIME_SECONDS,
+    minSeconds: MIN_REFRESH_TOKEN_LIFETIME_SECONDS,
+    maxSeconds: MAX_REFRESH_TOKEN_LIFETIME_SECONDS,
+  });
+  const maxRotationLifetimeSeconds = readDurationSeconds(
+    config,
+    `${REFRESH}.maxRotationLifetime`,
+    {
+      defaultSeconds: DEFAULT_REFRESH_MAX_ROTATION_LIFETIME_SECONDS,
+      minSeconds: tokenLifetimeSeconds,
+      maxSeconds: MAX_REFRESH_MAX_ROTATION_LIFETIME_SECONDS,
+    },
+  );
+  const maxTokensKey = `${REFRESH}.maxTokensPerUser`;
+  const maxTokensPerUser =
+    readWith(maxTokensKey, () => config.getOptionalNumber(maxTokensKey)) ??
+    DEFAULT_REFRESH_MAX_TOKENS_PER_USER;
+  if (!Number.isInteger(maxTokensPerUser) || maxTokensPerUser < 1) {
+    throw new InputError(`${maxTokensKey}: must be a positive integer`);
+  }
+  return {
+    enabled: readBoolean(config, `${REFRESH}.enabled`, false),
+    tokenLifetimeSeconds,
+    maxRotationLifetimeSeconds,
+    maxTokensPerUser: Math.min(maxTokensPerUser, MAX_REFRESH_MAX_TOKENS_PER_USER),
+  };
+}
+
+function readDeviceAuthorizationConfig(
+  config: Config,
+): OidcProviderConfig['deviceAuthorization'] {
+  const key = `${OP}.deviceAuthorization`;
+  const allowedKey = `${key}.allowedClientIds`;
+  const allowedClientIds = readWith(allowedKey, () => config.getOptionalStringArray(allowedKey));
+  return {
+    enabled: readBoolean(config, `${key}.enabled`, false),
+    ...(allowedClientIds ? { allowedClientIds } : {}),
+    lifetimeSeconds: readDurationSeconds(config, `${key}.lifetime`, {
+      defaultSeconds: DEFAULT_DEVICE_CODE_LIFETIME_SECONDS,
+      minSeconds: MIN_DEVICE_CODE_LIFETIME_SECONDS,
+      maxSeconds: MAX_DEVICE_CODE_LIFETIME_SECONDS,
+    }),
+    intervalSeconds: readDurationSeconds(config, `${key}.interval`, {
+      defaultSeconds: DEFAULT_DEVICE_POLL_INTERVAL_SECONDS,
+      minSeconds: MIN_DEVICE_POLL_INTERVAL_SECONDS,
+      maxSeconds: MAX_DEVICE_POLL_INTERVAL_SECONDS,
+    }),
+  };
+}
+
+function readConsentPage(config: Config): 'app' | 'builtin' {
+  const key = `${OP}.consentPage`;
+  const value = readWith(key, () => config.getOptionalString(key)) ?? 'app';
+  if (value !== 'app' && value !== 'builtin') {
+    throw new InputError(`${key}: must be 'app' or 'builtin', got '${value}'`);
+  }
+  return value;
+}
+
+function readRateLimits(config: Config): Record<RateLimitedEndpoint, RateLimit> {
+  const limits = { ...DEFAULT_RATE_LIMITS };
+  for (const endpoint of Object.keys(DEFAULT_RATE_LIMITS) as RateLimitedEndpoint[]) {
+    const key = `${OP}.rateLimits.${endpoint}`;
+    if (!config.has(key)) continue;
+    readWith(key, () => config.getConfig(key));
+    const requestsKey = `${key}.requests`;
+    const requests =
+      readWith(requestsKey, () => config.getOptionalNumber(requestsKey)) ??
+      DEFAULT_RATE_LIMITS[endpoint].requests;
+    if (!Number.isInteger(requests) || requests < 1) {
+      throw new InputError(`${requestsKey}: must be a whole number of requests, at least 1`);
+    }
+    limits[endpoint] = {
+      requests,
+      windowSeconds: readDurationSeconds(config, `${key}.window`, {
+        defaultSeconds: DEFAULT_RATE_LIMITS[endpoint].windowSeconds,
+        minSeconds: 1,
+        maxSeconds: 24 * 3600,
+      }),
+    };
+  }
+  return limits;
 }
