@@ -1,7 +1,16 @@
 import type { Knex } from 'knex';
 import type express from 'express';
-import Router from 'express-promise-router';
+import type { LoggerService } from '@backstage/backend-plugin-api';
+import type { IdentityConfig } from '../config/readIdentityConfig';
+import { DbSigningKeyStore } from '../database/DbSigningKeyStore';
+import { DbUserInfoStore } from '../database/DbUserInfoStore';
 import type { RouterOptions } from '../service/createRouter';
+import { BackstageTokenIssuer, MAX_SIGNED_LIFETIME_SECONDS } from './BackstageTokenIssuer';
+import { createIdentityRouter } from './createIdentityRouter';
+import { MemoryKeyStore } from './MemoryKeyStore';
+import { RotatingSigningKeys } from './RotatingSigningKeys';
+import type { SigningKeys } from './SigningKeys';
+import { StaticSigningKeys } from './StaticSigningKeys';
 
 /** Claims of a Backstage user token (SPEC §1.4), plus resolver custom claims. */
 export interface UserTokenClaims {
@@ -34,17 +43,59 @@ export interface Identity {
   getUserInfo(userEntityRef: string): Promise<{ claims: UserTokenClaims } | undefined>;
 }
 
+/**
+ * Builds the identity side from `config.identity`: the key store it names, the
+ * token issuer, the user info store and the JWKS/userinfo routes. A signing
+ * key is created (or loaded) before this returns, so the JWKS is never empty.
+ */
 export async function createIdentity(
-  _options: RouterOptions & { knex: Knex; baseUrl: string },
+  options: RouterOptions & { knex: Knex; baseUrl: string },
 ): Promise<Identity> {
-  const notYet = async (): Promise<never> => {
-    throw new Error('identity is not built yet');
-  };
+  const { config, knex, baseUrl, logger, httpAuth } = options;
+  const keys = await createSigningKeys(config.identity, knex, logger);
+  await keys.currentKey();
+
+  const issuer = BackstageTokenIssuer.create({
+    keys,
+    issuer: baseUrl,
+    lifetimeSeconds: config.identity.tokenLifetimeSeconds,
+    omitOwnershipClaim: config.identity.omitOwnershipClaim,
+  });
+  const userInfo = DbUserInfoStore.create({ knex });
+  const getUserInfo = (userEntityRef: string) => userInfo.getUserInfo(userEntityRef);
+
   return {
-    router: Router(),
-    issueUserToken: notYet,
-    signJwt: notYet,
-    signingAlgorithm: 'ES256',
-    getUserInfo: notYet,
+    router: createIdentityRouter({ keys, httpAuth, getUserInfo }),
+    async issueUserToken({ claims }) {
+      // Upstream's default: a user owns at least their own entity.
+      const { sub, ent = [sub], ...custom } = claims;
+      const saved: UserTokenClaims = { sub, ent, ...custom };
+      const issued = await issuer.issueUserToken(saved);
+      await userInfo.saveUserInfo(saved);
+      return issued;
+    },
+    signJwt: (payload, signOptions) => issuer.signJwt(payload, signOptions),
+    signingAlgorithm: keys.algorithm,
+    getUserInfo,
   };
+}
+
+async function createSigningKeys(
+  identity: IdentityConfig,
+  knex: Knex,
+  logger: LoggerService,
+): Promise<SigningKeys> {
+  const store = identity.keyStore;
+  if (store.provider === 'static') {
+    return StaticSigningKeys.create({ keys: store.keys });
+  }
+  return RotatingSigningKeys.create({
+    store: store.provider === 'database' ? DbSigningKeyStore.create({ knex }) : MemoryKeyStore.create(),
+    algorithm: identity.algorithm,
+    // Upstream rotates as often as a token lives; keys stay listed until the
+    // longest-lived token they could have signed has expired.
+    rotationSeconds: identity.tokenLifetimeSeconds,
+    maxTokenLifetimeSeconds: MAX_SIGNED_LIFETIME_SECONDS,
+    logger: logger.child({ component: 'signing-keys' }),
+  });
 }

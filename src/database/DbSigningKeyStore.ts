@@ -1,0 +1,40 @@
+import type { Knex } from 'knex';
+import type { KeyStore, PublicSigningJwk, StoredPublicKey } from '../identity/KeyStore';
+import { parseDbDate } from './parseDbDate';
+import type { DbSigningKeyRow } from './tables';
+
+const TABLE = 'signing_keys';
+
+/**
+ * Public signing keys in `signing_keys`, shared by every instance on the
+ * database. `created_at` is left to the database default so all instances
+ * share one clock.
+ */
+export class DbSigningKeyStore implements KeyStore {
+  readonly #db: Knex;
+
+  static create(options: { knex: Knex }): DbSigningKeyStore {
+    return new DbSigningKeyStore(options.knex);
+  }
+
+  private constructor(knex: Knex) {
+    this.#db = knex;
+  }
+
+  async addKey(key: PublicSigningJwk): Promise<void> {
+    await this.#db<DbSigningKeyRow>(TABLE).insert({ kid: key.kid, key: JSON.stringify(key) });
+  }
+
+  async listKeys(): Promise<StoredPublicKey[]> {
+    const rows = await this.#db<DbSigningKeyRow>(TABLE).select('kid', 'key', 'created_at');
+    return rows.map(row => ({
+      key: JSON.parse(row.key) as PublicSigningJwk,
+      createdAt: parseDbDate(row.created_at),
+    }));
+  }
+
+  async removeKeys(kids: string[]): Promise<void> {
+    if (kids.length === 0) return;
+    await this.#db<DbSigningKeyRow>(TABLE).whereIn('kid', kids).delete();
+  }
+}

@@ -1,0 +1,110 @@
+import { mockServices } from '@backstage/backend-test-utils';
+import { base64url, createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { BackstageTokenIssuer } from './BackstageTokenIssuer';
+import { MemoryKeyStore } from './MemoryKeyStore';
+import { RotatingSigningKeys } from './RotatingSigningKeys';
+
+const ISSUER = 'http://localhost:7007/api/auth';
+
+function setup(algorithm: string, omitOwnershipClaim = true) {
+  const keys = RotatingSigningKeys.create({
+    store: MemoryKeyStore.create(),
+    algorithm,
+    rotationSeconds: 3600,
+    maxTokenLifetimeSeconds: 86400,
+    logger: mockServices.logger.mock(),
+  });
+  const issuer = BackstageTokenIssuer.create({
+    keys,
+    issuer: ISSUER,
+    lifetimeSeconds: 3600,
+    omitOwnershipClaim,
+  });
+  const jwks = async () => createLocalJWKSet({ keys: await keys.listPublicKeys() });
+  return { keys, issuer, jwks };
+}
+
+/** Rebuilds the limited token the way the framework's UserTokenHandler does. */
+function limitedTokenFrom(token: string): string {
+  const [headerRaw, payloadRaw] = token.split('.');
+  const header = JSON.parse(new TextDecoder().decode(base64url.decode(headerRaw)));
+  const payload = JSON.parse(new TextDecoder().decode(base64url.decode(payloadRaw)));
+  return [
+    base64url.encode(JSON.stringify({ typ: 'vnd.backstage.limited-user', alg: header.alg, kid: header.kid })),
+    base64url.encode(JSON.stringify({ sub: payload.sub, iat: payload.iat, exp: payload.exp })),
+    payload.uip,
+  ].join('.');
+}
+
+describe('BackstageTokenIssuer', () => {
+  it.each(['ES256', 'RS256', 'EdDSA'])(
+    'issues a %s user token whose uip rebuilds a valid limited token',
+    async alg => {
+      const { issuer, jwks } = setup(alg);
+      const { token, expiresInSeconds } = await issuer.issueUserToken({
+        sub: 'user:default/alice',
+        ent: ['user:default/alice', 'group:default/team'],
+        custom: 'x',
+      });
+      expect(expiresInSeconds).toBe(3600);
+      const header = decodeProtectedHeader(token);
+      expect(Object.keys(header)).toEqual(['typ', 'alg', 'kid']);
+      expect(header).toMatchObject({ typ: 'vnd.backstage.user', alg });
+
+      const { payload } = await jwtVerify(token, await jwks(), {
+        issuer: ISSUER,
+        audience: 'backstage',
+        typ: 'vnd.backstage.user',
+      });
+      expect(payload).toEqual({
+        custom: 'x',
+        iss: ISSUER,
+        sub: 'user:default/alice',
+        aud: 'backstage',
+        iat: expect.any(Number),
+        exp: payload.iat! + 3600,
+        uip: expect.any(String),
+      });
+      expect(payload.ent).toBeUndefined();
+
+      const limited = await jwtVerify(limitedTokenFrom(token), await jwks(), {
+        typ: 'vnd.backstage.limited-user',
+      });
+      expect(limited.payload).toEqual({ sub: 'user:default/alice', iat: payload.iat, exp: payload.exp });
+    },
+  );
+
+  it('keeps ent when omitIdentityTokenOwnershipClaim is false', async () => {
+    const { issuer, jwks } = setup('ES256', false);
+    const { token } = await issuer.issueUserToken({ sub: 'user:default/a', ent: ['group:default/g'] });
+    const { payload } = await jwtVerify(token, await jwks());
+    expect(payload.ent).toEqual(['group:default/g']);
+  });
+
+  it('refuses a sub that is not an entity ref and tokens over 32768 characters', async () => {
+    const { issuer } = setup('ES256', false);
+    await expect(issuer.issueUserToken({ sub: '' })).rejects.toThrow(/not an entity ref/);
+    const ent = Array.from({ length: 2000 }, (_, i) => `group:default/team-number-${i}`);
+    await expect(issuer.issueUserToken({ sub: 'user:default/a', ent })).rejects.toThrow(/32768/);
+  });
+
+  it('signs other JWTs with typ in the header and iss/iat/exp set', async () => {
+    const { issuer, jwks } = setup('ES256');
+    const jwt = await issuer.signJwt({ sub: 'user:default/a', iss: 'spoofed' }, { typ: 'JWT', expiresInSeconds: 300 });
+    const { payload, protectedHeader } = await jwtVerify(jwt, await jwks(), { issuer: ISSUER });
+    expect(protectedHeader.typ).toBe('JWT');
+    expect(payload.exp! - payload.iat!).toBe(300);
+    await expect(issuer.signJwt({}, { typ: 'JWT', expiresInSeconds: 2 * 86400 })).rejects.toThrow(/lifetime/);
+  });
+
+  it('refuses a tampered payload and an unknown kid', async () => {
+    const { issuer, jwks } = setup('ES256');
+    const { token } = await issuer.issueUserToken({ sub: 'user:default/alice' });
+    const [h, p, s] = token.split('.');
+    const claims = JSON.parse(new TextDecoder().decode(base64url.decode(p)));
+    const tampered = [h, base64url.encode(JSON.stringify({ ...claims, sub: 'user:default/admin' })), s].join('.');
+    await expect(jwtVerify(tampered, await jwks())).rejects.toThrow(/signature/);
+    const other = setup('ES256');
+    await expect(jwtVerify(token, await other.jwks())).rejects.toThrow(/no applicable key/i);
+  });
+});

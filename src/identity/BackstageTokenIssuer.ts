@@ -1,0 +1,105 @@
+import { parseEntityRef } from '@backstage/catalog-model';
+import { tokenTypes } from '@backstage/plugin-auth-node';
+import { FlattenedSign, SignJWT } from 'jose';
+import type { SigningKeys } from './SigningKeys';
+import type { UserTokenClaims } from './createIdentity';
+
+/** Upstream's limit; larger tokens break headers and cookies downstream. */
+export const MAX_USER_TOKEN_LENGTH = 32768;
+
+/** No token we sign may outlive this; key retention relies on it. */
+export const MAX_SIGNED_LIFETIME_SECONDS = 24 * 60 * 60;
+
+/** Options of {@link BackstageTokenIssuer.create}. */
+export interface BackstageTokenIssuerOptions {
+  keys: SigningKeys;
+  /** The plugin's external base URL. */
+  issuer: string;
+  lifetimeSeconds: number;
+  omitOwnershipClaim: boolean;
+  now?: () => number;
+}
+
+/**
+ * Signs Backstage user tokens (SPEC §1.4) and other JWTs with the current
+ * signing key. The user token's `uip` claim is the signature of a limited
+ * user token, so the framework can rebuild that token from the full one.
+ */
+export class BackstageTokenIssuer {
+  readonly #keys: SigningKeys;
+  readonly #issuer: string;
+  readonly #lifetimeSeconds: number;
+  readonly #omitOwnershipClaim: boolean;
+  readonly #now: () => number;
+
+  static create(options: BackstageTokenIssuerOptions): BackstageTokenIssuer {
+    return new BackstageTokenIssuer(options);
+  }
+
+  private constructor(options: BackstageTokenIssuerOptions) {
+    this.#keys = options.keys;
+    this.#issuer = options.issuer;
+    this.#lifetimeSeconds = options.lifetimeSeconds;
+    this.#omitOwnershipClaim = options.omitOwnershipClaim;
+    this.#now = options.now ?? Date.now;
+  }
+
+  async issueUserToken(claims: UserTokenClaims): Promise<{ token: string; expiresInSeconds: number }> {
+    const { sub, ent, ...customClaims } = claims;
+    try {
+      parseEntityRef(sub);
+    } catch {
+      throw new Error(`The sign-in resolver returned a 'sub' that is not an entity ref: '${sub}'`);
+    }
+    const key = await this.#keys.currentKey();
+    const iat = Math.floor(this.#now() / 1000);
+    const exp = iat + this.#lifetimeSeconds;
+
+    // The limited token's header and payload must serialize exactly as the
+    // framework rebuilds them: {"typ","alg","kid"} and {"sub","iat","exp"}.
+    const limited = await new FlattenedSign(
+      new TextEncoder().encode(JSON.stringify({ sub, iat, exp })),
+    )
+      .setProtectedHeader({ typ: tokenTypes.limitedUser.typParam, alg: key.alg, kid: key.kid })
+      .sign(key.privateKey);
+
+    const payload: Record<string, unknown> = {
+      ...customClaims,
+      iss: this.#issuer,
+      sub,
+      ...(this.#omitOwnershipClaim ? {} : { ent }),
+      aud: tokenTypes.user.audClaim,
+      iat,
+      exp,
+      uip: limited.signature,
+    };
+    const token = await new SignJWT(payload)
+      .setProtectedHeader({ typ: tokenTypes.user.typParam, alg: key.alg, kid: key.kid })
+      .sign(key.privateKey);
+    if (token.length > MAX_USER_TOKEN_LENGTH) {
+      throw new Error(
+        `Refusing to issue a user token of ${token.length} characters for '${sub}' ` +
+          `(limit ${MAX_USER_TOKEN_LENGTH}); the sign-in resolver returned too many ` +
+          `ownership refs or too large custom claims`,
+      );
+    }
+    return { token, expiresInSeconds: this.#lifetimeSeconds };
+  }
+
+  async signJwt(
+    payload: Record<string, unknown>,
+    options: { typ: string; expiresInSeconds: number },
+  ): Promise<string> {
+    const lifetime = options.expiresInSeconds;
+    if (!Number.isInteger(lifetime) || lifetime <= 0 || lifetime > MAX_SIGNED_LIFETIME_SECONDS) {
+      throw new Error(
+        `JWT lifetime must be a whole number of seconds in (0, ${MAX_SIGNED_LIFETIME_SECONDS}], got ${lifetime}`,
+      );
+    }
+    const key = await this.#keys.currentKey();
+    const iat = Math.floor(this.#now() / 1000);
+    return new SignJWT({ ...payload, iss: this.#issuer, iat, exp: iat + lifetime })
+      .setProtectedHeader({ typ: options.typ, alg: key.alg, kid: key.kid })
+      .sign(key.privateKey);
+  }
+}

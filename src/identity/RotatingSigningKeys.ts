@@ -1,0 +1,91 @@
+import type { LoggerService } from '@backstage/backend-plugin-api';
+import { randomUUID } from 'node:crypto';
+import { exportJWK, generateKeyPair } from 'jose';
+import type { KeyStore } from './KeyStore';
+import type { SigningKey, SigningKeys } from './SigningKeys';
+
+/** Options of {@link RotatingSigningKeys.create}. */
+export interface RotatingSigningKeysOptions {
+  store: KeyStore;
+  algorithm: string;
+  rotationSeconds: number;
+  /** The longest lifetime of any token signed with these keys. */
+  maxTokenLifetimeSeconds: number;
+  logger: LoggerService;
+  now?: () => number;
+}
+
+/** Tolerated difference between the database clock and ours. */
+const CLOCK_SKEW_SECONDS = 5 * 60;
+
+/**
+ * Generates a key pair per process and rotates it every `rotationSeconds`.
+ * Only the public half is published to the store; the private half lives in
+ * this object only. A key is listed for `rotationSeconds + maxTokenLifetimeSeconds`
+ * (plus clock skew) after it was stored, since the last token it signed may be
+ * valid that long; after that it is removed from the store.
+ */
+export class RotatingSigningKeys implements SigningKeys {
+  readonly algorithm: string;
+  readonly #store: KeyStore;
+  readonly #logger: LoggerService;
+  readonly #rotationMs: number;
+  readonly #retentionMs: number;
+  readonly #now: () => number;
+  #current?: { createdAtMs: number; key: Promise<SigningKey> };
+
+  static create(options: RotatingSigningKeysOptions): RotatingSigningKeys {
+    return new RotatingSigningKeys(options);
+  }
+
+  private constructor(options: RotatingSigningKeysOptions) {
+    this.algorithm = options.algorithm;
+    this.#store = options.store;
+    this.#logger = options.logger;
+    this.#rotationMs = options.rotationSeconds * 1000;
+    this.#retentionMs =
+      (options.rotationSeconds + options.maxTokenLifetimeSeconds + CLOCK_SKEW_SECONDS) * 1000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  async currentKey(): Promise<SigningKey> {
+    const now = this.#now();
+    const current = this.#current;
+    if (current && now < current.createdAtMs + this.#rotationMs) {
+      return current.key;
+    }
+    // One generation at a time: concurrent callers share the same promise.
+    const next = { createdAtMs: now, key: this.#generate() };
+    this.#current = next;
+    try {
+      return await next.key;
+    } catch (error) {
+      if (this.#current === next) this.#current = current;
+      throw error;
+    }
+  }
+
+  async listPublicKeys() {
+    const now = this.#now();
+    const stored = await this.#store.listKeys();
+    const live = stored.filter(k => k.createdAt.getTime() + this.#retentionMs > now);
+    const expired = stored.filter(k => !live.includes(k)).map(k => k.key.kid);
+    if (expired.length > 0) {
+      this.#logger.info(`Removing expired signing keys '${expired.join("', '")}'`);
+      // Deleting is idempotent, so instances racing here cannot conflict.
+      this.#store.removeKeys(expired).catch(error => {
+        this.#logger.warn(`Failed to remove expired signing keys: ${error}`);
+      });
+    }
+    return live.map(k => k.key);
+  }
+
+  async #generate(): Promise<SigningKey> {
+    const { publicKey, privateKey } = await generateKeyPair(this.algorithm);
+    const kid = randomUUID();
+    const jwk = await exportJWK(publicKey);
+    await this.#store.addKey({ ...jwk, kid, alg: this.algorithm, use: 'sig' });
+    this.#logger.info(`Created signing key ${kid} (${this.algorithm})`);
+    return { kid, alg: this.algorithm, privateKey };
+  }
+}
