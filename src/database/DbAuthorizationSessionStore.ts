@@ -1,0 +1,87 @@
+import type { Knex } from 'knex';
+import type { AuthorizationSession, AuthorizationSessionStore } from '../oauth/stores';
+import { parseDbDate } from './parseDbDate';
+
+/** `oauth_authorization_sessions`: one row per authorization request (upstream's table). */
+export interface DbAuthorizationSessionRow {
+  id: string;
+  client_id: string;
+  user_entity_ref: string | null;
+  redirect_uri: string;
+  /** Space-separated scopes. */
+  scope: string | null;
+  state: string | null;
+  response_type: string;
+  code_challenge: string | null;
+  code_challenge_method: string | null;
+  nonce: string | null;
+  status: AuthorizationSession['status'] | null;
+  expires_at: Date | string | number;
+}
+
+export const SESSIONS_TABLE = 'oauth_authorization_sessions';
+
+/** Authorization sessions in the plugin database. */
+export class DbAuthorizationSessionStore implements AuthorizationSessionStore {
+  readonly #db: Knex;
+
+  static create(options: { knex: Knex }): DbAuthorizationSessionStore {
+    return new DbAuthorizationSessionStore(options.knex);
+  }
+
+  private constructor(db: Knex) {
+    this.#db = db;
+  }
+
+  async create(session: Omit<AuthorizationSession, 'status' | 'userEntityRef'>): Promise<void> {
+    await this.#db<DbAuthorizationSessionRow>(SESSIONS_TABLE).insert({
+      id: session.id,
+      client_id: session.clientId,
+      user_entity_ref: null,
+      redirect_uri: session.redirectUri,
+      scope: session.scopes.join(' '),
+      state: session.state ?? null,
+      response_type: session.responseType,
+      code_challenge: session.codeChallenge ?? null,
+      code_challenge_method: session.codeChallengeMethod ?? null,
+      nonce: session.nonce ?? null,
+      status: 'pending',
+      expires_at: session.expiresAt,
+    });
+  }
+
+  async get(id: string): Promise<AuthorizationSession | undefined> {
+    const row = await this.#db<DbAuthorizationSessionRow>(SESSIONS_TABLE).where({ id }).first();
+    return row ? toSession(row) : undefined;
+  }
+
+  async decide(
+    id: string,
+    decision: { status: 'approved' | 'rejected'; userEntityRef: string; now: Date },
+  ): Promise<boolean> {
+    // Compare-and-set: of two racing decisions exactly one changes the row.
+    const changed = await this.#db<DbAuthorizationSessionRow>(SESSIONS_TABLE)
+      .where({ id, status: 'pending' })
+      .andWhere('expires_at', '>', decision.now)
+      .update({ status: decision.status, user_entity_ref: decision.userEntityRef });
+    return changed === 1;
+  }
+}
+
+/** Maps a session row (also used by the code store's join). */
+export function toSession(row: DbAuthorizationSessionRow): AuthorizationSession {
+  return {
+    id: row.id,
+    clientId: row.client_id,
+    redirectUri: row.redirect_uri,
+    scopes: row.scope ? row.scope.split(' ').filter(Boolean) : [],
+    state: row.state ?? undefined,
+    nonce: row.nonce ?? undefined,
+    codeChallenge: row.code_challenge ?? undefined,
+    codeChallengeMethod: row.code_challenge_method ?? undefined,
+    responseType: row.response_type,
+    status: row.status ?? 'pending',
+    userEntityRef: row.user_entity_ref ?? undefined,
+    expiresAt: parseDbDate(row.expires_at),
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * Store interfaces of the authorization code flow. The OAuth layer declares
+ * them; `database/` implements them. Stores return data or a result kind and
+ * never throw OAuth errors: the endpoint or grant decides what a miss means.
+ * Secrets (codes, refresh tokens) cross this boundary only as hashes.
+ */
+
+/** One authorization request waiting for, or past, the user's decision. */
+export interface AuthorizationSession {
+  id: string;
+  clientId: string;
+  redirectUri: string;
+  scopes: string[];
+  state?: string;
+  nonce?: string;
+  codeChallenge?: string;
+  codeChallengeMethod?: string;
+  responseType: string;
+  status: 'pending' | 'approved' | 'rejected' | 'expired';
+  /** The user who decided; set by the decision. */
+  userEntityRef?: string;
+  expiresAt: Date;
+}
+
+/** Sessions in `oauth_authorization_sessions`. */
+export interface AuthorizationSessionStore {
+  create(session: Omit<AuthorizationSession, 'status' | 'userEntityRef'>): Promise<void>;
+  get(id: string): Promise<AuthorizationSession | undefined>;
+  /**
+   * Records the one decision a session may get: a conditional update of a
+   * pending, unexpired session. False when someone decided first or it expired.
+   */
+  decide(
+    id: string,
+    decision: { status: 'approved' | 'rejected'; userEntityRef: string; now: Date },
+  ): Promise<boolean>;
+}
+
+/** An authorization code joined with the session it was issued from. */
+export interface AuthorizationCodeRecord {
+  sessionId: string;
+  expiresAt: Date;
+  session: AuthorizationSession;
+}
+
+export type RedeemResult =
+  | { kind: 'redeemed'; code: AuthorizationCodeRecord }
+  /** Already used: whatever it produced must be revoked (RFC 6749 §4.1.2). */
+  | { kind: 'replayed'; sessionId: string; clientId: string; userEntityRef?: string }
+  | { kind: 'expired' }
+  | { kind: 'unknown' };
+
+/** Codes in `oidc_authorization_codes`, keyed by hash. */
+export interface AuthorizationCodeStore {
+  create(code: { codeHash: string; sessionId: string; expiresAt: Date }): Promise<void>;
+  /** Marks the code used if it is unused and unexpired; exactly one caller wins. */
+  redeem(codeHash: string, now: Date): Promise<RedeemResult>;
+}
+
+export type RefreshTokenStatus = 'active' | 'rotated' | 'revoked';
+
+export interface RefreshTokenRecord {
+  tokenHash: string;
+  /** All rotations of one grant share a family (the authorization session id). */
+  familyId: string;
+  clientId: string;
+  userEntityRef: string;
+  scopes: string[];
+  status: RefreshTokenStatus;
+  authTime: Date;
+  createdAt: Date;
+  /** Idle expiry of this token. */
+  expiresAt: Date;
+  /** Absolute expiry of the family. */
+  familyExpiresAt: Date;
+}
+
+/** Refresh tokens in `oidc_refresh_tokens`, keyed by hash. */
+export interface RefreshTokenStore {
+  /** Inserts the first token of a new family, first revoking the user's oldest families beyond the cap. */
+  issue(record: Omit<RefreshTokenRecord, 'status'>, options: { maxActivePerUser: number }): Promise<void>;
+  find(tokenHash: string): Promise<RefreshTokenRecord | undefined>;
+  /**
+   * Replaces an active token by its successor: a conditional update of the
+   * parent (active and unexpired) then the insert. False when the parent was
+   * no longer active — another request rotated or revoked it first.
+   */
+  rotate(
+    parentHash: string,
+    successor: Omit<RefreshTokenRecord, 'status'>,
+    now: Date,
+  ): Promise<boolean>;
+  /** Revokes every token of the family; returns how many were still usable. */
+  revokeFamily(familyId: string): Promise<number>;
+}
+
+/** Whether a user still exists (in the catalog). */
+export interface UserDirectory {
+  userExists(userEntityRef: string): Promise<boolean>;
+}
