@@ -2,6 +2,7 @@ import Router from 'express-promise-router';
 import type express from 'express';
 import type { OAuthContext } from '../context';
 import { oauthErrorHandler } from './oauthErrorHandler';
+import { rateLimit } from './rateLimit';
 
 /**
  * Mounts the OAuth/OIDC protocol endpoints. Every error they throw ends in
@@ -10,6 +11,11 @@ import { oauthErrorHandler } from './oauthErrorHandler';
  */
 export function createOAuthRouter(ctx: OAuthContext): express.Router {
   const router = Router();
+  // Rate limits run first, so an over-budget caller costs no parsing or DB work.
+  const limits = { limits: ctx.config.rateLimits, clock: ctx.clock, audit: ctx.audit };
+  router.use('/v1/register', rateLimit(limits, 'registration'));
+  router.use('/v1/token', rateLimit(limits, 'token'));
+  router.use('/v1/device_authorization', rateLimit(limits, 'deviceAuthorization'));
   // Endpoint routers are added here, one per endpoints/*.ts file.
   router.use(oauthErrorHandler(ctx.logger));
   return router;
