@@ -15,12 +15,15 @@ export function getMigrationsDirectory(): string {
   try {
     return resolvePackagePath(PACKAGE_NAME, 'migrations');
   } catch {
+    // Only reached when the package is not installed under node_modules,
+    // i.e. in its own checkout, where the source layout is known.
+    // eslint-disable-next-line no-restricted-syntax
     for (let dir = __dirname; ; dir = path.dirname(dir)) {
       if (isPackageRoot(dir)) {
         return path.join(dir, 'migrations');
       }
       if (path.dirname(dir) === dir) {
-        throw new Error(`Cannot find the migrations of ${PACKAGE_NAME} above ${__dirname}`);
+        throw new Error(`Cannot find the migrations of ${PACKAGE_NAME} above ${dir}`);
       }
     }
   }
