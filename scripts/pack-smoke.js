@@ -1,0 +1,247 @@
+#!/usr/bin/env node
+/* eslint-disable no-console */
+// Proves the published artefact works: builds the package, packs it with
+// `npm pack`, installs the tarball into a fresh directory next to a stock
+// Backstage backend (@backstage/backend-defaults, the guest provider module,
+// better-sqlite3), starts that backend on a free port with
+// `backend.add(import('@portal-oidc/plugin-auth-backend'))` and checks that
+// /api/auth answers and that the migrations shipped in the tarball ran.
+//
+//   node scripts/pack-smoke.js [--skip-build] [--keep]
+//
+// --skip-build reuses dist/ from a previous `npm run build`; --keep leaves the
+// temporary directory in place for inspection.
+const fs = require('node:fs');
+const os = require('node:os');
+const net = require('node:net');
+const path = require('node:path');
+const { spawn, execFileSync } = require('node:child_process');
+
+const root = path.resolve(__dirname, '..');
+const skipBuild = process.argv.includes('--skip-build');
+const keep = process.argv.includes('--keep');
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const STARTUP_ATTEMPTS = 240; // × 500 ms
+const ownPkg = readJson(path.join(root, 'package.json'));
+
+function readJson(file) {
+  return JSON.parse(fs.readFileSync(file, 'utf8'));
+}
+
+function step(message) {
+  console.log(`\n▶ ${message}`);
+}
+
+function sh(command, args, cwd) {
+  execFileSync(command, args, { cwd, stdio: 'inherit' });
+}
+
+/** The version installed here, so the smoke install is served from the npm cache. */
+function installedVersion(name) {
+  return readJson(path.join(root, 'node_modules', name, 'package.json')).version;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
+
+function writeBackend(dir, tarball, port) {
+  const guest = '@backstage/plugin-auth-backend-module-guest-provider';
+  fs.writeFileSync(
+    path.join(dir, 'package.json'),
+    JSON.stringify(
+      {
+        name: 'pack-smoke-backend',
+        version: '0.0.0',
+        private: true,
+        dependencies: {
+          [ownPkg.name]: `file:${tarball}`,
+          '@backstage/backend-defaults': `^${installedVersion('@backstage/backend-defaults')}`,
+          [guest]: `^${installedVersion(guest)}`,
+          'better-sqlite3': `^${installedVersion('better-sqlite3')}`,
+        },
+        // npm 11 runs install scripts only for packages allowed here;
+        // better-sqlite3 needs its native binding.
+        allowScripts: { 'better-sqlite3': true },
+      },
+      null,
+      2,
+    ),
+  );
+  // Backstage packages' peer ranges do not always agree; same as this repo.
+  fs.writeFileSync(path.join(dir, '.npmrc'), 'legacy-peer-deps=true\n');
+  fs.writeFileSync(
+    path.join(dir, 'index.js'),
+    [
+      "const { createBackend } = require('@backstage/backend-defaults');",
+      '',
+      'const backend = createBackend();',
+      `backend.add(import('${ownPkg.name}'));`,
+      `backend.add(import('${guest}'));`,
+      'backend.start();',
+      '',
+    ].join('\n'),
+  );
+  fs.writeFileSync(
+    path.join(dir, 'app-config.yaml'),
+    [
+      'app:',
+      '  baseUrl: http://localhost:3000',
+      'backend:',
+      `  baseUrl: http://127.0.0.1:${port}`,
+      '  listen:',
+      `    port: ${port}`,
+      '    host: 127.0.0.1',
+      '  database:',
+      '    client: better-sqlite3',
+      '    connection:',
+      `      directory: ${JSON.stringify(path.join(dir, 'db'))}`,
+      'auth:',
+      '  providers:',
+      '    guest:',
+      '      dangerouslyAllowOutsideDevelopment: true',
+      '',
+    ].join('\n'),
+  );
+}
+
+async function waitForJwks(baseUrl, child, logs) {
+  for (let attempt = 0; attempt < STARTUP_ATTEMPTS; attempt++) {
+    if (child.exitCode !== null) {
+      throw new Error(`the backend exited with code ${child.exitCode}:\n${logs.join('')}`);
+    }
+    try {
+      const res = await fetch(`${baseUrl}/.well-known/jwks.json`);
+      if (res.status === 200) {
+        return await res.json();
+      }
+    } catch {
+      // not listening yet
+    }
+    await sleep(500);
+  }
+  throw new Error(`the backend did not serve its JWKS in time:\n${logs.join('')}`);
+}
+
+function assert(condition, message) {
+  if (!condition) {
+    throw new Error(message);
+  }
+  console.log(`  ✓ ${message}`);
+}
+
+async function checkBackend(dir, baseUrl, child, logs) {
+  const jwks = await waitForJwks(baseUrl, child, logs);
+  assert(
+    Array.isArray(jwks.keys) && jwks.keys.length > 0,
+    `GET ${baseUrl}/.well-known/jwks.json → 200 with ${jwks.keys?.length} key(s)`,
+  );
+
+  const discovery = await fetch(`${baseUrl}/.well-known/openid-configuration`);
+  if (discovery.status === 200) {
+    const body = await discovery.json();
+    assert(body.issuer === baseUrl, `GET …/.well-known/openid-configuration → 200, issuer ${body.issuer}`);
+  } else {
+    console.log(`  · GET …/.well-known/openid-configuration → ${discovery.status} (not served yet)`);
+  }
+
+  const unknown = await fetch(`${baseUrl}/no-such-route`);
+  assert(unknown.status === 404, `GET …/no-such-route → ${unknown.status}`);
+
+  const Database = require(path.join(dir, 'node_modules', 'better-sqlite3'));
+  const db = new Database(path.join(dir, 'db', 'auth.sqlite'), { readonly: true });
+  try {
+    const tables = new Set(
+      db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all().map(r => r.name),
+    );
+    const expected = ['signing_keys', 'sessions', 'user_info', 'oidc_clients',
+      'oauth_authorization_sessions', 'oidc_authorization_codes'];
+    const missing = expected.filter(t => !tables.has(t));
+    assert(missing.length === 0, `tables exist: ${expected.join(', ')}${missing.length ? ` (missing ${missing})` : ''}`);
+
+    const shipped = fs
+      .readdirSync(path.join(dir, 'node_modules', ownPkg.name, 'migrations'))
+      .filter(f => /\.(c?js)$/.test(f));
+    const applied = new Set(db.prepare('SELECT name FROM knex_migrations').all().map(r => r.name));
+    const notApplied = shipped.filter(f => !applied.has(f));
+    assert(
+      shipped.length > 0 && notApplied.length === 0,
+      `all ${shipped.length} migrations shipped in the tarball were applied${notApplied.length ? ` (not: ${notApplied})` : ''}`,
+    );
+  } finally {
+    db.close();
+  }
+}
+
+async function main() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portal-oidc-pack-smoke-'));
+  let child;
+  try {
+    if (!skipBuild) {
+      step('npm run build');
+      sh(npm, ['run', 'build'], root);
+    }
+
+    step('npm pack');
+    const packed = JSON.parse(
+      execFileSync(npm, ['pack', '--json', '--pack-destination', dir], {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'inherit'],
+        encoding: 'utf8',
+      }),
+    )[0];
+    const tarball = path.join(dir, packed.filename);
+    const files = packed.files.map(f => f.path);
+    console.log(`  ${packed.filename}: ${files.length} files, ${packed.size} bytes`);
+    for (const required of ['dist/index.cjs.js', 'dist/index.d.ts', 'config.schema.json', 'package.json']) {
+      assert(files.includes(required), `tarball contains ${required}`);
+    }
+    assert(files.some(f => f.startsWith('migrations/')), 'tarball contains migrations/');
+    assert(!files.some(f => f.startsWith('src/')), 'tarball contains no src/');
+
+    const port = await freePort();
+    const app = path.join(dir, 'backend');
+    fs.mkdirSync(app);
+    writeBackend(app, tarball, port);
+
+    step(`npm install (stock backend + the tarball) in ${app}`);
+    sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], app);
+
+    step(`node index.js --config app-config.yaml (port ${port})`);
+    const logs = [];
+    child = spawn(process.execPath, ['index.js', '--config', 'app-config.yaml'], {
+      cwd: app,
+      env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.on('data', d => logs.push(String(d)));
+    child.stderr.on('data', d => logs.push(String(d)));
+
+    await checkBackend(app, `http://127.0.0.1:${port}/api/auth`, child, logs);
+    console.log('\nPack smoke test passed.');
+  } finally {
+    if (child && child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise(resolve => child.once('exit', resolve));
+    }
+    if (keep) {
+      console.log(`Kept ${dir}`);
+    } else {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+main().catch(error => {
+  console.error(`\nPack smoke test FAILED: ${error.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,87 @@
+import type { Request } from 'express';
+import { InvalidClient, InvalidRequest } from '../errors';
+import type { OAuthParams } from '../http/parseParams';
+import type { Client, ClientResolver } from '../model';
+
+/**
+ * Authenticates (confidential) or identifies (public) the client of a token,
+ * revocation or device authorization request:
+ * - `client_secret_basic`: HTTP Basic with form-encoded id and secret (RFC 6749 §2.3.1);
+ * - `client_secret_post`: `client_id` + `client_secret` in the body;
+ * - `none`: `client_id` alone, for public clients, which must then use PKCE.
+ * Using more than one method is `invalid_request`; an unknown client, a wrong
+ * secret or a confidential client without one is `invalid_client` (401).
+ */
+export async function authenticateClient(
+  req: Request,
+  params: OAuthParams,
+  clients: ClientResolver,
+): Promise<Client> {
+  const basic = readBasicCredentials(req);
+  const postSecret = params.client_secret;
+
+  if (basic && postSecret !== undefined) {
+    throw new InvalidRequest('use only one client authentication method (RFC 6749 §2.3)');
+  }
+  if (basic && params.client_id !== undefined && params.client_id !== basic.clientId) {
+    throw new InvalidRequest('client_id does not match the client authenticating');
+  }
+
+  const clientId = basic?.clientId ?? params.client_id;
+  if (!clientId) {
+    throw new InvalidClient('client authentication is required');
+  }
+  const client = await clients.findClient(clientId);
+  if (!client) {
+    throw new InvalidClient('client authentication failed');
+  }
+
+  const presentedSecret = basic?.clientSecret ?? postSecret;
+  if (client.tokenEndpointAuthMethod === 'none') {
+    // A public client has no secret; presenting one means it is confused or an impostor.
+    if (presentedSecret !== undefined && presentedSecret !== '') {
+      throw new InvalidClient('client authentication failed');
+    }
+    return client;
+  }
+  if (presentedSecret === undefined || presentedSecret === '') {
+    throw new InvalidClient('client authentication is required for this client');
+  }
+  if (!(await clients.verifySecret(client, presentedSecret))) {
+    throw new InvalidClient('client authentication failed');
+  }
+  return client;
+}
+
+function readBasicCredentials(
+  req: Request,
+): { clientId: string; clientSecret: string } | undefined {
+  const header = req.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(header);
+  if (!match) {
+    if (/^Basic\b/i.test(header)) {
+      throw new InvalidClient('malformed Basic credentials');
+    }
+    // Another scheme (e.g. a Bearer token) is not client authentication.
+    return undefined;
+  }
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) {
+    throw new InvalidClient('malformed Basic credentials');
+  }
+  try {
+    // RFC 6749 §2.3.1: id and secret are application/x-www-form-urlencoded first.
+    return {
+      clientId: formDecode(decoded.slice(0, colon)),
+      clientSecret: formDecode(decoded.slice(colon + 1)),
+    };
+  } catch {
+    throw new InvalidClient('malformed Basic credentials');
+  }
+}
+
+function formDecode(value: string): string {
+  return decodeURIComponent(value.replace(/\+/g, ' '));
+}

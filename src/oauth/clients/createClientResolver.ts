@@ -1,0 +1,154 @@
+import type { LoggerService } from '@backstage/backend-plugin-api';
+import type { OidcProviderConfig, StaticClientConfig } from '../../config/readOidcProviderConfig';
+import { constantEquals } from '../crypto/constantEquals';
+import { sha256 } from '../crypto/sha256';
+import type { Client, ClientResolver, Clock } from '../model';
+import { supportedGrantTypes, supportedScopes } from '../supportedScopes';
+import { cliClientId, cliClientMetadataDocument } from './cliClientMetadata';
+import {
+  checkClientIdUrl,
+  ClientMetadataDocumentError,
+  fetchClientMetadataDocument,
+  looksLikeClientMetadataDocumentUrl,
+  parseClientMetadataDocument,
+  type ClientMetadataDocumentPolicy,
+} from './clientMetadataDocument';
+import type { ClientStore } from './ClientStore';
+
+/** How long a fetched metadata document is trusted before it is fetched again. */
+export const CLIENT_METADATA_CACHE_SECONDS = 5 * 60;
+/** How long a failed fetch is remembered, so a bad URL cannot make us fetch in a loop. */
+export const CLIENT_METADATA_FAILURE_CACHE_SECONDS = 30;
+const MAX_CACHED_DOCUMENTS = 1000;
+
+type CacheEntry = { client?: Client; reason?: string; expiresAt: number };
+
+/**
+ * Finds clients in order: pre-registered (app-config), the built-in CLI
+ * document, client-ID metadata documents (URL client ids), and clients
+ * registered through DCR. Static secrets are hashed here at startup; the
+ * clear values are not kept.
+ */
+export async function createClientResolver(options: {
+  config: OidcProviderConfig;
+  store: ClientStore;
+  issuer: string;
+  logger: LoggerService;
+  clock: Clock;
+}): Promise<ClientResolver> {
+  const { config, store, issuer, logger, clock } = options;
+  const features = {
+    refreshEnabled: config.refreshToken.enabled,
+    deviceEnabled: config.deviceAuthorization.enabled,
+  };
+  const policy: ClientMetadataDocumentPolicy = {
+    allowInsecure: config.dangerouslyAllowInsecureClientIdMetadataDocuments,
+    isClientIdAllowed: config.clientIdMetadataDocuments.isClientIdAllowed,
+    isRedirectUriAllowed: config.clientIdMetadataDocuments.isRedirectUriAllowed,
+    grantTypes: supportedGrantTypes(features),
+    scopes: supportedScopes(features),
+  };
+
+  const statics = new Map<string, { client: Client; secretHash?: string }>();
+  for (const entry of config.clients) {
+    statics.set(entry.clientId, toStaticClient(entry));
+  }
+  const cimdEnabled = config.clientIdMetadataDocuments.enabled;
+  const cli = cimdEnabled
+    ? parseClientMetadataDocument(
+        cliClientId(issuer),
+        cliClientMetadataDocument(issuer, policy.grantTypes),
+        { ...policy, isRedirectUriAllowed: () => true },
+      )
+    : undefined;
+
+  // Mirror non-database clients into oidc_clients: authorization sessions
+  // reference client_id with a foreign key.
+  for (const entry of statics.values()) await store.upsert(entry);
+  if (cli) await store.upsert({ client: cli });
+  const converted = await store.hashLegacySecrets();
+  if (converted > 0) {
+    logger.info(`Replaced ${converted} clear-text client secrets in oidc_clients by their hashes`);
+  }
+
+  const cache = new Map<string, CacheEntry>();
+  const inFlight = new Map<string, Promise<Client | undefined>>();
+
+  async function resolveDocument(clientId: string): Promise<Client | undefined> {
+    const now = clock().getTime();
+    const cached = cache.get(clientId);
+    if (cached && cached.expiresAt > now) return cached.client;
+    let client: Client | undefined;
+    let reason: string | undefined;
+    try {
+      const url = checkClientIdUrl(clientId, policy);
+      const document = await fetchClientMetadataDocument(url, policy);
+      client = parseClientMetadataDocument(clientId, document, policy);
+      await store.upsert({ client });
+    } catch (error) {
+      if (!(error instanceof ClientMetadataDocumentError)) throw error;
+      reason = error.message;
+      logger.warn(`Refused client-ID metadata document ${clientId}: ${reason}`);
+    }
+    if (cache.size >= MAX_CACHED_DOCUMENTS) cache.delete(cache.keys().next().value!);
+    const ttl = client ? CLIENT_METADATA_CACHE_SECONDS : CLIENT_METADATA_FAILURE_CACHE_SECONDS;
+    cache.set(clientId, { client, reason, expiresAt: clock().getTime() + ttl * 1000 });
+    return client;
+  }
+
+  return {
+    async findClient(clientId) {
+      const fromConfig = statics.get(clientId);
+      if (fromConfig) return fromConfig.client;
+      if (cli && clientId === cli.clientId) return cli;
+      if (looksLikeClientMetadataDocumentUrl(clientId)) {
+        if (!cimdEnabled) return undefined;
+        // One fetch per URL at a time, however many requests name it.
+        let pending = inFlight.get(clientId);
+        if (!pending) {
+          pending = resolveDocument(clientId).finally(() => inFlight.delete(clientId));
+          inFlight.set(clientId, pending);
+        }
+        return pending;
+      }
+      const stored = await store.get(clientId);
+      // Mirrored rows of static clients removed from config must not resurrect them.
+      return stored?.client.kind === 'dynamic' ? stored.client : undefined;
+    },
+
+    async verifySecret(client, presentedSecret) {
+      const secretHash =
+        client.kind === 'static'
+          ? statics.get(client.clientId)?.secretHash
+          : client.kind === 'dynamic'
+            ? (await store.get(client.clientId))?.secretHash
+            : undefined;
+      if (!secretHash) return false;
+      return constantEquals(sha256(presentedSecret), secretHash);
+    },
+  };
+}
+
+function toStaticClient(entry: StaticClientConfig): { client: Client; secretHash?: string } {
+  const method = entry.public ? 'none' : 'client_secret_basic';
+  const client: Client = {
+    clientId: entry.clientId,
+    clientName: entry.clientName,
+    kind: 'static',
+    redirectUris: entry.redirectUris,
+    grantTypes: entry.grantTypes,
+    responseTypes: ['code'],
+    ...(entry.scopes ? { scopes: entry.scopes } : {}),
+    tokenEndpointAuthMethod: method,
+    metadata: {
+      client_id: entry.clientId,
+      client_name: entry.clientName,
+      redirect_uris: entry.redirectUris,
+      grant_types: entry.grantTypes,
+      response_types: ['code'],
+      token_endpoint_auth_method: method,
+      ...(entry.scopes ? { scope: entry.scopes.join(' ') } : {}),
+    },
+  };
+  return { client, ...(entry.clientSecret ? { secretHash: sha256(entry.clientSecret) } : {}) };
+}
