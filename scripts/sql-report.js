@@ -197,6 +197,18 @@ function stableJson(value) {
   );
 }
 
+function describeFirstDifference(current, wanted) {
+  const have = current.split('\n');
+  const want = wanted.split('\n');
+  const line = want.findIndex((text, i) => have[i] !== text);
+  const at = line === -1 ? want.length : line;
+  return [
+    `First difference at line ${at + 1}:`,
+    `  in report.sql.md: ${have[at] ?? '(end of file)'}`,
+    `  expected:         ${want[at] ?? '(end of file)'}`,
+  ].join('\n');
+}
+
 async function main() {
   const check = process.argv.includes('--check');
   const connectionString =
@@ -209,6 +221,7 @@ async function main() {
       console.error(
         'report.sql.md is out of date with migrations/. Run `node scripts/sql-report.js` and commit the result.',
       );
+      console.error(describeFirstDifference(current ?? '', report));
       process.exitCode = 1;
       return;
     }
