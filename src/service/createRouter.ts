@@ -19,6 +19,7 @@ import { applyDatabaseMigrations } from '../database/migrations';
 import { createIdentity } from '../identity/createIdentity';
 import { createProvidersRouter } from '../providers/createProvidersRouter';
 import { createOidcProvider } from './createOidcProvider';
+import { databaseUnavailableHandler } from './databaseUnavailableHandler';
 
 /** Everything the plugin hands to the router; see plugin.ts. */
 export interface RouterOptions {
@@ -58,5 +59,6 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   router.use(identity.router);
   router.use(oidcProvider.router);
   router.use(providers);
+  router.use(databaseUnavailableHandler(options.logger));
   return router;
 }

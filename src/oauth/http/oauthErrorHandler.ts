@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler } from 'express';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import { OAuthError, TooManyRequests } from '../errors';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './isDatabaseUnavailable';
 
 interface BodyParserError {
   type: string;
@@ -35,8 +36,10 @@ function bodyParserDescription(err: BodyParserError): string {
 }
 
 /**
- * Writes RFC 6749 §5.2 error bodies for the OAuth endpoints. Anything that is
- * not an OAuthError is a bug: it is logged and answered with `server_error`.
+ * Writes RFC 6749 §5.2 error bodies for the OAuth endpoints. An unreachable
+ * database becomes 503 `temporarily_unavailable` with Retry-After, so clients
+ * back off and retry. Anything else that is not an OAuthError is a bug: it is
+ * logged and answered with `server_error`.
  */
 export function oauthErrorHandler(logger: LoggerService): ErrorRequestHandler {
   return (err, req, res, next) => {
@@ -61,6 +64,16 @@ export function oauthErrorHandler(logger: LoggerService): ErrorRequestHandler {
       res
         .status(err.status === 413 || err.status === 415 ? err.status : 400)
         .json({ error: 'invalid_request', error_description: bodyParserDescription(err) });
+      return;
+    }
+    if (isDatabaseUnavailable(err)) {
+      // An outage, not a bug: one line per request, no stack trace.
+      logger.warn(`OAuth endpoint ${req.method} ${req.path}: database unavailable: ${err}`);
+      res.setHeader('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
+      res.status(503).json({
+        error: 'temporarily_unavailable',
+        error_description: 'the authorization server is temporarily unavailable; retry later',
+      });
       return;
     }
     logger.error(`OAuth endpoint ${req.method} ${req.path} failed`, err);
