@@ -1,0 +1,94 @@
+import type { Request } from 'express';
+import Router from 'express-promise-router';
+import type express from 'express';
+import { checkScope } from '../checks/checkScope';
+import { authenticateClient } from '../clients/authenticateClient';
+import type { OAuthContext } from '../context';
+import { hmacUserCode } from '../crypto/hmacUserCode';
+import { randomToken } from '../crypto/randomToken';
+import { sha256 } from '../crypto/sha256';
+import { formatUserCode, generateUserCode } from '../crypto/userCode';
+import { TemporarilyUnavailable } from '../errors';
+import { checkDeviceGrantAllowed } from '../grants/deviceCode';
+import { noStore } from '../http/noStore';
+import { parseParams } from '../http/parseParams';
+import type { Client } from '../model';
+
+/** RFC 8628 §3.2 response. */
+export interface DeviceAuthorizationResponse {
+  device_code: string;
+  user_code: string;
+  verification_uri: string;
+  verification_uri_complete: string;
+  expires_in: number;
+  interval: number;
+}
+
+/** Fresh user codes drawn before giving up; a clash needs ~10^5 live codes. */
+const MAX_USER_CODE_DRAWS = 5;
+
+/** The verification page a user opens (RFC 8628 §3.2 `verification_uri`). */
+export function verificationUri(issuer: string): string {
+  return `${issuer}/v1/device`;
+}
+
+/**
+ * `POST /v1/device_authorization` (RFC 8628 §3.1–3.2): authenticate the
+ * client (public clients identify themselves), check it may use the grant
+ * and the scopes, then store the request with only hashes of its codes.
+ * Rate limited in createOAuthRouter.ts.
+ */
+export function createDeviceAuthorizationEndpoint(ctx: OAuthContext): express.Router {
+  const router = Router();
+  router.post('/v1/device_authorization', noStore, ...parseParams({ from: 'body' }), async (req, res) => {
+    const params = req.oauthParams ?? {};
+    const client = await authenticateClient(req, params, ctx.clients);
+    checkDeviceGrantAllowed(ctx, client);
+    const scopes = checkScope(params.scope, {
+      refreshEnabled: ctx.config.refreshToken.enabled,
+      clientScopes: client.scopes,
+    });
+    res.json(await createDeviceRequest(ctx, req, client, scopes));
+  });
+  return router;
+}
+
+async function createDeviceRequest(
+  ctx: OAuthContext,
+  req: Request,
+  client: Client,
+  scopes: string[],
+): Promise<DeviceAuthorizationResponse> {
+  const { lifetimeSeconds, intervalSeconds } = ctx.config.deviceAuthorization;
+  const [key] = await ctx.deviceCodes.userCodeKeys();
+  const deviceCode = randomToken(); // 256 bits; RFC 8628 §5.2 asks for enough entropy
+  const now = ctx.clock();
+  for (let draw = 0; draw < MAX_USER_CODE_DRAWS; draw++) {
+    const userCode = generateUserCode();
+    const created = await ctx.deviceCodes.create({
+      deviceCodeHash: sha256(deviceCode),
+      userCodeHash: hmacUserCode(userCode, key),
+      userCodeKeyVersion: key.version,
+      clientId: client.clientId,
+      scopes,
+      intervalSeconds,
+      requestIp: req.ip ?? req.socket.remoteAddress,
+      requestUserAgent: req.get('user-agent')?.slice(0, 512),
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + lifetimeSeconds * 1000),
+    });
+    if (created) {
+      const shown = formatUserCode(userCode);
+      const uri = verificationUri(ctx.issuer);
+      return {
+        device_code: deviceCode,
+        user_code: shown,
+        verification_uri: uri,
+        verification_uri_complete: `${uri}?user_code=${shown}`,
+        expires_in: lifetimeSeconds,
+        interval: intervalSeconds,
+      };
+    }
+  }
+  throw new TemporarilyUnavailable('could not allocate a user code; try again');
+}

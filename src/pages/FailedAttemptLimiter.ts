@@ -1,0 +1,51 @@
+import type { Clock } from '../oauth/model';
+
+/**
+ * Counts failed user-code entries per key (address, user) in a fixed window.
+ * RFC 8628 §5.1: with 20^8 codes, a few attempts per minute make guessing a
+ * live code hopeless. Kept in process memory: N instances allow N times it.
+ */
+export class FailedAttemptLimiter {
+  readonly #max: number;
+  readonly #windowMs: number;
+  readonly #clock: Clock;
+  readonly #failures = new Map<string, { windowStart: number; count: number }>();
+
+  constructor(options: { maxFailures: number; windowSeconds: number; clock: Clock }) {
+    this.#max = options.maxFailures;
+    this.#windowMs = options.windowSeconds * 1000;
+    this.#clock = options.clock;
+  }
+
+  /** Seconds until `keys` may try again, or 0 when none of them is blocked. */
+  retryAfterSeconds(keys: string[]): number {
+    const now = this.#clock().getTime();
+    let wait = 0;
+    for (const key of keys) {
+      const entry = this.#failures.get(key);
+      if (entry && now - entry.windowStart < this.#windowMs && entry.count >= this.#max) {
+        wait = Math.max(wait, Math.ceil((entry.windowStart + this.#windowMs - now) / 1000));
+      }
+    }
+    return wait;
+  }
+
+  recordFailure(keys: string[]): void {
+    const now = this.#clock().getTime();
+    if (this.#failures.size > 50_000) this.#sweep(now);
+    for (const key of keys) {
+      const entry = this.#failures.get(key);
+      if (!entry || now - entry.windowStart >= this.#windowMs) {
+        this.#failures.set(key, { windowStart: now, count: 1 });
+      } else {
+        entry.count += 1;
+      }
+    }
+  }
+
+  #sweep(now: number): void {
+    for (const [key, entry] of this.#failures) {
+      if (now - entry.windowStart >= this.#windowMs) this.#failures.delete(key);
+    }
+  }
+}

@@ -1,0 +1,161 @@
+import type { AuthService } from '@backstage/backend-plugin-api';
+import type { Response } from 'express';
+import express from 'express';
+import Router from 'express-promise-router';
+import type { OAuthContext } from '../oauth/context';
+import { randomToken } from '../oauth/crypto/randomToken';
+import { sha256 } from '../oauth/crypto/sha256';
+import { appendQuery } from '../oauth/endpoints/appendQuery';
+import type { AuthorizationSession } from '../oauth/stores';
+import { html, page, type Html } from './html';
+import { checkCsrf, csrfToken, currentUser, setPageHeaders } from './pageSecurity';
+import type { PagesConfig } from './readPagesConfig';
+import { renderSignIn } from './signInShell';
+import { SCOPE_TEXT } from './scopeText';
+
+/** What the built-in consent page needs. */
+export interface ConsentPageDeps {
+  ctx: OAuthContext;
+  baseUrl: string;
+  auth: AuthService;
+  pages: PagesConfig;
+}
+
+/** The URL the built-in consent page has for a session. */
+export function builtinConsentPageUrl(baseUrl: string, sessionId: string): string {
+  return `${baseUrl}/v1/consent/${encodeURIComponent(sessionId)}`;
+}
+
+/**
+ * CSP source for where the form's 303 lands: Chromium applies `form-action`
+ * to the redirect after a form post, so the client's redirect URI must be
+ * allowed (its origin, or its scheme for private-use schemes, RFC 8252 §7.1).
+ */
+function redirectSource(redirectUri: string): string {
+  const url = new URL(redirectUri);
+  return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : url.protocol;
+}
+
+/**
+ * `GET /v1/consent/:id`, used instead of the app's `/oauth2/authorize/:id`
+ * when `auth.oidcProvider.consentPage` is `builtin`: the signed-in user sees
+ * which application asks for what and approves or denies with
+ * `POST /v1/consent/:id/decision`, answered by a 303 back to the client.
+ */
+export function createConsentPageRouter(deps: ConsentPageDeps): express.Router {
+  const { ctx, baseUrl, auth } = deps;
+  const basePath = new URL(baseUrl).pathname.replace(/\/$/, '');
+  const router = Router();
+
+  const send = (res: Response, status: number, title: string, body: Html) =>
+    res.status(status).type('html').send(page({ title, nonce: res.locals.cspNonce!, body }));
+
+  async function pendingSession(id: string): Promise<AuthorizationSession | undefined> {
+    const session = await ctx.sessions.get(id);
+    if (!session || session.status !== 'pending' || session.expiresAt <= ctx.clock()) {
+      return undefined;
+    }
+    return session;
+  }
+
+  function renderGone(res: Response) {
+    setPageHeaders(res);
+    send(res, 404, 'Request not found', html`
+<h1>This sign-in request is no longer valid</h1>
+<p class="error">It was already answered or has expired. Go back to the application and start again.</p>`);
+  }
+
+  router.get('/v1/consent/:id', async (req, res) => {
+    const id = req.params.id;
+    const user = await currentUser(req, auth);
+    if (!user) {
+      renderSignIn(req, res, {
+        baseUrl,
+        pages: deps.pages,
+        returnTo: `${basePath}/v1/consent/${encodeURIComponent(id)}`,
+        failed: req.query.signin_failed === '1',
+      });
+      return;
+    }
+    const session = await pendingSession(id);
+    if (!session) {
+      renderGone(res);
+      return;
+    }
+    setPageHeaders(res, [redirectSource(session.redirectUri)]);
+    const csrf = csrfToken(req, res, baseUrl);
+    const client = await ctx.clients.findClient(session.clientId);
+    const clientName = client?.clientName ?? session.clientId;
+    send(res, 200, 'Authorize application', html`
+<h1>Authorize ${clientName}?</h1>
+<p><strong>${clientName}</strong> wants to sign you in with your portal account.</p>
+<dl>
+  <dt>Signed in as</dt><dd>${user.userEntityRef}</dd>
+  <dt>Access</dt><dd><ul>${session.scopes.map(s => html`<li>${SCOPE_TEXT[s] ?? s}</li>`)}</ul></dd>
+  <dt>Returns to</dt><dd>${session.redirectUri}</dd>
+  <dt>Client ID</dt><dd>${session.clientId}</dd>
+</dl>
+<p class="muted">Only approve applications you trust and were trying to use just now.</p>
+<form method="post" action="${baseUrl}/v1/consent/${encodeURIComponent(id)}/decision">
+  <input type="hidden" name="csrf" value="${csrf}">
+  <button type="submit" name="decision" value="approve">Approve</button>
+  <button type="submit" name="decision" value="deny" class="secondary">Deny</button>
+</form>`);
+  });
+
+  router.post(
+    '/v1/consent/:id/decision',
+    express.urlencoded({ extended: false, limit: 16 * 1024 }),
+    checkCsrf,
+    async (req, res) => {
+      const id = req.params.id;
+      const back = `${basePath}/v1/consent/${encodeURIComponent(id)}`;
+      const user = await currentUser(req, auth);
+      const decision = (req.body as Record<string, unknown>).decision;
+      const session = await pendingSession(id);
+      if (!user || !session || (decision !== 'approve' && decision !== 'deny')) {
+        res.redirect(303, back);
+        return;
+      }
+      const status = decision === 'approve' ? 'approved' : 'rejected';
+      // The conditional update decides a race; the loser sees "no longer valid".
+      if (!(await ctx.sessions.decide(id, { status, userEntityRef: user.userEntityRef, now: ctx.clock() }))) {
+        res.redirect(303, back);
+        return;
+      }
+      res.redirect(303, await redirectAfterDecision(ctx, session, status, user.userEntityRef));
+    },
+  );
+  return router;
+}
+
+/** Mints the code (or the denial) and audits the decision, as the consent API does. */
+async function redirectAfterDecision(
+  ctx: OAuthContext,
+  session: AuthorizationSession,
+  status: 'approved' | 'rejected',
+  userEntityRef: string,
+): Promise<string> {
+  if (status === 'rejected') {
+    ctx.audit({ eventId: 'consent-denied', clientId: session.clientId, userEntityRef, meta: { sessionId: session.id } });
+    return appendQuery(session.redirectUri, {
+      error: 'access_denied',
+      error_description: 'the user denied the request',
+      state: session.state,
+      iss: ctx.issuer,
+    });
+  }
+  const code = randomToken();
+  await ctx.codes.create({
+    codeHash: sha256(code),
+    sessionId: session.id,
+    expiresAt: new Date(ctx.clock().getTime() + ctx.config.authorizationCodeLifetimeSeconds * 1000),
+  });
+  ctx.audit({
+    eventId: 'consent-granted',
+    clientId: session.clientId,
+    userEntityRef,
+    meta: { sessionId: session.id, scope: session.scopes.join(' ') },
+  });
+  return appendQuery(session.redirectUri, { code, state: session.state, iss: ctx.issuer });
+}

@@ -1,0 +1,210 @@
+import type { AuthService } from '@backstage/backend-plugin-api';
+import type { Request, Response } from 'express';
+import express from 'express';
+import Router from 'express-promise-router';
+import type { DeviceCodeRecord, DeviceCodeStore } from '../oauth/DeviceCodeStore';
+import { hmacUserCode } from '../oauth/crypto/hmacUserCode';
+import { formatUserCode, normalizeUserCode } from '../oauth/crypto/userCode';
+import type { ClientResolver, Clock, SecurityAuditor } from '../oauth/model';
+import { FailedAttemptLimiter } from './FailedAttemptLimiter';
+import { html, page, type Html } from './html';
+import { checkCsrf, csrfToken, currentUser, setPageHeaders } from './pageSecurity';
+import type { PagesConfig } from './readPagesConfig';
+import { renderSignIn } from './signInShell';
+import { clientAddressKey } from '../oauth/http/rateLimit';
+import { SCOPE_TEXT } from './scopeText';
+
+/** What the device verification page needs. */
+export interface DevicePageDeps {
+  baseUrl: string;
+  auth: AuthService;
+  clock: Clock;
+  audit: SecurityAuditor;
+  clients: ClientResolver;
+  deviceCodes: DeviceCodeStore;
+  pages: PagesConfig;
+  /** Wrong codes allowed per address and per user in `failureWindowSeconds`. */
+  maxFailedAttempts?: number;
+  failureWindowSeconds?: number;
+}
+
+/**
+ * The RFC 8628 §3.3 verification page at `GET /v1/device`: sign in, enter or
+ * confirm the user code, review the request, approve or deny
+ * (`POST /v1/device/decision`, answered with 303 to `/v1/device/done`).
+ */
+export function createDevicePageRouter(deps: DevicePageDeps): express.Router {
+  const { baseUrl, auth, clock, deviceCodes } = deps;
+  const basePath = new URL(baseUrl).pathname.replace(/\/$/, '');
+  const failures = new FailedAttemptLimiter({
+    maxFailures: deps.maxFailedAttempts ?? 5,
+    windowSeconds: deps.failureWindowSeconds ?? 300,
+    clock,
+  });
+  const router = Router();
+
+  const limitKeys = (req: Request, userEntityRef: string) => [
+    `ip:${clientAddressKey(req.ip ?? req.socket.remoteAddress)}`,
+    `user:${userEntityRef}`,
+  ];
+
+  /** Looks a typed code up, counting misses toward the rate limit. */
+  async function lookUp(
+    req: Request,
+    userEntityRef: string,
+    typed: string,
+  ): Promise<
+    | { kind: 'found'; record: DeviceCodeRecord; userCode: string }
+    | { kind: 'limited'; retryAfterSeconds: number }
+    | { kind: 'wrong' }
+  > {
+    const keys = limitKeys(req, userEntityRef);
+    const retryAfterSeconds = failures.retryAfterSeconds(keys);
+    if (retryAfterSeconds > 0) {
+      deps.audit({ eventId: 'rate-limited', userEntityRef, meta: { endpoint: 'verification' } });
+      return { kind: 'limited', retryAfterSeconds };
+    }
+    const userCode = normalizeUserCode(typed);
+    let record: DeviceCodeRecord | undefined;
+    if (userCode) {
+      const hashes = (await deviceCodes.userCodeKeys()).map(key => hmacUserCode(userCode, key));
+      record = await deviceCodes.findByUserCodeHashes(hashes);
+    }
+    if (!record || !userCode || record.status !== 'pending' || record.expiresAt <= clock()) {
+      failures.recordFailure(keys);
+      return { kind: 'wrong' };
+    }
+    return { kind: 'found', record, userCode };
+  }
+
+  const send = (res: Response, status: number, title: string, body: Html) =>
+    res.status(status).type('html').send(page({ title, nonce: res.locals.cspNonce!, body }));
+
+  function renderEntry(res: Response, status: number, typed: string, message?: Html) {
+    setPageHeaders(res);
+    send(res, status, 'Connect a device', html`
+<h1>Connect a device</h1>
+${message}
+<p>Enter the code shown on your device.</p>
+<form method="get" action="${baseUrl}/v1/device">
+  <p><input type="text" name="user_code" value="${typed}" placeholder="XXXX-XXXX"
+    autocomplete="off" autocapitalize="characters" spellcheck="false" maxlength="20" autofocus required></p>
+  <p><button type="submit">Continue</button></p>
+</form>`);
+  }
+
+  function renderLimited(res: Response, retryAfterSeconds: number) {
+    setPageHeaders(res);
+    res.setHeader('Retry-After', String(retryAfterSeconds));
+    send(res, 429, 'Too many attempts', html`
+<h1>Too many attempts</h1>
+<p class="error">Too many wrong codes were entered. Wait ${Math.ceil(retryAfterSeconds / 60)} minute(s) and try again.</p>`);
+  }
+
+  async function renderConfirm(req: Request, res: Response, record: DeviceCodeRecord, userCode: string, userEntityRef: string) {
+    setPageHeaders(res);
+    const csrf = csrfToken(req, res, baseUrl);
+    const client = await deps.clients.findClient(record.clientId);
+    const clientName = client?.clientName ?? record.clientId;
+    send(res, 200, 'Approve device', html`
+<h1>Connect ${clientName}?</h1>
+<p class="code" id="user-code">${formatUserCode(userCode)}</p>
+<div class="warning"><strong>Only approve if you started this on a device you hold</strong> and the code above
+matches the one it shows. Someone who sends you a code is trying to get into your account.</div>
+<dl>
+  <dt>Application</dt><dd>${clientName} <span class="muted">(${record.clientId})</span></dd>
+  <dt>Signed in as</dt><dd>${userEntityRef}</dd>
+  <dt>Access</dt><dd>${record.scopes.length ? html`<ul>${record.scopes.map(s => html`<li>${SCOPE_TEXT[s] ?? s}</li>`)}</ul>` : 'Basic sign-in'}</dd>
+  <dt>Requested from</dt><dd>${record.requestIp ?? 'unknown address'}</dd>
+  <dt>Device software</dt><dd>${record.requestUserAgent ?? 'unknown'}</dd>
+  <dt>Requested at</dt><dd>${record.createdAt.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}</dd>
+</dl>
+<form method="post" action="${baseUrl}/v1/device/decision">
+  <input type="hidden" name="csrf" value="${csrf}">
+  <input type="hidden" name="user_code" value="${formatUserCode(userCode)}">
+  <button type="submit" name="decision" value="approve">Approve</button>
+  <button type="submit" name="decision" value="deny" class="secondary">Deny</button>
+</form>`);
+  }
+
+  router.get('/v1/device', async (req, res) => {
+    const typed = typeof req.query.user_code === 'string' ? req.query.user_code : '';
+    const user = await currentUser(req, auth);
+    if (!user) {
+      renderSignIn(req, res, {
+        baseUrl,
+        pages: deps.pages,
+        returnTo: `${basePath}/v1/device${typed ? `?user_code=${encodeURIComponent(typed)}` : ''}`,
+        failed: req.query.signin_failed === '1',
+      });
+      return;
+    }
+    if (!typed) {
+      renderEntry(res, 200, '');
+      return;
+    }
+    const result = await lookUp(req, user.userEntityRef, typed);
+    if (result.kind === 'limited') {
+      renderLimited(res, result.retryAfterSeconds);
+    } else if (result.kind === 'wrong') {
+      renderEntry(res, 400, typed, html`<p class="error">That code is not valid. Check it and try again; codes expire after a few minutes.</p>`);
+    } else {
+      await renderConfirm(req, res, result.record, result.userCode, user.userEntityRef);
+    }
+  });
+
+  router.post(
+    '/v1/device/decision',
+    express.urlencoded({ extended: false, limit: 64 * 1024 }),
+    checkCsrf,
+    async (req, res) => {
+      const body = req.body as Record<string, unknown>;
+      const typed = typeof body.user_code === 'string' ? body.user_code : '';
+      const back = `${basePath}/v1/device?user_code=${encodeURIComponent(typed)}`;
+      const user = await currentUser(req, auth);
+      if (!user) {
+        res.redirect(303, back);
+        return;
+      }
+      const decision = body.decision === 'approve' ? 'approved' : body.decision === 'deny' ? 'denied' : undefined;
+      const result = await lookUp(req, user.userEntityRef, typed);
+      if (result.kind === 'limited') {
+        renderLimited(res, result.retryAfterSeconds);
+        return;
+      }
+      if (result.kind === 'wrong' || !decision) {
+        res.redirect(303, back);
+        return;
+      }
+      const decided = await deviceCodes.decide({
+        deviceCodeHash: result.record.deviceCodeHash,
+        decision,
+        userEntityRef: user.userEntityRef,
+        now: clock(),
+      });
+      if (decided) {
+        deps.audit({
+          eventId: decision === 'approved' ? 'device-approved' : 'device-denied',
+          clientId: result.record.clientId,
+          userEntityRef: user.userEntityRef,
+          meta: { scope: result.record.scopes.join(' ') },
+        });
+      }
+      res.redirect(303, `${basePath}/v1/device/done?result=${decided ? decision : 'expired'}`);
+    },
+  );
+
+  router.get('/v1/device/done', async (req, res) => {
+    setPageHeaders(res);
+    const result = req.query.result;
+    const body =
+      result === 'approved'
+        ? html`<h1>Device connected</h1><p class="ok">You approved the request. Return to your device; it will finish signing in by itself.</p>`
+        : result === 'denied'
+          ? html`<h1>Request denied</h1><p class="ok">The device was not given access. You can close this page.</p>`
+          : html`<h1>Request expired</h1><p class="error">This request was already decided or has expired. Start again on your device.</p>`;
+    send(res, 200, 'Device', body);
+  });
+
+  return router;
+}

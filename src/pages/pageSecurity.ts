@@ -1,0 +1,116 @@
+import { randomBytes } from 'node:crypto';
+import type { AuthService } from '@backstage/backend-plugin-api';
+import { NotAllowedError } from '@backstage/errors';
+import type { Request, RequestHandler, Response } from 'express';
+import { constantEquals } from '../oauth/crypto/constantEquals';
+
+/** Holds the user's Backstage token for the pages (HttpOnly, plugin path only). */
+export const USER_COOKIE = 'oidc-pages-user';
+/** Double-submit CSRF token: this cookie must equal the form's `csrf` field. */
+export const CSRF_COOKIE = 'oidc-pages-csrf';
+
+declare module 'express-serve-static-core' {
+  interface Locals {
+    cspNonce?: string;
+  }
+}
+
+/**
+ * Security headers for every page: a strict CSP whose scripts and styles
+ * need this response's nonce, no framing (clickjacking an Approve button is
+ * the classic attack on consent pages), no caching, no referrer.
+ * `formTargets` are origins a form may end up at after a 303 (Chromium
+ * applies form-action to redirects), e.g. a client's redirect URI.
+ */
+export function setPageHeaders(res: Response, formTargets: string[] = []): string {
+  const nonce = randomBytes(16).toString('base64');
+  res.locals.cspNonce = nonce;
+  const formAction = ["'self'", ...formTargets].join(' ');
+  res.setHeader(
+    'Content-Security-Policy',
+    [
+      "default-src 'none'",
+      `script-src 'nonce-${nonce}'`,
+      `style-src 'nonce-${nonce}'`,
+      "img-src 'self' data:",
+      "connect-src 'self'",
+      `form-action ${formAction}`,
+      "frame-ancestors 'none'",
+      "base-uri 'none'",
+    ].join('; '),
+  );
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Pragma', 'no-cache');
+  return nonce;
+}
+
+/** Cookie attributes shared by the page cookies. */
+export function cookieOptions(baseUrl: string, maxAgeMs?: number) {
+  const url = new URL(baseUrl);
+  return {
+    httpOnly: true,
+    secure: url.protocol === 'https:',
+    sameSite: 'lax' as const,
+    path: `${url.pathname.replace(/\/$/, '')}/v1/`,
+    ...(maxAgeMs !== undefined ? { maxAge: maxAgeMs } : {}),
+  };
+}
+
+/** The CSRF token for forms on this page, creating the cookie if needed. */
+export function csrfToken(req: Request, res: Response, baseUrl: string): string {
+  const existing = req.cookies?.[CSRF_COOKIE];
+  if (typeof existing === 'string' && /^[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
+  const token = randomBytes(32).toString('base64url');
+  res.cookie(CSRF_COOKIE, token, { ...cookieOptions(baseUrl), sameSite: 'strict' });
+  return token;
+}
+
+/** Refuses a state-changing POST whose form token does not match its cookie. */
+export const checkCsrf: RequestHandler = (req, _res, next) => {
+  const cookie = req.cookies?.[CSRF_COOKIE];
+  const field = (req.body as Record<string, unknown> | undefined)?.csrf;
+  if (
+    typeof cookie !== 'string' ||
+    typeof field !== 'string' ||
+    cookie === '' ||
+    !constantEquals(cookie, field)
+  ) {
+    throw new NotAllowedError('The form has expired or did not come from this site; reload the page');
+  }
+  next();
+};
+
+/** The signed-in user, from the Backstage token the pages keep in a cookie. */
+export async function currentUser(
+  req: Request,
+  auth: AuthService,
+): Promise<{ userEntityRef: string } | undefined> {
+  const token = req.cookies?.[USER_COOKIE];
+  if (typeof token !== 'string' || token === '') return undefined;
+  try {
+    // The framework's AuthService verifies it against our JWKS, like any plugin would.
+    const credentials = await auth.authenticate(token);
+    if (!auth.isPrincipal(credentials, 'user')) return undefined;
+    return { userEntityRef: credentials.principal.userEntityRef };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A path under the pages (`<base>/v1/…`) to return to, or the fallback. */
+export function safeReturnPath(baseUrl: string, candidate: unknown, fallback: string): string {
+  const prefix = `${new URL(baseUrl).pathname.replace(/\/$/, '')}/v1/`;
+  if (
+    typeof candidate === 'string' &&
+    candidate.startsWith(prefix) &&
+    !candidate.includes('//') &&
+    !candidate.includes('\\') &&
+    candidate.length < 2048
+  ) {
+    return candidate;
+  }
+  return fallback;
+}
