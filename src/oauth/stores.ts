@@ -94,7 +94,35 @@ export interface RefreshTokenStore {
   revokeFamily(familyId: string): Promise<number>;
 }
 
-/** Whether a user still exists (in the catalog). */
+/** What the catalog says about a user, for the refresh check and ID token claims. */
+export interface DirectoryUser {
+  displayName?: string;
+  email?: string;
+  picture?: string;
+}
+
+/** The catalog, as the OAuth layer sees it. */
 export interface UserDirectory {
-  userExists(userEntityRef: string): Promise<boolean>;
+  /** The user, or undefined when the entity no longer exists. */
+  findUser(userEntityRef: string): Promise<DirectoryUser | undefined>;
+}
+
+/**
+ * Signs what the token endpoint hands out; implemented by the identity side
+ * (identity/createIdentity.ts), declared here so oauth/ does not depend on it.
+ */
+export interface TokenSigner {
+  /** A Backstage user token, which every Backstage API accepts. */
+  issueUserToken(params: {
+    claims: { sub: string; ent?: string[]; [claim: string]: unknown };
+  }): Promise<{ token: string; expiresInSeconds: number }>;
+  /** Any other JWT (here: ID tokens); `iss`, `iat`, `exp` are set by the signer. */
+  signJwt(
+    payload: Record<string, unknown>,
+    options: { typ: string; expiresInSeconds: number },
+  ): Promise<string>;
+  /** The claims saved at the user's last sign-in. */
+  getUserInfo(
+    userEntityRef: string,
+  ): Promise<{ claims: { sub: string; ent?: string[]; [claim: string]: unknown } } | undefined>;
 }

@@ -1,6 +1,11 @@
 import Router from 'express-promise-router';
 import type express from 'express';
 import type { OAuthContext } from '../context';
+import { createAuthorizeEndpoint } from '../endpoints/authorize';
+import { createDeviceAuthorizationEndpoint } from '../endpoints/deviceAuthorization';
+import { createRegisterEndpoint } from '../endpoints/register';
+import { createRevokeEndpoint } from '../endpoints/revoke';
+import { createTokenEndpoint } from '../endpoints/token';
 import { oauthErrorHandler } from './oauthErrorHandler';
 import { rateLimit } from './rateLimit';
 
@@ -17,6 +22,11 @@ export function createOAuthRouter(ctx: OAuthContext): express.Router {
   router.use('/v1/token', rateLimit(limits, 'token'));
   router.use('/v1/device_authorization', rateLimit(limits, 'deviceAuthorization'));
   // Endpoint routers are added here, one per endpoints/*.ts file.
+  router.use(createRegisterEndpoint(ctx));
+  router.use(createAuthorizeEndpoint(ctx));
+  router.use(createTokenEndpoint(ctx));
+  router.use(createRevokeEndpoint(ctx));
+  if (ctx.config.deviceAuthorization.enabled) router.use(createDeviceAuthorizationEndpoint(ctx));
   router.use(oauthErrorHandler(ctx.logger));
   return router;
 }

@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import Router from 'express-promise-router';
+import type express from 'express';
+import { checkCodeChallenge } from '../checks/checkPkce';
+import { checkRedirectUri } from '../checks/checkRedirectUri';
+import { checkResource } from '../checks/checkResource';
+import { checkScope } from '../checks/checkScope';
+import { requireParams } from '../checks/requireParams';
+import type { OAuthContext } from '../context';
+import {
+  InvalidAuthorizationClient,
+  InvalidRequest,
+  OAuthError,
+  UnauthorizedClient,
+  UnsupportedResponseType,
+} from '../errors';
+import { noStore } from '../http/noStore';
+import { parseParams, type OAuthParams } from '../http/parseParams';
+import type { Client } from '../model';
+import { appendQuery } from './appendQuery';
+
+/** Long enough for the frameworks that pack a whole return URL into `state`. */
+export const MAX_STATE_LENGTH = 4096;
+/** `nonce` is stored in a varchar(255) column of upstream's schema. */
+export const MAX_NONCE_LENGTH = 255;
+
+/** Where errors of this request may be redirected, once it is known to be safe. */
+interface RedirectTarget {
+  redirectUri: string;
+  state?: string;
+}
+
+declare module 'express-serve-static-core' {
+  interface Locals {
+    authorizationRedirect?: RedirectTarget;
+  }
+}
+
+/**
+ * The authorization endpoint (RFC 6749 §4.1.1). It validates in two phases:
+ * until the client and its redirect URI are known good, errors are answered
+ * with a 400 here (never a redirect, or it would be an open redirector);
+ * after that they go back to the client with `state` and `iss` (RFC 9207).
+ * A valid request becomes a consent session and the user is sent to approve.
+ */
+export function createAuthorizeEndpoint(ctx: OAuthContext): express.Router {
+  const router = Router();
+  const authorize: express.RequestHandler = async (req, res) => {
+    const params = req.oauthParams ?? {};
+    const client = await findClientAndRedirectUri(ctx, params);
+    res.locals.authorizationRedirect = { redirectUri: params.redirect_uri, state: params.state };
+
+    const request = checkAuthorizationRequest(ctx, client, params);
+    const sessionId = randomUUID();
+    await ctx.sessions.create({
+      id: sessionId,
+      clientId: client.clientId,
+      redirectUri: params.redirect_uri,
+      scopes: request.scopes,
+      state: params.state,
+      nonce: params.nonce,
+      codeChallenge: request.codeChallenge,
+      codeChallengeMethod: request.codeChallengeMethod,
+      responseType: 'code',
+      expiresAt: new Date(ctx.clock().getTime() + ctx.config.consentSessionLifetimeSeconds * 1000),
+    });
+    res.redirect(302, ctx.consentPageUrl(sessionId));
+  };
+  router.get('/v1/authorize', noStore, ...parseParams(), authorize);
+  // OIDC Core §3.1.2.1: the endpoint must support POST (form) as well.
+  router.post('/v1/authorize', noStore, ...parseParams(), authorize);
+  router.use('/v1/authorize', redirectAuthorizationErrors(ctx.issuer));
+  return router;
+}
+
+/** Phase one: errors here are shown to the user agent, never redirected. */
+async function findClientAndRedirectUri(ctx: OAuthContext, params: OAuthParams): Promise<Client> {
+  requireParams(params, 'client_id');
+  const client = await ctx.clients.findClient(params.client_id);
+  if (!client) {
+    throw new InvalidAuthorizationClient('unknown client_id');
+  }
+  // OIDC Core §3.1.2.1 makes redirect_uri mandatory; so do we, for every client.
+  requireParams(params, 'redirect_uri');
+  if (!checkRedirectUri(client.redirectUris, params.redirect_uri)) {
+    throw new InvalidRequest('redirect_uri is not registered for this client');
+  }
+  return client;
+}
+
+/** Phase two: errors here are redirected to the client. */
+function checkAuthorizationRequest(ctx: OAuthContext, client: Client, params: OAuthParams) {
+  if (params.state !== undefined && params.state.length > MAX_STATE_LENGTH) {
+    throw new InvalidRequest(`state must be at most ${MAX_STATE_LENGTH} characters`);
+  }
+  requireParams(params, 'response_type');
+  if (params.response_type !== 'code') {
+    throw new UnsupportedResponseType("only response_type 'code' is supported");
+  }
+  if (!client.grantTypes.includes('authorization_code')) {
+    throw new UnauthorizedClient('the client is not registered for the authorization_code grant');
+  }
+  if (params.request !== undefined || params.request_uri !== undefined) {
+    throw new InvalidRequest('request objects are not supported');
+  }
+  if (params.nonce !== undefined && params.nonce.length > MAX_NONCE_LENGTH) {
+    throw new InvalidRequest(`nonce must be at most ${MAX_NONCE_LENGTH} characters`);
+  }
+  const pkce = checkCodeChallenge(params);
+  const scopes = checkScope(params.scope, {
+    refreshEnabled: ctx.config.refreshToken.enabled,
+    clientScopes: client.scopes,
+  });
+  checkResource(params.resource, ctx.issuer);
+  return { ...pkce, scopes };
+}
+
+/** Sends phase-two errors back to the client (RFC 6749 §4.1.2.1, RFC 9207 §2). */
+function redirectAuthorizationErrors(issuer: string): express.ErrorRequestHandler {
+  return (err, _req, res, next) => {
+    const target = res.locals.authorizationRedirect;
+    if (!target || !(err instanceof OAuthError) || !err.mayRedirect || res.headersSent) {
+      next(err);
+      return;
+    }
+    res.redirect(
+      302,
+      appendQuery(target.redirectUri, {
+        error: err.code,
+        error_description: err.description,
+        state: target.state,
+        iss: issuer,
+      }),
+    );
+  };
+}

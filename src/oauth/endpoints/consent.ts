@@ -1,0 +1,105 @@
+import { ConflictError, NotFoundError } from '@backstage/errors';
+import Router from 'express-promise-router';
+import express from 'express';
+import type { OAuthContext } from '../context';
+import { randomToken } from '../crypto/randomToken';
+import { sha256 } from '../crypto/sha256';
+import type { AuthorizationSession } from '../stores';
+import { appendQuery } from './appendQuery';
+
+/** Who is calling: resolves the Backstage user behind a request, or throws. */
+export type AuthenticateUser = (req: express.Request) => Promise<{ userEntityRef: string }>;
+
+/**
+ * The consent API behind `@backstage/plugin-auth`'s consent page (SPEC §1.8).
+ * It speaks Backstage's error format, so it is mounted outside the OAuth
+ * router. Only a signed-in user can decide, each session gets exactly one
+ * decision, and the decision binds the session to that user.
+ */
+export function createConsentRouter(
+  ctx: OAuthContext,
+  authenticateUser: AuthenticateUser,
+): express.Router {
+  const router = Router();
+  router.use('/v1/sessions', express.json({ limit: '1kb' }));
+
+  router.get('/v1/sessions/:id', async (req, res) => {
+    const session = await findPendingSession(ctx, req.params.id);
+    const client = await ctx.clients.findClient(session.clientId);
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({
+      id: session.id,
+      clientId: session.clientId,
+      clientName: client?.clientName ?? session.clientId,
+      scope: session.scopes.join(' '),
+      redirectUri: session.redirectUri,
+    });
+  });
+
+  router.post('/v1/sessions/:id/approve', async (req, res) => {
+    const { userEntityRef } = await authenticateUser(req);
+    const session = await decide(ctx, req.params.id, 'approved', userEntityRef);
+    const code = randomToken();
+    await ctx.codes.create({
+      codeHash: sha256(code),
+      sessionId: session.id,
+      expiresAt: new Date(ctx.clock().getTime() + ctx.config.authorizationCodeLifetimeSeconds * 1000),
+    });
+    ctx.audit({
+      eventId: 'consent-granted',
+      clientId: session.clientId,
+      userEntityRef,
+      meta: { sessionId: session.id, scope: session.scopes.join(' ') },
+    });
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({
+      redirectUrl: appendQuery(session.redirectUri, { code, state: session.state, iss: ctx.issuer }),
+    });
+  });
+
+  router.post('/v1/sessions/:id/reject', async (req, res) => {
+    const { userEntityRef } = await authenticateUser(req);
+    const session = await decide(ctx, req.params.id, 'rejected', userEntityRef);
+    ctx.audit({
+      eventId: 'consent-denied',
+      clientId: session.clientId,
+      userEntityRef,
+      meta: { sessionId: session.id },
+    });
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({
+      redirectUrl: appendQuery(session.redirectUri, {
+        error: 'access_denied',
+        error_description: 'the user denied the request',
+        state: session.state,
+        iss: ctx.issuer,
+      }),
+    });
+  });
+  return router;
+}
+
+async function findPendingSession(ctx: OAuthContext, id: string): Promise<AuthorizationSession> {
+  const session = await ctx.sessions.get(id);
+  if (!session || session.expiresAt <= ctx.clock()) {
+    throw new NotFoundError('authorization session not found or expired');
+  }
+  if (session.status !== 'pending') {
+    throw new ConflictError('authorization session was already decided');
+  }
+  return session;
+}
+
+async function decide(
+  ctx: OAuthContext,
+  id: string,
+  status: 'approved' | 'rejected',
+  userEntityRef: string,
+): Promise<AuthorizationSession> {
+  const session = await findPendingSession(ctx, id);
+  // The conditional update, not the read above, decides a race.
+  if (!(await ctx.sessions.decide(id, { status, userEntityRef, now: ctx.clock() }))) {
+    throw new ConflictError('authorization session was already decided');
+  }
+  return session;
+}

@@ -1,0 +1,35 @@
+import Router from 'express-promise-router';
+import type express from 'express';
+import { authenticateClient } from '../clients/authenticateClient';
+import { requireParams } from '../checks/requireParams';
+import type { OAuthContext } from '../context';
+import { sha256 } from '../crypto/sha256';
+import { noStore } from '../http/noStore';
+import { parseParams } from '../http/parseParams';
+
+/**
+ * Token revocation (RFC 7009). Refresh tokens are revoked with their whole
+ * family (§2.1). Unknown tokens, access tokens (self-contained Backstage
+ * tokens that expire on their own) and tokens of other clients get the same
+ * 200 (§2.2), so the endpoint reveals nothing about a presented value.
+ */
+export function createRevokeEndpoint(ctx: OAuthContext): express.Router {
+  const router = Router();
+  router.post('/v1/revoke', noStore, ...parseParams({ from: 'body' }), async (req, res) => {
+    const params = req.oauthParams ?? {};
+    const client = await authenticateClient(req, params, ctx.clients);
+    requireParams(params, 'token');
+    const token = await ctx.refreshTokens.find(sha256(params.token));
+    if (token && token.clientId === client.clientId) {
+      const revoked = await ctx.refreshTokens.revokeFamily(token.familyId);
+      ctx.audit({
+        eventId: 'token-revoked',
+        clientId: client.clientId,
+        userEntityRef: token.userEntityRef,
+        meta: { familyId: token.familyId, revokedRefreshTokens: revoked },
+      });
+    }
+    res.status(200).end();
+  });
+  return router;
+}

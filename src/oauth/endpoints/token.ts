@@ -1,0 +1,31 @@
+import Router from 'express-promise-router';
+import type express from 'express';
+import { authenticateClient } from '../clients/authenticateClient';
+import { requireParams } from '../checks/requireParams';
+import type { OAuthContext } from '../context';
+import { UnauthorizedClient, UnsupportedGrantType } from '../errors';
+import { grants } from '../grants';
+import { noStore } from '../http/noStore';
+import { parseParams } from '../http/parseParams';
+
+/**
+ * The token endpoint (RFC 6749 §3.2): authenticate the client, pick the
+ * grant by `grant_type`, check the client may use it, run it.
+ */
+export function createTokenEndpoint(ctx: OAuthContext): express.Router {
+  const router = Router();
+  router.post('/v1/token', noStore, ...parseParams({ from: 'body' }), async (req, res) => {
+    const params = req.oauthParams ?? {};
+    const client = await authenticateClient(req, params, ctx.clients);
+    requireParams(params, 'grant_type');
+    const grant = grants.get(params.grant_type);
+    if (!grant || !grant.isEnabled(ctx)) {
+      throw new UnsupportedGrantType(`grant_type '${params.grant_type}' is not supported`);
+    }
+    if (!client.grantTypes.includes(grant.grantType)) {
+      throw new UnauthorizedClient(`the client is not registered for grant_type '${grant.grantType}'`);
+    }
+    res.json(await grant.handle({ params, client }, ctx));
+  });
+  return router;
+}

@@ -1,0 +1,71 @@
+import { checkPkce } from '../checks/checkPkce';
+import { requireParams } from '../checks/requireParams';
+import { sha256 } from '../crypto/sha256';
+import { InvalidGrant } from '../errors';
+import type { Grant } from './grant';
+import { buildTokenResponse, startRefreshFamily, wantsRefreshToken, type GrantedAccess } from './issueTokens';
+
+/**
+ * RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.5). The code is consumed first, by
+ * a single conditional update, so every later check runs on a code nobody
+ * else can use: a failed verifier burns the code rather than allowing guesses.
+ */
+export const authorizationCodeGrant: Grant = {
+  grantType: 'authorization_code',
+  isEnabled: () => true,
+  async handle({ params, client }, ctx) {
+    requireParams(params, 'code', 'redirect_uri');
+    const result = await ctx.codes.redeem(sha256(params.code), ctx.clock());
+    if (result.kind === 'replayed') {
+      // RFC 6749 §4.1.2: a code used twice revokes what it produced.
+      const revoked = await ctx.refreshTokens.revokeFamily(result.sessionId);
+      ctx.audit({
+        eventId: 'code-replayed',
+        clientId: result.clientId,
+        userEntityRef: result.userEntityRef,
+        meta: { sessionId: result.sessionId, revokedRefreshTokens: revoked },
+      });
+      throw new InvalidGrant('authorization code was already used');
+    }
+    if (result.kind !== 'redeemed') {
+      throw new InvalidGrant('authorization code is invalid or expired');
+    }
+    const { session } = result.code;
+    if (session.clientId !== client.clientId) {
+      throw new InvalidGrant('authorization code was issued to another client');
+    }
+    if (session.status !== 'approved' || !session.userEntityRef) {
+      throw new InvalidGrant('authorization code is invalid or expired');
+    }
+    // RFC 6749 §4.1.3: identical to the value sent to the authorization endpoint.
+    if (params.redirect_uri !== session.redirectUri) {
+      throw new InvalidGrant('redirect_uri does not match the authorization request');
+    }
+    checkPkce(session, params.code_verifier);
+
+    const access: GrantedAccess = {
+      client,
+      userEntityRef: session.userEntityRef,
+      scopes: session.scopes,
+      // The code is minted at approval, so approval time = expiry - lifetime.
+      authTime: new Date(
+        result.code.expiresAt.getTime() - ctx.config.authorizationCodeLifetimeSeconds * 1000,
+      ),
+      nonce: session.nonce,
+      user: await lookupProfile(ctx, session.userEntityRef, session.scopes),
+    };
+    const refreshToken = wantsRefreshToken(ctx, access)
+      ? await startRefreshFamily(ctx, access, session.id)
+      : undefined;
+    return buildTokenResponse(ctx, access, refreshToken);
+  },
+};
+
+async function lookupProfile(
+  ctx: Parameters<Grant['handle']>[1],
+  userEntityRef: string,
+  scopes: string[],
+): Promise<GrantedAccess['user']> {
+  if (!scopes.includes('profile') && !scopes.includes('email')) return undefined;
+  return ctx.users.findUser(userEntityRef);
+}

@@ -1,0 +1,25 @@
+import type { OAuthContext } from '../context';
+import type { OAuthParams } from '../http/parseParams';
+import type { Client } from '../model';
+
+/** A successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3). */
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope: string;
+  id_token?: string;
+  refresh_token?: string;
+}
+
+/**
+ * One grant type of the token endpoint, in its own file (`grants/*.ts`). The
+ * endpoint has already authenticated (or identified) the client and checked
+ * that it is registered for this grant type.
+ */
+export interface Grant {
+  grantType: string;
+  /** Whether configuration switches this grant on; disabled grants are unsupported. */
+  isEnabled(ctx: OAuthContext): boolean;
+  handle(input: { params: OAuthParams; client: Client }, ctx: OAuthContext): Promise<TokenResponse>;
+}

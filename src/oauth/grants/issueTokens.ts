@@ -1,0 +1,108 @@
+import type { OAuthContext } from '../context';
+import type { Client } from '../model';
+import { OFFLINE_ACCESS } from '../checks/checkScope';
+import { randomToken } from '../crypto/randomToken';
+import { sha256 } from '../crypto/sha256';
+import type { DirectoryUser } from '../stores';
+import type { TokenResponse } from './grant';
+
+/** What a grant proved: who approved what, for which client, and when. */
+export interface GrantedAccess {
+  client: Client;
+  userEntityRef: string;
+  scopes: string[];
+  authTime: Date;
+  nonce?: string;
+  /** The catalog entry, when the grant looked it up; used for profile/email claims. */
+  user?: DirectoryUser;
+}
+
+/**
+ * Whether a grant earns a refresh token: `offline_access` was granted,
+ * refresh tokens are on, and the client is registered for the grant type.
+ */
+export function wantsRefreshToken(ctx: OAuthContext, access: GrantedAccess): boolean {
+  return (
+    ctx.config.refreshToken.enabled &&
+    access.scopes.includes(OFFLINE_ACCESS) &&
+    access.client.grantTypes.includes('refresh_token')
+  );
+}
+
+/**
+ * Starts a rotation family for a fresh grant and returns the refresh token.
+ * `familyId` ties the family to what produced it (the authorization session),
+ * so a replayed code can revoke it (RFC 6749 §4.1.2).
+ */
+export async function startRefreshFamily(
+  ctx: OAuthContext,
+  access: GrantedAccess,
+  familyId: string,
+): Promise<string> {
+  const { tokenLifetimeSeconds, maxRotationLifetimeSeconds, maxTokensPerUser } =
+    ctx.config.refreshToken;
+  const now = ctx.clock();
+  const token = randomToken();
+  await ctx.refreshTokens.issue(
+    {
+      tokenHash: sha256(token),
+      familyId,
+      clientId: access.client.clientId,
+      userEntityRef: access.userEntityRef,
+      scopes: access.scopes,
+      authTime: access.authTime,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + tokenLifetimeSeconds * 1000),
+      familyExpiresAt: new Date(now.getTime() + maxRotationLifetimeSeconds * 1000),
+    },
+    { maxActivePerUser: maxTokensPerUser },
+  );
+  return token;
+}
+
+/**
+ * Signs the access token (a Backstage user token for the approving user, so
+ * every Backstage API accepts it) and, when `openid` was granted, an ID token
+ * (OIDC Core §2), then shapes the RFC 6749 §5.1 response.
+ */
+export async function buildTokenResponse(
+  ctx: OAuthContext,
+  access: GrantedAccess,
+  refreshToken?: string,
+): Promise<TokenResponse> {
+  const saved = await ctx.signer.getUserInfo(access.userEntityRef);
+  const claims = {
+    sub: access.userEntityRef,
+    ...(saved?.claims.ent ? { ent: saved.claims.ent } : {}),
+  };
+  const { token, expiresInSeconds } = await ctx.signer.issueUserToken({ claims });
+  const response: TokenResponse = {
+    access_token: token,
+    token_type: 'Bearer',
+    expires_in: expiresInSeconds,
+    scope: access.scopes.join(' '),
+  };
+  if (access.scopes.includes('openid')) {
+    response.id_token = await ctx.signer.signJwt(idTokenClaims(access), {
+      typ: 'JWT',
+      expiresInSeconds,
+    });
+  }
+  if (refreshToken) response.refresh_token = refreshToken;
+  return response;
+}
+
+function idTokenClaims(access: GrantedAccess): Record<string, unknown> {
+  const { client, user } = access;
+  return {
+    sub: access.userEntityRef,
+    aud: client.clientId,
+    // OIDC Core §2: azp names the party the token was issued to.
+    azp: client.clientId,
+    auth_time: Math.floor(access.authTime.getTime() / 1000),
+    ...(access.nonce !== undefined ? { nonce: access.nonce } : {}),
+    ...(access.scopes.includes('profile') && user?.displayName ? { name: user.displayName } : {}),
+    ...(access.scopes.includes('profile') && user?.picture ? { picture: user.picture } : {}),
+    ...(access.scopes.includes('email') && user?.email ? { email: user.email } : {}),
+  };
+}
