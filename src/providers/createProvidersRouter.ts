@@ -1,12 +1,117 @@
-import type { Knex } from 'knex';
-import type express from 'express';
+import type { Config } from '@backstage/config';
+import { NotFoundError } from '@backstage/errors';
+import type { AuthProviderFactory, AuthProviderRouteHandlers } from '@backstage/plugin-auth-node';
+import cookieParser from 'cookie-parser';
+import express from 'express';
 import Router from 'express-promise-router';
-import type { RouterOptions } from '../service/createRouter';
+import type { Knex } from 'knex';
 import type { Identity } from '../identity/createIdentity';
+import type { RouterOptions } from '../service/createRouter';
+import { CatalogResolverContext } from './CatalogResolverContext';
+import { createSessionMiddleware } from './createSessionMiddleware';
 
-/** Owned by the identity work (issue 3): /:provider/start, handler/frame, refresh, logout; 404s. */
+/**
+ * The sign-in routes of every registered provider module (SPEC §1.3):
+ * `GET /:provider/start`, `GET|POST /:provider/handler/frame`,
+ * `GET|POST /:provider/refresh`, `POST /:provider/logout`. A provider is live
+ * only when `auth.providers.<id>` is configured; any other first path segment
+ * is a Backstage 404. Mounted last, so it answers whatever the identity and
+ * OIDC routers did not.
+ */
 export async function createProvidersRouter(
-  _options: RouterOptions & { knex: Knex; baseUrl: string; identity: Identity },
+  options: RouterOptions & { knex: Knex; baseUrl: string; identity: Identity },
 ): Promise<express.Router> {
-  return Router();
+  const { rootConfig, config, logger } = options;
+  const providersConfig = rootConfig.getOptionalConfig('auth.providers');
+  const resolverContext = CatalogResolverContext.create({
+    identity: options.identity,
+    catalog: options.catalog,
+    auth: options.auth,
+    logger: logger.child({ component: 'sign-in' }),
+    ownershipResolver: options.ownershipResolver,
+  });
+
+  const secret = config.sessionSecret;
+  const middleware: express.RequestHandler[] = [
+    cookieParser(secret),
+    express.urlencoded({ extended: false }),
+    express.json(),
+  ];
+  if (secret) {
+    middleware.push(createSessionMiddleware({ ...options, secret }));
+  }
+
+  const router = Router();
+  for (const [providerId, factory] of options.providerFactories) {
+    if (!providersConfig?.has(providerId)) {
+      router.use(`/${providerId}`, () => {
+        throw new NotFoundError(
+          `Auth provider '${providerId}' is installed but not configured under auth.providers.${providerId}`,
+        );
+      });
+      continue;
+    }
+    logger.info(`Configuring auth provider: ${providerId}`);
+    const handlers = createProvider(providerId, factory, {
+      ...options,
+      providerConfig: providersConfig.getConfig(providerId),
+      resolverContext,
+    });
+    router.use(`/${providerId}`, ...middleware, bindHandlers(providerId, handlers));
+  }
+  router.use('/:provider', req => {
+    throw new NotFoundError(`Unknown auth provider '${req.params.provider}'`);
+  });
+  return router;
+}
+
+function createProvider(
+  providerId: string,
+  factory: AuthProviderFactory,
+  options: RouterOptions & {
+    baseUrl: string;
+    providerConfig: Config;
+    resolverContext: CatalogResolverContext;
+  },
+): AuthProviderRouteHandlers {
+  const { baseUrl, config } = options;
+  const appUrl = config.appUrl;
+  const isOriginAllowed = config.isOriginAllowed;
+  try {
+    return factory({
+      providerId,
+      baseUrl,
+      appUrl,
+      isOriginAllowed,
+      globalConfig: { baseUrl, appUrl, isOriginAllowed },
+      config: options.providerConfig,
+      logger: options.logger.child({ provider: providerId }),
+      resolverContext: options.resolverContext,
+    });
+  } catch (error) {
+    // A misconfigured provider must stop startup rather than vanish silently.
+    throw new Error(`Failed to initialize auth provider '${providerId}': ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+function bindHandlers(providerId: string, provider: AuthProviderRouteHandlers): express.Router {
+  const r = Router();
+  r.get('/start', (req, res) => provider.start(req, res));
+  r.get('/handler/frame', (req, res) => provider.frameHandler(req, res));
+  r.post('/handler/frame', (req, res) => provider.frameHandler(req, res));
+  if (provider.refresh) {
+    const refresh = provider.refresh.bind(provider);
+    r.get('/refresh', (req, res) => refresh(req, res));
+    r.post('/refresh', (req, res) => refresh(req, res));
+  }
+  if (provider.logout) {
+    const logout = provider.logout.bind(provider);
+    r.post('/logout', (req, res) => logout(req, res));
+  }
+  r.use(req => {
+    throw new NotFoundError(`Auth provider '${providerId}' has no route ${req.method} ${req.path}`);
+  });
+  return r;
 }
