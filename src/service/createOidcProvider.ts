@@ -1,12 +1,67 @@
 import type { Knex } from 'knex';
 import type express from 'express';
 import Router from 'express-promise-router';
-import type { RouterOptions } from './createRouter';
+import { DbClientStore } from '../database/DbClientStore';
+import { DbDeviceCodeStore } from '../database/DbDeviceCodeStore';
 import type { Identity } from '../identity/createIdentity';
+import { createClientResolver } from '../oauth/clients/createClientResolver';
+import type { OAuthContext } from '../oauth/context';
+import {
+  createDiscoveryEndpoint,
+  createServerMetadataHandler,
+  OAUTH_AUTHORIZATION_SERVER_PATH,
+  OPENID_CONFIGURATION_PATH,
+} from '../oauth/endpoints/discovery';
+import { createOAuthRouter } from '../oauth/http/createOAuthRouter';
+import { builtinConsentPageUrl } from '../pages/createConsentPageRouter';
+import { createPagesRouter } from '../pages/createPagesRouter';
+import { readPagesConfig } from '../pages/readPagesConfig';
+import { createAuthorizationFlow } from './createAuthorizationFlow';
+import type { RouterOptions } from './createRouter';
+import { createSecurityAuditor } from './createSecurityAuditor';
 
-/** Owned by the OIDC provider work (issue 4): builds stores and mounts oauth/http/createOAuthRouter. */
+/**
+ * Assembles the OpenID Connect provider: builds the OAuth context once (the
+ * issuer is the plugin's external base URL, exactly) and mounts the protocol
+ * endpoints, the consent API and the discovery documents — including the
+ * path-inserted root forms that MCP clients look for (RFC 8414 §3.1).
+ */
 export async function createOidcProvider(
-  _options: RouterOptions & { knex: Knex; baseUrl: string; identity: Identity },
+  options: RouterOptions & { knex: Knex; baseUrl: string; identity: Identity },
 ): Promise<{ router: express.Router }> {
-  return { router: Router() };
+  const { knex, baseUrl: issuer, identity, logger } = options;
+  const config = options.config.oidcProvider;
+  const clock = () => new Date();
+  const clientStore = DbClientStore.create({ knex });
+  const flow = createAuthorizationFlow({ ...options, appUrl: options.config.appUrl });
+
+  const ctx: OAuthContext = {
+    issuer,
+    config,
+    logger,
+    clock,
+    clients: await createClientResolver({ config, store: clientStore, issuer, logger, clock }),
+    clientStore,
+    audit: createSecurityAuditor(options.auditor, logger),
+    ...flow.context,
+    ...(config.consentPage === 'builtin'
+      ? { consentPageUrl: (id: string) => builtinConsentPageUrl(issuer, id) }
+      : {}),
+    deviceCodes: DbDeviceCodeStore.create({ knex, clock }),
+  };
+
+  const signingAlgorithm = identity.signingAlgorithm;
+  const rootMetadata = createServerMetadataHandler(ctx, { signingAlgorithm });
+  const pluginPath = new URL(issuer).pathname.replace(/\/+$/, '');
+  options.rootHttpRouter.use(`${OAUTH_AUTHORIZATION_SERVER_PATH}${pluginPath}`, rootMetadata);
+  options.rootHttpRouter.use(`${OPENID_CONFIGURATION_PATH}${pluginPath}`, rootMetadata);
+
+  const router = Router();
+  router.use(createDiscoveryEndpoint(ctx, { signingAlgorithm }));
+  router.use(flow.createConsentRouter(ctx));
+  router.use(
+    createPagesRouter({ ctx, baseUrl: issuer, auth: options.auth, pages: readPagesConfig(options.rootConfig) }),
+  );
+  router.use(createOAuthRouter(ctx));
+  return { router };
 }
