@@ -142,6 +142,7 @@ describe('applyDatabaseMigrations', () => {
       expect(applied.slice(0, SHARED_HISTORY.length)).toEqual(SHARED_HISTORY);
       expect(applied.sort()).toEqual(ourMigrationFiles());
       expectReferenceTables(knex, await inspectSchema(knex));
+      await expectPluginServes(knex);
     });
 
     it('starts on a database migrated by upstream 0.30.1, which has migrations we do not ship', async () => {
@@ -156,19 +157,24 @@ describe('applyDatabaseMigrations', () => {
       expect(applied).toEqual(expect.arrayContaining([...ourMigrationFiles(), ...upstreamOnly]));
       expect(new Set(applied).size).toBe(applied.length);
 
-      const { server } = await startTestBackend({
-        features: [
-          authPlugin,
-          mockServices.database.factory({ knex }),
-          mockServices.rootConfig.factory({ data: { app: { baseUrl: 'http://localhost:3000' } } }),
-        ],
-      });
-      const res = await request(server).get('/api/auth/.well-known/jwks.json');
-      expect(res.status).toBe(200);
-      expect(Array.isArray(res.body.keys)).toBe(true);
+      await expectPluginServes(knex);
     });
   });
 });
+
+/** Starts the plugin on the database (migrating it again) and reads the JWKS. */
+async function expectPluginServes(knex: Knex) {
+  const { server } = await startTestBackend({
+    features: [
+      authPlugin,
+      mockServices.database.factory({ knex }),
+      mockServices.rootConfig.factory({ data: { app: { baseUrl: 'http://localhost:3000' } } }),
+    ],
+  });
+  const res = await request(server).get('/api/auth/.well-known/jwks.json');
+  expect(res.status).toBe(200);
+  expect(Array.isArray(res.body.keys)).toBe(true);
+}
 
 async function readRows(knex: Knex) {
   return {
