@@ -43,22 +43,11 @@ exports.up = async function up(knex) {
     table.index(['user_entity_ref', 'status'], 'oidc_refresh_tokens_user_status_idx');
     table.index(['expires_at'], 'oidc_refresh_tokens_expires_at_idx');
   });
-
-  await knex.schema.alterTable('oauth_authorization_sessions', table => {
-    table.dropForeign(['client_id']);
-  });
 };
 
 /**
  * @param {import('knex').Knex} knex
  */
 exports.down = async function down(knex) {
-  // Sessions of clients outside oidc_clients cannot satisfy the restored key.
-  await knex('oauth_authorization_sessions')
-    .whereNotIn('client_id', knex('oidc_clients').select('client_id'))
-    .delete();
-  await knex.schema.alterTable('oauth_authorization_sessions', table => {
-    table.foreign('client_id').references('client_id').inTable('oidc_clients');
-  });
   await knex.schema.dropTable('oidc_refresh_tokens');
 };
