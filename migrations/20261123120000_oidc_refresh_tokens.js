@@ -9,11 +9,6 @@
  * itself is never stored. Every rotation inserts a row in the same
  * `family_id` and marks its parent `rotated`; presenting a rotated token
  * revokes the family (RFC 9700 §4.14.2).
- *
- * Authorization sessions may belong to clients that do not live in
- * `oidc_clients` (pre-registered in app-config, or identified by a client ID
- * metadata document), so the foreign key from sessions to `oidc_clients` is
- * dropped; the client resolver is the authority on which clients exist.
  */
 
 /**
