@@ -18,6 +18,7 @@ import type { AuthConfig } from '../config/readAuthConfig';
 import { applyDatabaseMigrations } from '../database/migrations';
 import { createIdentity } from '../identity/createIdentity';
 import { createProvidersRouter } from '../providers/createProvidersRouter';
+import { scheduleCleanupTask } from './cleanupTask';
 import { createOidcProvider } from './createOidcProvider';
 import { databaseUnavailableHandler } from './databaseUnavailableHandler';
 
@@ -50,6 +51,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     await applyDatabaseMigrations(knex);
   }
   const baseUrl = await options.discovery.getExternalBaseUrl('auth');
+  await scheduleCleanupTask({ scheduler: options.scheduler, knex, logger: options.logger });
 
   const identity = await createIdentity({ ...options, knex, baseUrl });
   const oidcProvider = await createOidcProvider({ ...options, knex, baseUrl, identity });
