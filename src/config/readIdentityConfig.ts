@@ -1,6 +1,6 @@
 import type { Config } from '@backstage/config';
 import { InputError } from '@backstage/errors';
-import { readDurationSeconds, readWith } from './readDuration';
+import { readDurationSeconds } from './readDuration';
 
 /** JWS algorithms a signing key may use (RFC 7518 §3.1, RFC 8037 §3.1). */
 export const SIGNING_ALGORITHMS = [
@@ -62,7 +62,7 @@ export function readIdentityConfig(config: Config): IdentityConfig {
     }),
     algorithm,
     omitOwnershipClaim:
-      readWith('auth.omitIdentityTokenOwnershipClaim', () =>
+      readKey('auth.omitIdentityTokenOwnershipClaim', () =>
         config.getOptionalBoolean('auth.omitIdentityTokenOwnershipClaim'),
       ) ?? true,
     keyStore: readKeyStore(config, algorithm),
@@ -74,7 +74,7 @@ function readAlgorithm(
   key: string,
   fullKey = key,
 ): SigningAlgorithm | undefined {
-  const value = readWith(fullKey, () => config.getOptionalString(key));
+  const value = readKey(fullKey, () => config.getOptionalString(key));
   if (value === undefined) return undefined;
   if (!(SIGNING_ALGORITHMS as readonly string[]).includes(value)) {
     throw new InputError(
@@ -86,7 +86,7 @@ function readAlgorithm(
 
 function readKeyStore(config: Config, defaultAlgorithm: SigningAlgorithm): KeyStoreConfig {
   const provider =
-    readWith('auth.keyStore.provider', () => config.getOptionalString('auth.keyStore.provider')) ??
+    readKey('auth.keyStore.provider', () => config.getOptionalString('auth.keyStore.provider')) ??
     'database';
   switch (provider) {
     case 'database':
@@ -102,7 +102,7 @@ function readKeyStore(config: Config, defaultAlgorithm: SigningAlgorithm): KeySt
 }
 
 function readStaticKeys(config: Config, defaultAlgorithm: SigningAlgorithm): StaticKeyConfig[] {
-  const entries = readWith('auth.keyStore.static.keys', () =>
+  const entries = readKey('auth.keyStore.static.keys', () =>
     config.getOptionalConfigArray('auth.keyStore.static.keys'),
   );
   if (!entries || entries.length === 0) {
@@ -114,7 +114,7 @@ function readStaticKeys(config: Config, defaultAlgorithm: SigningAlgorithm): Sta
   return entries.map((entry, index) => {
     const prefix = `auth.keyStore.static.keys[${index}]`;
     const read = (name: string) =>
-      readWith(`${prefix}.${name}`, () => entry.getString(name));
+      readKey(`${prefix}.${name}`, () => entry.getString(name));
     const keyId = read('keyId');
     if (seen.has(keyId)) {
       throw new InputError(`${prefix}.keyId: '${keyId}' is used by more than one key`);
@@ -127,4 +127,14 @@ function readStaticKeys(config: Config, defaultAlgorithm: SigningAlgorithm): Sta
       algorithm: readAlgorithm(entry, 'algorithm', `${prefix}.algorithm`) ?? defaultAlgorithm,
     };
   });
+}
+
+/** Reads with Config's own type checks; the message always starts with the key. */
+function readKey<T>(key: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    const message = (error as Error).message;
+    throw new InputError(message.startsWith(`${key}:`) ? message : `${key}: ${message}`);
+  }
 }

@@ -1,0 +1,85 @@
+import { mockServices } from '@backstage/backend-test-utils';
+import { createLocalJWKSet, jwtVerify, SignJWT } from 'jose';
+import type { Knex } from 'knex';
+import { DbSigningKeyStore } from '../database/DbSigningKeyStore';
+import { applyDatabaseMigrations } from '../database/migrations';
+import { createTestDatabases } from '../testUtils/databases';
+import { RotatingSigningKeys } from './RotatingSigningKeys';
+
+jest.setTimeout(60_000);
+
+const databases = createTestDatabases();
+const HOUR = 3600;
+
+describe.each(databases.eachSupportedId())('RotatingSigningKeys on %s', databaseId => {
+  let knex: Knex;
+  let nowMs: number;
+
+  beforeEach(async () => {
+    knex = await databases.init(databaseId);
+    await applyDatabaseMigrations(knex);
+    nowMs = Date.now();
+  });
+
+  function instance() {
+    return RotatingSigningKeys.create({
+      store: DbSigningKeyStore.create({ knex }),
+      algorithm: 'ES256',
+      rotationSeconds: HOUR,
+      maxTokenLifetimeSeconds: 24 * HOUR,
+      logger: mockServices.logger.mock(),
+      now: () => nowMs,
+    });
+  }
+
+  async function sign(keys: RotatingSigningKeys) {
+    const key = await keys.currentKey();
+    return new SignJWT({ sub: 'user:default/a' })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid })
+      .setIssuedAt(Math.floor(nowMs / 1000))
+      .setExpirationTime(Math.floor(nowMs / 1000) + HOUR)
+      .sign(key.privateKey);
+  }
+
+  it('rotates after the interval and keeps verifying tokens of the previous key', async () => {
+    const keys = instance();
+    const first = await keys.currentKey();
+    nowMs += HOUR * 1000 - 1000;
+    // The last token the first key signs, a second before rotation.
+    const token = await sign(keys);
+    expect((await keys.currentKey()).kid).toBe(first.kid);
+    nowMs += 1000;
+    const second = await keys.currentKey();
+    expect(second.kid).not.toBe(first.kid);
+
+    const jwks = createLocalJWKSet({ keys: await keys.listPublicKeys() });
+    await expect(jwtVerify(token, jwks, { currentDate: new Date(nowMs) })).resolves.toBeDefined();
+    expect((await keys.listPublicKeys()).map(k => k.kid).sort()).toEqual([first.kid, second.kid].sort());
+  });
+
+  it('shares one key among concurrent first callers', async () => {
+    const keys = instance();
+    const kids = await Promise.all([1, 2, 3].map(async () => (await keys.currentKey()).kid));
+    expect(new Set(kids).size).toBe(1);
+    expect(await knex('signing_keys').count({ n: '*' }).then(r => Number(r[0].n))).toBe(1);
+  });
+
+  it('lists keys of other instances and drops a key once no token of it can be valid', async () => {
+    const a = instance();
+    const b = instance();
+    const kidA = (await a.currentKey()).kid;
+    const kidB = (await b.currentKey()).kid;
+    expect((await b.listPublicKeys()).map(k => k.kid).sort()).toEqual([kidA, kidB].sort());
+
+    // Still listed just before rotation + longest lifetime (+ skew) has passed ...
+    nowMs += (HOUR + 24 * HOUR) * 1000;
+    expect((await b.listPublicKeys()).map(k => k.kid)).toContain(kidA);
+    // ... and gone, from the listing and the table, after it.
+    nowMs += 10 * 60 * 1000;
+    expect(await b.listPublicKeys()).toEqual([]);
+    for (let i = 0; i < 50 && Number((await knex('signing_keys').count({ n: '*' }))[0].n) > 0; i++) {
+      await new Promise(resolve => setTimeout(resolve, 20));
+    }
+    expect(Number((await knex('signing_keys').count({ n: '*' }))[0].n)).toBe(0);
+  });
+});
