@@ -72,7 +72,8 @@ async function createDeviceRequest(
       clientId: client.clientId,
       scopes,
       intervalSeconds,
-      requestIp: req.ip ?? req.socket.remoteAddress,
+      // Shown to the user on the verification page; IPv4-mapped IPv6 read as IPv4.
+      requestIp: (req.ip ?? req.socket.remoteAddress)?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, ''),
       requestUserAgent: req.get('user-agent')?.slice(0, 512),
       createdAt: now,
       expiresAt: new Date(now.getTime() + lifetimeSeconds * 1000),

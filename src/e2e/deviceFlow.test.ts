@@ -1,0 +1,253 @@
+import type { Knex } from 'knex';
+import * as oidc from 'openid-client';
+import type { Browser, BrowserContext } from 'playwright-core';
+import request from 'supertest';
+import { createTestDatabases } from '../testUtils/databases';
+import { holdSignIn, launchChromium, screenshot } from './harness/browser';
+import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
+
+jest.setTimeout(120_000);
+
+const databases = createTestDatabases();
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+/** A public CLI client that may use the device grant. */
+const deviceCli = {
+  clientId: 'device-cli',
+  clientName: 'Example CLI',
+  public: true,
+  redirectUris: ['http://127.0.0.1/callback'],
+  grantTypes: [DEVICE_GRANT],
+};
+
+describe.each(databases.eachSupportedId())('device authorization grant on %s', databaseId => {
+  let knex: Knex;
+  let backend: AuthBackend;
+  let browser: Browser;
+  let context: BrowserContext;
+  let client: oidc.Configuration;
+
+  beforeAll(async () => {
+    knex = await databases.init(databaseId);
+    backend = await startAuthBackend({
+      knex,
+      config: {
+        auth: {
+          oidcProvider: {
+            signInProvider: 'guest',
+            deviceAuthorization: {
+              enabled: true,
+              interval: { seconds: 1 },
+              allowedClientIds: ['device-cli'],
+            },
+            rateLimits: { verification: { requests: 1000 } },
+            clients: [
+              deviceCli,
+              // Registered for the grant, but not on the allow-list.
+              { ...deviceCli, clientId: 'unlisted-cli', clientName: 'Unlisted CLI' },
+            ],
+          },
+        },
+      },
+    });
+    browser = await launchChromium();
+    context = await browser.newContext();
+    client = await oidc.discovery(new URL(backend.issuer), 'device-cli', undefined, oidc.None(), {
+      execute: [oidc.allowInsecureRequests],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await backend?.stop();
+  });
+
+  const poll = (deviceCode: string, clientId = 'device-cli') =>
+    request(backend.server)
+      .post('/api/auth/v1/token')
+      .type('form')
+      .send({ grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: clientId });
+
+  it('advertises the device authorization endpoint', () => {
+    expect(client.serverMetadata().device_authorization_endpoint).toBe(
+      `${backend.issuer}/v1/device_authorization`,
+    );
+  });
+
+  it('completes with openid-client while Chromium signs in as guest and approves', async () => {
+    const started = await oidc.initiateDeviceAuthorization(client, { scope: 'openid profile' });
+    expect(started.user_code).toMatch(/^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+    expect(started.verification_uri).toBe(`${backend.issuer}/v1/device`);
+    expect(started.expires_in).toBe(600);
+    expect(started.interval).toBe(1);
+    const tokens = oidc.pollDeviceAuthorizationGrant(client, started);
+
+    const page = await context.newPage();
+    const release = await holdSignIn(page);
+    await page.goto(started.verification_uri_complete!);
+    await page.getByText('Checking who you are').waitFor();
+    await screenshot(page, 'device-sign-in');
+    release();
+
+    await page.locator('#user-code').waitFor();
+    expect(await page.locator('#user-code').textContent()).toBe(started.user_code);
+    const text = await page.locator('main').innerText();
+    expect(text).toContain('Example CLI');
+    expect(text).toContain('user:development/guest');
+    expect(text).toContain('See your name and picture');
+    expect(text).toMatch(/127\.0\.0\.1/);
+    expect(text).toContain('Only approve if you started this on a device you hold');
+    await screenshot(page, 'device-confirm');
+
+    await page.getByRole('button', { name: 'Approve' }).click();
+    await page.waitForURL(/\/v1\/device\/done\?result=approved/);
+    await screenshot(page, 'device-approved');
+    await page.close();
+
+    const result = await tokens;
+    expect(result.token_type).toBe('bearer');
+    expect(result.claims()).toMatchObject({ sub: 'user:development/guest', aud: 'device-cli' });
+    expect(result.scope).toBe('openid profile');
+    const me = await request(backend.server)
+      .get('/api/whoami/me')
+      .auth(result.access_token, { type: 'bearer' });
+    expect(me.status).toBe(200);
+    expect(me.body.userEntityRef).toBe('user:development/guest');
+
+    // The approval is consumed: polling again is invalid_grant, not more tokens.
+    const again = await poll(started.device_code);
+    expect(again.status).toBe(400);
+    expect(again.body.error).toBe('invalid_grant');
+  });
+
+  it('answers authorization_pending, then slow_down when polled faster than the interval', async () => {
+    const started = await oidc.initiateDeviceAuthorization(client, { scope: 'openid' });
+    const first = await poll(started.device_code);
+    expect(first.status).toBe(400);
+    expect(first.body.error).toBe('authorization_pending');
+    expect(first.headers['cache-control']).toBe('no-store');
+    const second = await poll(started.device_code);
+    expect(second.status).toBe(400);
+    expect(second.body.error).toBe('slow_down');
+    // RFC 8628 §3.5: the interval grows by 5 seconds for every later poll.
+    const [row] = await knex('oidc_device_codes').where({ client_id: 'device-cli', status: 'pending' });
+    expect(Number(row.interval_seconds)).toBe(6);
+  });
+
+  it('tells the device access_denied when the user denies in the browser', async () => {
+    const started = await oidc.initiateDeviceAuthorization(client, { scope: 'openid' });
+    const page = await context.newPage();
+    await page.goto(started.verification_uri);
+    const input = page.locator('input[name=user_code]');
+    await input.waitFor();
+    await screenshot(page, 'device-enter-code');
+    // Typed in lower case and without the dash: still the same code.
+    await input.fill(started.user_code.replace('-', '').toLowerCase());
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.locator('#user-code').waitFor();
+    await page.getByRole('button', { name: 'Deny' }).click();
+    await page.waitForURL(/\/v1\/device\/done\?result=denied/);
+    await screenshot(page, 'device-denied');
+    await page.close();
+
+    const res = await poll(started.device_code);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('access_denied');
+  });
+
+  it('answers expired_token once the code has expired', async () => {
+    const started = await oidc.initiateDeviceAuthorization(client, { scope: 'openid' });
+    // Move the clock the server reads (Date) past the 10-minute lifetime; timers stay real.
+    jest.useFakeTimers({
+      now: Date.now() + 601_000,
+      doNotFake: [
+        'hrtime', 'nextTick', 'performance', 'queueMicrotask', 'requestAnimationFrame',
+        'cancelAnimationFrame', 'requestIdleCallback', 'cancelIdleCallback', 'setImmediate',
+        'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout',
+      ],
+    });
+    try {
+      const res = await poll(started.device_code);
+      expect(res.status).toBe(400);
+      expect(res.body.error).toBe('expired_token');
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('refuses a client that is not on the allow-list, storing nothing', async () => {
+    const before = await knex('oidc_device_codes').count({ n: '*' });
+    const res = await request(backend.server)
+      .post('/api/auth/v1/device_authorization')
+      .type('form')
+      .send({ client_id: 'unlisted-cli', scope: 'openid' });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('unauthorized_client');
+    expect(await knex('oidc_device_codes').count({ n: '*' })).toEqual(before);
+
+    const unknown = await request(backend.server)
+      .post('/api/auth/v1/device_authorization')
+      .type('form')
+      .send({ client_id: 'no-such-client' });
+    expect(unknown.status).toBe(401);
+    expect(unknown.body.error).toBe('invalid_client');
+  });
+
+  it('rejects a device code presented by another client', async () => {
+    const started = await oidc.initiateDeviceAuthorization(client, { scope: 'openid' });
+    const res = await poll(started.device_code, 'unlisted-cli');
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('unauthorized_client');
+  });
+
+  it('refuses a decision without the CSRF token, changing nothing', async () => {
+    const started = await oidc.initiateDeviceAuthorization(client, { scope: 'openid' });
+    const { token } = await backend.signInAsGuest();
+    const res = await request(backend.server)
+      .post('/api/auth/v1/device/decision')
+      .set('Cookie', [`oidc-pages-user=${token}`, 'oidc-pages-csrf=a'.padEnd(59, 'a')])
+      .type('form')
+      .send({ user_code: started.user_code, decision: 'approve', csrf: 'b'.repeat(43) });
+    expect(res.status).toBe(403);
+    expect((await poll(started.device_code)).body.error).toBe('authorization_pending');
+  });
+
+  it('serves the pages with a strict CSP that forbids framing', async () => {
+    const res = await request(backend.server).get('/api/auth/v1/device');
+    expect(res.status).toBe(200);
+    const csp = res.headers['content-security-policy'];
+    expect(csp).toMatch(/script-src 'nonce-[^']+'/);
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(res.headers['x-frame-options']).toBe('DENY');
+  });
+
+  it('keeps no device or user code in clear in the database', async () => {
+    const started = await oidc.initiateDeviceAuthorization(client, { scope: 'openid' });
+    const dump = JSON.stringify([
+      await knex('oidc_device_codes').select(),
+      await knex('oidc_device_code_keys').select('key_version'),
+    ]);
+    expect(dump).not.toContain(started.device_code);
+    expect(dump).not.toContain(started.user_code);
+    expect(dump).not.toContain(started.user_code.replace('-', ''));
+  });
+
+  it('rate limits repeated wrong user codes with 429', async () => {
+    const page = await context.newPage();
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const res = await page.goto(`${backend.issuer}/v1/device?user_code=BBBB-BBB${'BCDFGH'[i]}`);
+      statuses.push(res!.status());
+      if (i === 0) await screenshot(page, 'device-wrong-code');
+    }
+    expect(statuses).toEqual([400, 400, 400, 400, 400, 429]);
+    await screenshot(page, 'device-rate-limited');
+    // Now even a right code waits: guessing cannot continue.
+    const started = await oidc.initiateDeviceAuthorization(client, { scope: 'openid' });
+    const res = await page.goto(started.verification_uri_complete!);
+    expect(res!.status()).toBe(429);
+    expect(Number(res!.headers()['retry-after'])).toBeGreaterThan(0);
+    await page.close();
+  });
+});
