@@ -1,0 +1,122 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  checkClientIdUrl,
+  fetchClientMetadataDocument,
+  parseClientMetadataDocument,
+  type ClientMetadataDocumentPolicy,
+} from './clientMetadataDocument';
+
+const policy: ClientMetadataDocumentPolicy = {
+  allowInsecure: false,
+  isClientIdAllowed: () => true,
+  isRedirectUriAllowed: uri => uri.startsWith('http://127.0.0.1'),
+  grantTypes: ['authorization_code', 'refresh_token'],
+  scopes: ['openid', 'profile'],
+};
+
+describe('checkClientIdUrl', () => {
+  it.each([
+    ['http://example.com/c.json', 'must use https'],
+    ['https://example.com/', 'must have a path'],
+    ['https://example.com/a/../c.json', 'normalized'],
+    ['https://EXAMPLE.com/c.json', 'normalized'],
+    ['https://u:p@example.com/c.json', 'credentials'],
+    ['https://example.com/c.json#x', 'fragment'],
+    [`https://example.com/${'a'.repeat(260)}`, 'longer than 255'],
+  ])('refuses %s', (url, reason) => {
+    expect(() => checkClientIdUrl(url, policy)).toThrow(reason);
+  });
+
+  it('applies allowedClientIdPatterns', () => {
+    expect(() =>
+      checkClientIdUrl('https://example.com/c.json', { ...policy, isClientIdAllowed: () => false }),
+    ).toThrow('allowedClientIdPatterns');
+    expect(checkClientIdUrl('https://example.com/c.json', policy).host).toBe('example.com');
+  });
+});
+
+describe('parseClientMetadataDocument', () => {
+  const id = 'https://tool.example.com/client.json';
+  const valid = { client_id: id, redirect_uris: ['http://127.0.0.1:9/callback'] };
+
+  it('builds a public client, keeping only supported grants and scopes', () => {
+    const client = parseClientMetadataDocument(
+      id,
+      { ...valid, grant_types: ['authorization_code', 'implicit'], scope: 'openid admin' },
+      policy,
+    );
+    expect(client).toMatchObject({
+      clientId: id,
+      clientName: 'tool.example.com',
+      kind: 'metadata-document',
+      grantTypes: ['authorization_code'],
+      scopes: ['openid'],
+      tokenEndpointAuthMethod: 'none',
+    });
+  });
+
+  it.each([
+    [[], 'not a JSON object'],
+    [{ ...valid, client_id: 'https://other.example.com/c.json' }, 'does not equal its URL'],
+    [{ ...valid, client_secret: 'x' }, 'must not contain a client_secret'],
+    [{ ...valid, token_endpoint_auth_method: 'private_key_jwt' }, "must be 'none'"],
+    [{ ...valid, redirect_uris: [] }, 'non-empty array'],
+    [{ ...valid, redirect_uris: ['https://evil.test/cb'] }, 'allowedRedirectUriPatterns'],
+    [{ ...valid, redirect_uris: ['http://127.0.0.1/cb#f'] }, 'not a valid absolute URL'],
+    [{ ...valid, grant_types: ['client_credentials'] }, 'no grant type'],
+  ])('refuses %j', (doc, reason) => {
+    expect(() => parseClientMetadataDocument(id, doc, policy)).toThrow(reason);
+  });
+});
+
+describe('fetchClientMetadataDocument', () => {
+  let server: http.Server;
+  let base: string;
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      if (req.url === '/redirect') {
+        res.writeHead(301, { Location: '/ok' });
+        res.end();
+        return;
+      }
+      if (req.url === '/big') {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ pad: 'x'.repeat(6000) }));
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
+      res.end('{"client_id":"x"}');
+    });
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>(resolve => server.close(() => resolve())));
+
+  it('reads a document when insecure targets are allowed', async () => {
+    await expect(
+      fetchClientMetadataDocument(new URL(`${base}/ok`), { allowInsecure: true }),
+    ).resolves.toEqual({ client_id: 'x' });
+  });
+
+  it('refuses loopback targets by default, before connecting', async () => {
+    await expect(
+      fetchClientMetadataDocument(new URL(`${base}/ok`), { allowInsecure: false }),
+    ).rejects.toThrow('127.0.0.1 is not a public address');
+    await expect(
+      fetchClientMetadataDocument(new URL(base.replace('127.0.0.1', 'localhost') + '/ok'), {
+        allowInsecure: false,
+      }),
+    ).rejects.toThrow('localhost resolves to a non-public address');
+  });
+
+  it('does not follow redirects and caps the size', async () => {
+    await expect(
+      fetchClientMetadataDocument(new URL(`${base}/redirect`), { allowInsecure: true }),
+    ).rejects.toThrow('redirects are not followed');
+    await expect(
+      fetchClientMetadataDocument(new URL(`${base}/big`), { allowInsecure: true }),
+    ).rejects.toThrow('larger than 5120 bytes');
+  });
+});
