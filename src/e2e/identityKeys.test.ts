@@ -1,27 +1,17 @@
 import { exportPKCS8, exportSPKI, generateKeyPair, SignJWT } from 'jose';
-import knexFactory, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { createTestDatabases } from '../testUtils/databases';
 import { limitedTokenFrom } from './fixtures/limitedTokenFrom';
+import { secondPool } from './harness/secondPool';
 import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
 
 jest.setTimeout(60_000);
 
 const databases = createTestDatabases();
-
-/** A second connection pool to the same database, as another instance would have. */
-function secondConnection(knex: Knex): { knex: Knex; close(): Promise<void> } {
-  const config = knex.client.config as Knex.Config;
-  if (String(config.client).includes('sqlite')) {
-    // An in-memory SQLite database exists only inside its one connection.
-    return { knex, close: async () => {} };
-  }
-  const other = knexFactory({ client: config.client, connection: config.connection });
-  return { knex: other, close: () => other.destroy() };
-}
 
 async function whoami(backend: AuthBackend, token: string) {
   return request(backend.server).get('/api/whoami/me').auth(token, { type: 'bearer' });
@@ -39,7 +29,7 @@ function kidOf(token: string): string {
 describe.each(databases.eachSupportedId())('signing keys on %s', databaseId => {
   it('lets instances on one database accept each other’s tokens across key rotation', async () => {
     const knex = await databases.init(databaseId);
-    const second = secondConnection(knex);
+    const second = secondPool(knex);
     const a = await startAuthBackend({ knex });
     const b = await startAuthBackend({ knex: second.knex });
     try {

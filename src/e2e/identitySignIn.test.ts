@@ -4,8 +4,11 @@ import { limitedTokenFrom, tamperedPayload } from './fixtures/limitedTokenFrom';
 import type { Knex } from 'knex';
 import request from 'supertest';
 import { createTestDatabases } from '../testUtils/databases';
-import { duplicateGuestProviderModule } from './harness/duplicateGuestProviderModule';
-import { sessionProbeProviderModule } from './harness/sessionProbeProviderModule';
+import {
+  duplicateGuestProviderModule,
+  ownershipResolverModule,
+} from './harness/duplicateRegistrationModules';
+import { probeProviderModule } from './harness/probeProviderModule';
 import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
 
 jest.setTimeout(60_000);
@@ -21,13 +24,13 @@ describe.each(databases.eachSupportedId())('sign-in through the portal on %s', d
     knex = await databases.init(databaseId);
     backend = await startAuthBackend({
       knex,
-      features: [githubProviderModule, sessionProbeProviderModule],
+      features: [githubProviderModule, probeProviderModule],
       config: {
         auth: {
           session: { secret: 'test-session-secret' },
           providers: {
             github: { development: { clientId: 'gh-client', clientSecret: 'gh-secret' } },
-            'session-probe': {},
+            probe: {},
           },
         },
       },
@@ -94,6 +97,26 @@ describe.each(databases.eachSupportedId())('sign-in through the portal on %s', d
     }
   });
 
+  it('puts standard claims at the top level of userinfo and all claims under claims', async () => {
+    const signIn = await request(backend.server).post('/api/auth/probe/refresh');
+    expect(signIn.status).toBe(200);
+    const res = await request(backend.server)
+      .get('/api/auth/v1/userinfo')
+      .auth(signIn.body.token, { type: 'bearer' });
+    expect(res.body).toEqual({
+      sub: 'user:default/probe',
+      name: 'Pro Be',
+      email: 'probe@example.com',
+      claims: {
+        sub: 'user:default/probe',
+        ent: ['user:default/probe'],
+        name: 'Pro Be',
+        email: 'probe@example.com',
+        team: 'blue',
+      },
+    });
+  });
+
   it('refuses userinfo without a token or with a tampered one, in Backstage error format', async () => {
     const missing = await request(backend.server).get('/api/auth/v1/userinfo');
     expect(missing.status).toBe(401);
@@ -143,7 +166,7 @@ describe.each(databases.eachSupportedId())('sign-in through the portal on %s', d
 
   it('keeps provider state in a sessions row when auth.session.secret is set', async () => {
     const before = await knex('sessions').count({ n: '*' });
-    const start = await request(backend.server).get('/api/auth/session-probe/start');
+    const start = await request(backend.server).get('/api/auth/probe/start');
     expect(start.status).toBe(302);
     const cookie = ([] as string[]).concat(start.headers['set-cookie'] ?? []).find(c => c.startsWith('connect.sid='));
     expect(cookie).toBeDefined();
@@ -151,7 +174,7 @@ describe.each(databases.eachSupportedId())('sign-in through the portal on %s', d
     expect(Number(after[0].n)).toBe(Number(before[0].n) + 1);
 
     const frame = await request(backend.server)
-      .get('/api/auth/session-probe/handler/frame')
+      .get('/api/auth/probe/handler/frame')
       .set('Cookie', cookie!.split(';')[0]);
     expect(frame.body).toEqual({ probe: 'stored-at-start' });
   });
@@ -177,6 +200,38 @@ describe.each(databases.eachSupportedId())('provider registration on %s', databa
     expect(res.status).toBe(404);
     expect(res.body.error.name).toBe('NotFoundError');
     await backend.stop();
+  });
+
+  it('resolves ownership with the registered ownership resolver', async () => {
+    const backend = await startAuthBackend({
+      knex: await databases.init(databaseId),
+      features: [ownershipResolverModule('ownership-a', ['group:default/from-resolver'])],
+      entities: [
+        {
+          apiVersion: 'backstage.io/v1alpha1',
+          kind: 'User',
+          metadata: { name: 'guest', namespace: 'development' },
+          spec: {},
+        },
+      ],
+    });
+    const { token, body } = await backend.signInAsGuest();
+    expect(body.backstageIdentity.identity.ownershipEntityRefs).toEqual(['group:default/from-resolver']);
+    const me = await request(backend.server).get('/api/whoami/me').auth(token, { type: 'bearer' });
+    expect(me.body.ownershipEntityRefs).toEqual(['group:default/from-resolver']);
+    await backend.stop();
+  });
+
+  it('fails startup when a second ownership resolver is set', async () => {
+    await expect(
+      startAuthBackend({
+        knex: await databases.init(databaseId),
+        features: [
+          ownershipResolverModule('ownership-a', ['group:default/a']),
+          ownershipResolverModule('ownership-b', ['group:default/b']),
+        ],
+      }),
+    ).rejects.toThrow(/ownership resolver is already set/);
   });
 
   it('fails startup when a provider id is registered twice', async () => {

@@ -1,6 +1,6 @@
 import { ForwardedError } from '@backstage/errors';
 import { readFile } from 'node:fs/promises';
-import { exportJWK, importPKCS8, importSPKI } from 'jose';
+import { compactVerify, CompactSign, exportJWK, importPKCS8, importSPKI, type KeyLike } from 'jose';
 import type { StaticKeyConfig } from '../config/readIdentityConfig';
 import type { PublicSigningJwk } from './KeyStore';
 import type { SigningKey, SigningKeys } from './SigningKeys';
@@ -63,9 +63,22 @@ async function loadPair(config: StaticKeyConfig, index: number) {
       error,
     );
   }
+  await assertSamePair(prefix, config.algorithm, privateKey, publicKey);
   const jwk = await exportJWK(publicKey);
   return {
     signing: { kid: config.keyId, alg: config.algorithm, privateKey },
     publicJwk: { ...jwk, kid: config.keyId, alg: config.algorithm, use: 'sig' },
   };
+}
+
+/** A swapped or mismatched file would otherwise only show as every token being refused. */
+async function assertSamePair(prefix: string, alg: string, privateKey: KeyLike, publicKey: KeyLike) {
+  const probe = await new CompactSign(new TextEncoder().encode('probe'))
+    .setProtectedHeader({ alg })
+    .sign(privateKey);
+  try {
+    await compactVerify(probe, publicKey);
+  } catch {
+    throw new Error(`${prefix}: privateKeyFile and publicKeyFile are not the same key pair`);
+  }
 }
