@@ -67,10 +67,12 @@ function writeBackend(dir, tarball, port) {
           [ownPkg.name]: `file:${tarball}`,
           '@backstage/backend-defaults': `^${installedVersion('@backstage/backend-defaults')}`,
           [guest]: `^${installedVersion(guest)}`,
-          'better-sqlite3': `^${installedVersion('better-sqlite3')}`,
+          // The copy `npm ci` already compiled for this repository (same
+          // major, 12): without a reachable prebuilt binary, building the
+          // native addon again would add minutes and test nothing of ours.
+          'better-sqlite3': `file:${fs.realpathSync(path.join(root, 'node_modules', 'better-sqlite3'))}`,
         },
-        // npm 11 runs install scripts only for packages allowed here;
-        // better-sqlite3 needs its native binding.
+        // npm 11 runs install scripts only for packages allowed here.
         allowScripts: { 'better-sqlite3': true },
       },
       null,

@@ -12,10 +12,10 @@
 // server from `node scripts/postgres.js start` is started (idempotent).
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
+const { PG_ENV, postgresConnection } = require('./lib/postgresConnection');
 
 const check = process.argv.includes('--check');
 const args = check ? ['--check'] : [];
-const PG_ENV = 'BACKSTAGE_TEST_DATABASE_POSTGRES18_CONNECTION_STRING';
 
 function run(script, extraEnv = {}) {
   const result = spawnSync(
@@ -24,22 +24,6 @@ function run(script, extraEnv = {}) {
     { stdio: 'inherit', env: { ...process.env, ...extraEnv } },
   );
   return result.status === 0;
-}
-
-function postgresConnection() {
-  if (process.env[PG_ENV]) {
-    return process.env[PG_ENV];
-  }
-  const result = spawnSync(
-    process.execPath,
-    [path.join(__dirname, 'postgres.js'), 'start'],
-    { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' },
-  );
-  if (result.status !== 0) {
-    console.error('Could not start PostgreSQL for the SQL report (scripts/postgres.js).');
-    process.exit(1);
-  }
-  return result.stdout.trim().split('\n').pop();
 }
 
 const failed = [];
