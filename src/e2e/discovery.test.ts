@@ -1,3 +1,4 @@
+import { discoverAuthorizationServerMetadata } from '@modelcontextprotocol/sdk/client/auth.js';
 import * as oidc from 'openid-client';
 import type { Knex } from 'knex';
 import request from 'supertest';
@@ -95,6 +96,19 @@ describe.each(databases.eachSupportedId())('discovery on %s', databaseId => {
         expect(res.status).toBe(200);
         expect(res.body).toEqual(plugin.body);
       }
+    });
+
+    it('is found by the MCP SDK through the path-inserted RFC 8414 form first', async () => {
+      const seen: string[] = [];
+      const metadata = await discoverAuthorizationServerMetadata(backend.issuer, {
+        fetchFn: (url, init) => {
+          seen.push(String(url));
+          return fetch(url, init);
+        },
+      });
+      expect(seen[0]).toBe(`${backend.baseUrl}/.well-known/oauth-authorization-server/api/auth`);
+      expect(metadata?.issuer).toBe(backend.issuer);
+      expect(metadata?.code_challenge_methods_supported).toEqual(['S256']);
     });
 
     it('advertises a signing algorithm whose key is in the JWKS', async () => {
