@@ -1,0 +1,182 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Knex } from 'knex';
+import * as oidc from 'openid-client';
+import type { Browser, BrowserContext } from 'playwright-core';
+import request from 'supertest';
+import { createTestDatabases } from '../testUtils/databases';
+import { holdSignIn, launchChromium, screenshot } from './harness/browser';
+import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
+
+jest.setTimeout(120_000);
+
+const databases = createTestDatabases();
+
+/** A loopback redirect target (RFC 8252 §7.3) that records where the browser landed. */
+async function startCallbackServer(): Promise<{ server: Server; url: string; next(): Promise<URL> }> {
+  let waiting: ((url: URL) => void) | undefined;
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    res.writeHead(200, { 'content-type': 'text/plain' }).end('You can close this window.');
+    waiting?.(url);
+  });
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    server,
+    url: `http://127.0.0.1:${port}/callback`,
+    next: () => new Promise<URL>(resolve => (waiting = resolve)),
+  };
+}
+
+describe.each(databases.eachSupportedId())('built-in consent page on %s', databaseId => {
+  let knex: Knex;
+  let backend: AuthBackend;
+  let browser: Browser;
+  let context: BrowserContext;
+  let callback: Awaited<ReturnType<typeof startCallbackServer>>;
+  let client: oidc.Configuration;
+
+  beforeAll(async () => {
+    knex = await databases.init(databaseId);
+    backend = await startAuthBackend({
+      knex,
+      config: {
+        auth: {
+          oidcProvider: {
+            signInProvider: 'guest',
+            consentPage: 'builtin',
+            clients: [
+              {
+                clientId: 'web-app',
+                clientName: 'Example Web App',
+                public: true,
+                redirectUris: ['http://127.0.0.1/callback'],
+                grantTypes: ['authorization_code'],
+              },
+            ],
+          },
+        },
+      },
+    });
+    callback = await startCallbackServer();
+    browser = await launchChromium();
+    context = await browser.newContext();
+    client = await oidc.discovery(new URL(backend.issuer), 'web-app', undefined, oidc.None(), {
+      execute: [oidc.allowInsecureRequests],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await backend?.stop();
+    await new Promise(resolve => callback?.server.close(resolve));
+  });
+
+  async function startAuthorization() {
+    const codeVerifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const nonce = oidc.randomNonce();
+    const url = oidc.buildAuthorizationUrl(client, {
+      redirect_uri: callback.url,
+      scope: 'openid profile',
+      code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    });
+    return { url, codeVerifier, state, nonce };
+  }
+
+  it('sends /v1/authorize to the plugin’s own consent page', async () => {
+    const { url } = await startAuthorization();
+    const res = await request(backend.server).get(url.pathname + url.search);
+    expect(res.status).toBe(302);
+    expect(res.headers.location).toMatch(new RegExp(`^${backend.issuer}/v1/consent/[^/]+$`));
+  });
+
+  it('completes a code flow with openid-client while Chromium signs in and approves', async () => {
+    const auth = await startAuthorization();
+    const page = await context.newPage();
+    const release = await holdSignIn(page);
+    await page.goto(auth.url.href);
+    await page.getByText('Checking who you are').waitFor();
+    await screenshot(page, 'consent-sign-in');
+    release();
+
+    await page.getByRole('button', { name: 'Approve' }).waitFor();
+    const text = await page.locator('main').innerText();
+    expect(text).toContain('Authorize Example Web App?');
+    expect(text).toContain('user:development/guest');
+    expect(text).toContain('See your name and picture');
+    expect(text).toContain(callback.url);
+    await screenshot(page, 'consent-page');
+    const consentUrl = page.url();
+
+    const landed = callback.next();
+    await page.getByRole('button', { name: 'Approve' }).click();
+    const callbackUrl = await landed;
+    expect(callbackUrl.searchParams.get('iss')).toBe(backend.issuer);
+
+    const tokens = await oidc.authorizationCodeGrant(client, callbackUrl, {
+      pkceCodeVerifier: auth.codeVerifier,
+      expectedState: auth.state,
+      expectedNonce: auth.nonce,
+    });
+    expect(tokens.claims()).toMatchObject({ sub: 'user:development/guest', aud: 'web-app' });
+
+    // The session got its one decision: the page now says so.
+    const again = await page.goto(consentUrl);
+    expect(again!.status()).toBe(404);
+    await screenshot(page, 'consent-already-decided');
+    await page.close();
+  });
+
+  it('returns access_denied to the client when the user denies', async () => {
+    const auth = await startAuthorization();
+    const page = await context.newPage();
+    await page.goto(auth.url.href);
+    const landed = callback.next();
+    await page.getByRole('button', { name: 'Deny' }).click();
+    const callbackUrl = await landed;
+    await page.close();
+    expect(callbackUrl.searchParams.get('error')).toBe('access_denied');
+    expect(callbackUrl.searchParams.get('state')).toBe(auth.state);
+    await expect(
+      oidc.authorizationCodeGrant(client, callbackUrl, {
+        pkceCodeVerifier: auth.codeVerifier,
+        expectedState: auth.state,
+      }),
+    ).rejects.toMatchObject({ error: 'access_denied' });
+  });
+
+  it('refuses a decision without the CSRF token, leaving the session pending', async () => {
+    const { url } = await startAuthorization();
+    const res = await request(backend.server).get(url.pathname + url.search);
+    const consentPath = new URL(res.headers.location).pathname;
+    const sessionId = consentPath.split('/').pop()!;
+    const { token } = await backend.signInAsGuest();
+    const post = await request(backend.server)
+      .post(`${consentPath}/decision`)
+      .set('Cookie', [`oidc-pages-user=${token}`])
+      .type('form')
+      .send({ decision: 'approve' });
+    expect(post.status).toBe(403);
+    const [row] = await knex('oauth_authorization_sessions').where({ id: sessionId });
+    expect(row.status).toBe('pending');
+  });
+
+  it('lets the consent form post only to itself and the client’s redirect URI', async () => {
+    const { url } = await startAuthorization();
+    const res = await request(backend.server).get(url.pathname + url.search);
+    const { token } = await backend.signInAsGuest();
+    const page = await request(backend.server)
+      .get(new URL(res.headers.location).pathname)
+      .set('Cookie', [`oidc-pages-user=${token}`]);
+    expect(page.status).toBe(200);
+    const csp = page.headers['content-security-policy'];
+    expect(csp).toContain(`form-action 'self' ${new URL(callback.url).origin}`);
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(page.headers['x-frame-options']).toBe('DENY');
+  });
+});
