@@ -1,3 +1,4 @@
+import { mockServices } from '@backstage/backend-test-utils';
 import * as oidc from 'openid-client';
 import type { Knex } from 'knex';
 import request from 'supertest';
@@ -20,11 +21,15 @@ function basic(clientId: string, secret: string): string {
 describe.each(databases.eachSupportedId())('client registration on %s', databaseId => {
   let knex: Knex;
   let backend: AuthBackend;
+  const auditor = mockServices.auditor.mock({
+    createEvent: jest.fn(async () => ({ success: jest.fn(async () => {}), fail: jest.fn() })),
+  });
 
   beforeAll(async () => {
     knex = await databases.init(databaseId);
     backend = await startAuthBackend({
       knex,
+      features: [auditor.factory],
       config: {
         auth: {
           experimentalDynamicClientRegistration: {
@@ -97,6 +102,15 @@ describe.each(databases.eachSupportedId())('client registration on %s', database
     const row = await knex('oidc_clients').where({ client_id: res.body.client_id }).first();
     expect(row.client_secret).toBe('');
     expect(row.client_name).toBe('My MCP client');
+    expect(auditor.createEvent).toHaveBeenCalledWith({
+      eventId: 'client-registered',
+      severityLevel: 'medium',
+      meta: {
+        clientId: res.body.client_id,
+        tokenEndpointAuthMethod: 'none',
+        redirectUris: 'http://127.0.0.1:5000/callback',
+      },
+    });
   });
 
   it('registers a confidential client, shows its secret once and stores only the hash', async () => {
@@ -114,6 +128,7 @@ describe.each(databases.eachSupportedId())('client registration on %s', database
     const row = await knex('oidc_clients').where({ client_id: clientId }).first();
     expect(row.client_secret).toBe(sha256(secret));
     expect(JSON.stringify(await clientRows())).not.toContain(secret);
+    expect(JSON.stringify(auditor.createEvent.mock.calls)).not.toContain(secret);
 
     // The secret authenticates (the bogus code then fails), a wrong one does not.
     const ok = await tokenRequest().set('Authorization', basic(clientId, secret)).send(bogusCode);
