@@ -44,13 +44,19 @@ describe.each(databases.eachSupportedId())('RotatingSigningKeys on %s', database
   it('rotates after the interval and keeps verifying tokens of the previous key', async () => {
     const keys = instance();
     const first = await keys.currentKey();
-    nowMs += HOUR * 1000 - 1000;
+    nowMs += HOUR * 1000 - 4 * 60 * 1000;
+    // Within five minutes of rotation the next key is published but does not sign yet.
+    expect((await keys.currentKey()).kid).toBe(first.kid);
+    const listedEarly = (await keys.listPublicKeys()).map(k => k.kid);
+    expect(listedEarly).toHaveLength(2);
+    nowMs += 4 * 60 * 1000 - 1000;
     // The last token the first key signs, a second before rotation.
     const token = await sign(keys);
     expect((await keys.currentKey()).kid).toBe(first.kid);
     nowMs += 1000;
     const second = await keys.currentKey();
     expect(second.kid).not.toBe(first.kid);
+    expect(listedEarly).toContain(second.kid);
 
     const jwks = createLocalJWKSet({ keys: await keys.listPublicKeys() });
     await expect(jwtVerify(token, jwks, { currentDate: new Date(nowMs) })).resolves.toBeDefined();
@@ -71,8 +77,8 @@ describe.each(databases.eachSupportedId())('RotatingSigningKeys on %s', database
     const kidB = (await b.currentKey()).kid;
     expect((await b.listPublicKeys()).map(k => k.kid).sort()).toEqual([kidA, kidB].sort());
 
-    // Still listed just before rotation + longest lifetime (+ skew) has passed ...
-    nowMs += (HOUR + 24 * HOUR) * 1000;
+    // Still listed until rotation + longest lifetime (+ pre-publication and skew) has passed ...
+    nowMs += (HOUR + 24 * HOUR + 5 * 60) * 1000;
     expect((await b.listPublicKeys()).map(k => k.kid)).toContain(kidA);
     // ... and gone, from the listing and the table, after it.
     nowMs += 10 * 60 * 1000;

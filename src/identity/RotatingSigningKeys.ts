@@ -19,11 +19,18 @@ export interface RotatingSigningKeysOptions {
 const CLOCK_SKEW_SECONDS = 5 * 60;
 
 /**
+ * How long before it starts signing the next key is published, so verifiers
+ * holding a cached JWKS (max-age 60 s) already know it at rotation.
+ */
+const PREPUBLISH_SECONDS = 5 * 60;
+
+/**
  * Generates a key pair per process and rotates it every `rotationSeconds`.
  * Only the public half is published to the store; the private half lives in
- * this object only. A key is listed for `rotationSeconds + maxTokenLifetimeSeconds`
- * (plus clock skew) after it was stored, since the last token it signed may be
- * valid that long; after that it is removed from the store.
+ * this object only. The next key is published a few minutes before it takes
+ * over. A key is listed for `rotationSeconds + maxTokenLifetimeSeconds` (plus
+ * pre-publication and clock skew) after it was stored, since the last token it
+ * signed may be valid that long; after that it is removed from the store.
  */
 export class RotatingSigningKeys implements SigningKeys {
   readonly algorithm: string;
@@ -32,7 +39,9 @@ export class RotatingSigningKeys implements SigningKeys {
   readonly #rotationMs: number;
   readonly #retentionMs: number;
   readonly #now: () => number;
+  readonly #prepublishMs: number;
   #current?: { createdAtMs: number; key: Promise<SigningKey> };
+  #next?: Promise<SigningKey>;
 
   static create(options: RotatingSigningKeysOptions): RotatingSigningKeys {
     return new RotatingSigningKeys(options);
@@ -43,19 +52,24 @@ export class RotatingSigningKeys implements SigningKeys {
     this.#store = options.store;
     this.#logger = options.logger;
     this.#rotationMs = options.rotationSeconds * 1000;
+    this.#prepublishMs = Math.min(PREPUBLISH_SECONDS, options.rotationSeconds / 2) * 1000;
     this.#retentionMs =
-      (options.rotationSeconds + options.maxTokenLifetimeSeconds + CLOCK_SKEW_SECONDS) * 1000;
+      (options.rotationSeconds + options.maxTokenLifetimeSeconds + CLOCK_SKEW_SECONDS) * 1000 +
+      this.#prepublishMs;
     this.#now = options.now ?? Date.now;
   }
 
   async currentKey(): Promise<SigningKey> {
     const now = this.#now();
     const current = this.#current;
-    if (current && now < current.createdAtMs + this.#rotationMs) {
+    const rotateAt = (current?.createdAtMs ?? 0) + this.#rotationMs;
+    if (current && now < rotateAt) {
+      if (!this.#next && now >= rotateAt - this.#prepublishMs) this.#prepublish();
       return current.key;
     }
     // One generation at a time: concurrent callers share the same promise.
-    const next = { createdAtMs: now, key: this.#generate() };
+    const next = { createdAtMs: now, key: this.#next ?? this.#generate() };
+    this.#next = undefined;
     this.#current = next;
     try {
       return await next.key;
@@ -66,6 +80,8 @@ export class RotatingSigningKeys implements SigningKeys {
   }
 
   async listPublicKeys() {
+    // A key being pre-published is listed as soon as it exists.
+    await this.#next?.catch(() => undefined);
     const now = this.#now();
     const stored = await this.#store.listKeys();
     const live = stored.filter(k => k.createdAt.getTime() + this.#retentionMs > now);
@@ -78,6 +94,15 @@ export class RotatingSigningKeys implements SigningKeys {
       });
     }
     return live.map(k => k.key);
+  }
+
+  #prepublish() {
+    const next = this.#generate();
+    this.#next = next;
+    next.catch(error => {
+      this.#logger.warn(`Failed to pre-publish the next signing key: ${error}`);
+      if (this.#next === next) this.#next = undefined;
+    });
   }
 
   async #generate(): Promise<SigningKey> {
