@@ -1,6 +1,7 @@
 import Router from 'express-promise-router';
 import type express from 'express';
 import { authenticateClient } from '../clients/authenticateClient';
+import { checkResource } from '../checks/checkResource';
 import { requireParams } from '../checks/requireParams';
 import type { OAuthContext } from '../context';
 import { UnauthorizedClient, UnsupportedGrantType } from '../errors';
@@ -25,6 +26,8 @@ export function createTokenEndpoint(ctx: OAuthContext): express.Router {
     if (!client.grantTypes.includes(grant.grantType)) {
       throw new UnauthorizedClient(`the client is not registered for grant_type '${grant.grantType}'`);
     }
+    // RFC 8707 §2.2: a resource at the token endpoint must be one we serve.
+    checkResource(params.resource, ctx.issuer);
     res.json(await grant.handle({ params, client }, ctx));
   });
   return router;
