@@ -3,9 +3,7 @@ import type { Response } from 'express';
 import express from 'express';
 import Router from 'express-promise-router';
 import type { OAuthContext } from '../oauth/context';
-import { randomToken } from '../oauth/crypto/randomToken';
-import { sha256 } from '../oauth/crypto/sha256';
-import { appendQuery } from '../oauth/endpoints/appendQuery';
+import { redirectAfterDecision } from '../oauth/endpoints/consent';
 import type { AuthorizationSession } from '../oauth/stores';
 import { html, page, type Html } from './html';
 import { checkCsrf, csrfToken, currentUser, setPageHeaders } from './pageSecurity';
@@ -127,35 +125,4 @@ export function createConsentPageRouter(deps: ConsentPageDeps): express.Router {
     },
   );
   return router;
-}
-
-/** Mints the code (or the denial) and audits the decision, as the consent API does. */
-async function redirectAfterDecision(
-  ctx: OAuthContext,
-  session: AuthorizationSession,
-  status: 'approved' | 'rejected',
-  userEntityRef: string,
-): Promise<string> {
-  if (status === 'rejected') {
-    ctx.audit({ eventId: 'consent-denied', clientId: session.clientId, userEntityRef, meta: { sessionId: session.id } });
-    return appendQuery(session.redirectUri, {
-      error: 'access_denied',
-      error_description: 'the user denied the request',
-      state: session.state,
-      iss: ctx.issuer,
-    });
-  }
-  const code = randomToken();
-  await ctx.codes.create({
-    codeHash: sha256(code),
-    sessionId: session.id,
-    expiresAt: new Date(ctx.clock().getTime() + ctx.config.authorizationCodeLifetimeSeconds * 1000),
-  });
-  ctx.audit({
-    eventId: 'consent-granted',
-    clientId: session.clientId,
-    userEntityRef,
-    meta: { sessionId: session.id, scope: session.scopes.join(' ') },
-  });
-  return appendQuery(session.redirectUri, { code, state: session.state, iss: ctx.issuer });
 }

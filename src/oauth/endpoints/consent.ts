@@ -39,42 +39,15 @@ export function createConsentRouter(
   router.post('/v1/sessions/:id/approve', async (req, res) => {
     const { userEntityRef } = await authenticateUser(req);
     const session = await decide(ctx, req.params.id, 'approved', userEntityRef);
-    const code = randomToken();
-    await ctx.codes.create({
-      codeHash: sha256(code),
-      sessionId: session.id,
-      expiresAt: new Date(ctx.clock().getTime() + ctx.config.authorizationCodeLifetimeSeconds * 1000),
-    });
-    ctx.audit({
-      eventId: 'consent-granted',
-      clientId: session.clientId,
-      userEntityRef,
-      meta: { sessionId: session.id, scope: session.scopes.join(' ') },
-    });
     res.setHeader('Cache-Control', 'no-store');
-    res.json({
-      redirectUrl: appendQuery(session.redirectUri, { code, state: session.state, iss: ctx.issuer }),
-    });
+    res.json({ redirectUrl: await redirectAfterDecision(ctx, session, 'approved', userEntityRef) });
   });
 
   router.post('/v1/sessions/:id/reject', async (req, res) => {
     const { userEntityRef } = await authenticateUser(req);
     const session = await decide(ctx, req.params.id, 'rejected', userEntityRef);
-    ctx.audit({
-      eventId: 'consent-denied',
-      clientId: session.clientId,
-      userEntityRef,
-      meta: { sessionId: session.id },
-    });
     res.setHeader('Cache-Control', 'no-store');
-    res.json({
-      redirectUrl: appendQuery(session.redirectUri, {
-        error: 'access_denied',
-        error_description: 'the user denied the request',
-        state: session.state,
-        iss: ctx.issuer,
-      }),
-    });
+    res.json({ redirectUrl: await redirectAfterDecision(ctx, session, 'rejected', userEntityRef) });
   });
   return router;
 }
@@ -102,4 +75,39 @@ async function decide(
     throw new ConflictError('authorization session was already decided');
   }
   return session;
+}
+
+/**
+ * After a session got its decision: mints the code (or the denial), audits
+ * it, and returns where the user goes back to the client with `state` and
+ * `iss` (RFC 9207). Shared by this API and the built-in consent page.
+ */
+export async function redirectAfterDecision(
+  ctx: OAuthContext,
+  session: AuthorizationSession,
+  status: 'approved' | 'rejected',
+  userEntityRef: string,
+): Promise<string> {
+  if (status === 'rejected') {
+    ctx.audit({ eventId: 'consent-denied', clientId: session.clientId, userEntityRef, meta: { sessionId: session.id } });
+    return appendQuery(session.redirectUri, {
+      error: 'access_denied',
+      error_description: 'the user denied the request',
+      state: session.state,
+      iss: ctx.issuer,
+    });
+  }
+  const code = randomToken();
+  await ctx.codes.create({
+    codeHash: sha256(code),
+    sessionId: session.id,
+    expiresAt: new Date(ctx.clock().getTime() + ctx.config.authorizationCodeLifetimeSeconds * 1000),
+  });
+  ctx.audit({
+    eventId: 'consent-granted',
+    clientId: session.clientId,
+    userEntityRef,
+    meta: { sessionId: session.id, scope: session.scopes.join(' ') },
+  });
+  return appendQuery(session.redirectUri, { code, state: session.state, iss: ctx.issuer });
 }
