@@ -149,12 +149,23 @@ async function checkBackend(dir, baseUrl, child, logs) {
   );
 
   const discovery = await fetch(`${baseUrl}/.well-known/openid-configuration`);
-  if (discovery.status === 200) {
-    const body = await discovery.json();
-    assert(body.issuer === baseUrl, `GET …/.well-known/openid-configuration → 200, issuer ${body.issuer}`);
-  } else {
-    console.log(`  · GET …/.well-known/openid-configuration → ${discovery.status} (not served yet)`);
-  }
+  const metadata = discovery.status === 200 ? await discovery.json() : {};
+  assert(
+    metadata.issuer === baseUrl,
+    `GET …/.well-known/openid-configuration → ${discovery.status}, issuer ${metadata.issuer}`,
+  );
+
+  // The guest provider module, installed from npm, plugged into the packed
+  // plugin's extension point and can sign a user in.
+  const refresh = await fetch(`${baseUrl}/guest/refresh`, {
+    method: 'POST',
+    headers: { 'X-Requested-With': 'XMLHttpRequest' },
+  });
+  const session = refresh.status === 200 ? await refresh.json() : {};
+  assert(
+    typeof session.backstageIdentity?.token === 'string',
+    `POST …/guest/refresh → ${refresh.status} with a Backstage token for ${session.backstageIdentity?.identity?.userEntityRef}`,
+  );
 
   const unknown = await fetch(`${baseUrl}/no-such-route`);
   assert(unknown.status === 404, `GET …/no-such-route → ${unknown.status}`);
