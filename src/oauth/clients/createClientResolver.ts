@@ -49,11 +49,19 @@ export async function createClientResolver(options: {
     scopes: supportedScopes(features),
   };
 
+  const cimdEnabled = config.clientIdMetadataDocuments.enabled;
+  if (cimdEnabled && policy.allowInsecure) {
+    logger.warn(
+      'auth.oidcProvider.dangerouslyAllowInsecureClientIdMetadataDocuments is on: client-ID ' +
+        'metadata documents are fetched over http and from loopback and private addresses. ' +
+        'Use it only for development and tests.',
+    );
+  }
+
   const statics = new Map<string, { client: Client; secretHash?: string }>();
   for (const entry of config.clients) {
     statics.set(entry.clientId, toStaticClient(entry));
   }
-  const cimdEnabled = config.clientIdMetadataDocuments.enabled;
   const cli = cimdEnabled
     ? parseClientMetadataDocument(
         cliClientId(issuer),
