@@ -29,7 +29,7 @@ describe('readIdentityConfig', () => {
         static: {
           keys: [
             { publicKeyFile: 'a.pub', privateKeyFile: 'a.key', keyId: 'a' },
-            { publicKeyFile: 'b.pub', privateKeyFile: 'b.key', keyId: 'b', algorithm: 'ES256' },
+            { publicKeyFile: 'b.pub', privateKeyFile: 'b.key', keyId: 'b', algorithm: 'EdDSA' },
           ],
         },
       },
@@ -39,8 +39,8 @@ describe('readIdentityConfig', () => {
     expect(config.keyStore).toEqual({
       provider: 'static',
       keys: [
-        { publicKeyFile: 'a.pub', privateKeyFile: 'a.key', keyId: 'a', algorithm: 'RS256' },
-        { publicKeyFile: 'b.pub', privateKeyFile: 'b.key', keyId: 'b', algorithm: 'ES256' },
+        { publicKeyFile: 'a.pub', privateKeyFile: 'a.key', keyId: 'a', algorithm: 'ES256' },
+        { publicKeyFile: 'b.pub', privateKeyFile: 'b.key', keyId: 'b', algorithm: 'EdDSA' },
       ],
     });
   });

@@ -19,7 +19,7 @@ export const SIGNING_ALGORITHMS = [
 /** One of {@link SIGNING_ALGORITHMS}. */
 export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
 
-/** A PEM key pair from `auth.keyStore.static.keys[]`. */
+/** A PEM key pair from `auth.keyStore.static.keys[]`; `algorithm` defaults to ES256. */
 export interface StaticKeyConfig {
   publicKeyFile: string;
   privateKeyFile: string;
@@ -44,6 +44,8 @@ export interface IdentityConfig {
   keyStore: KeyStoreConfig;
 }
 
+/** As upstream: a static key's algorithm does not follow auth.identityTokenAlgorithm. */
+const DEFAULT_STATIC_KEY_ALGORITHM: SigningAlgorithm = 'ES256';
 const MIN_TOKEN_LIFETIME_SECONDS = 10 * 60;
 const MAX_TOKEN_LIFETIME_SECONDS = 24 * 60 * 60;
 const DEFAULT_TOKEN_LIFETIME_SECONDS = 60 * 60;
@@ -65,7 +67,7 @@ export function readIdentityConfig(config: Config): IdentityConfig {
       readKey('auth.omitIdentityTokenOwnershipClaim', () =>
         config.getOptionalBoolean('auth.omitIdentityTokenOwnershipClaim'),
       ) ?? true,
-    keyStore: readKeyStore(config, algorithm),
+    keyStore: readKeyStore(config),
   };
 }
 
@@ -84,7 +86,7 @@ function readAlgorithm(
   return value as SigningAlgorithm;
 }
 
-function readKeyStore(config: Config, defaultAlgorithm: SigningAlgorithm): KeyStoreConfig {
+function readKeyStore(config: Config): KeyStoreConfig {
   const provider =
     readKey('auth.keyStore.provider', () => config.getOptionalString('auth.keyStore.provider')) ??
     'database';
@@ -93,7 +95,7 @@ function readKeyStore(config: Config, defaultAlgorithm: SigningAlgorithm): KeySt
     case 'memory':
       return { provider };
     case 'static':
-      return { provider, keys: readStaticKeys(config, defaultAlgorithm) };
+      return { provider, keys: readStaticKeys(config) };
     default:
       throw new InputError(
         `auth.keyStore.provider: '${provider}' is not supported; use database, memory or static`,
@@ -101,7 +103,7 @@ function readKeyStore(config: Config, defaultAlgorithm: SigningAlgorithm): KeySt
   }
 }
 
-function readStaticKeys(config: Config, defaultAlgorithm: SigningAlgorithm): StaticKeyConfig[] {
+function readStaticKeys(config: Config): StaticKeyConfig[] {
   const entries = readKey('auth.keyStore.static.keys', () =>
     config.getOptionalConfigArray('auth.keyStore.static.keys'),
   );
@@ -124,7 +126,7 @@ function readStaticKeys(config: Config, defaultAlgorithm: SigningAlgorithm): Sta
       publicKeyFile: read('publicKeyFile'),
       privateKeyFile: read('privateKeyFile'),
       keyId,
-      algorithm: readAlgorithm(entry, 'algorithm', `${prefix}.algorithm`) ?? defaultAlgorithm,
+      algorithm: readAlgorithm(entry, 'algorithm', `${prefix}.algorithm`) ?? DEFAULT_STATIC_KEY_ALGORITHM,
     };
   });
 }
