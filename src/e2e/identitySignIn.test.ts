@@ -28,6 +28,7 @@ describe.each(databases.eachSupportedId())('sign-in through the portal on %s', d
       config: {
         auth: {
           session: { secret: 'test-session-secret' },
+          experimentalExtraAllowedOrigins: ['https://*.portal.example'],
           providers: {
             github: { development: { clientId: 'gh-client', clientSecret: 'gh-secret' } },
             probe: {},
@@ -162,6 +163,19 @@ describe.each(databases.eachSupportedId())('sign-in through the portal on %s', d
     expect(location.searchParams.get('state')).toBeTruthy();
     const cookies = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
     expect(cookies.some(c => c.startsWith('github-nonce='))).toBe(true);
+  });
+
+  it('lets sign-in start only from the app origin and the extra allowed origins', async () => {
+    const start = (origin: string) =>
+      request(backend.server).get('/api/auth/github/start').query({ env: 'development', origin });
+    expect((await start('http://localhost:3000')).status).toBe(302);
+    expect((await start('https://team.portal.example')).status).toBe(302);
+    const refused = await start('https://evil.example');
+    expect(refused.status).toBe(403);
+    expect(refused.body.error).toEqual({
+      name: 'NotAllowedError',
+      message: "Origin 'https://evil.example' is not allowed",
+    });
   });
 
   it('keeps provider state in a sessions row when auth.session.secret is set', async () => {
