@@ -5,10 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { auth, extractResourceMetadataUrl } from '@modelcontextprotocol/sdk/client/auth.js';
-import request from 'supertest';
 import { createTestDatabases } from '../testUtils/databases';
 import { guestUser } from './fixtures/guestUser';
-import { CodeFlow } from './harness/codeFlow';
+import { approveInBrowser } from './harness/codeFlow';
 import { InMemoryMcpClientProvider } from './harness/mcpClientProvider';
 import { mcpResourcePlugin } from './harness/mcpResourcePlugin';
 import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
@@ -105,16 +104,7 @@ describe.each(databases.eachSupportedId())('an MCP client signs in through the p
     expect(authorizationUrl.toString().startsWith(`${backend.issuer}/v1/authorize?`)).toBe(true);
     expect(authorizationUrl.searchParams.get('resource')).toBe(serverUrl.toString());
 
-    const res = await fetch(authorizationUrl, { redirect: 'manual' });
-    expect(res.status).toBe(302);
-    const sessionId = CodeFlow.sessionIdOf(res.headers.get('location') ?? undefined);
-    const { token } = await backend.signInAsGuest();
-    const approval = await request(backend.server)
-      .post(`/api/auth/v1/sessions/${sessionId}/approve`)
-      .auth(token, { type: 'bearer' })
-      .set('Content-Type', 'application/json');
-    expect(approval.status).toBe(200);
-    const callback = new URL(approval.body.redirectUrl);
+    const callback = await approveInBrowser(backend, authorizationUrl);
     expect(callback.searchParams.get('iss')).toBe(backend.issuer);
 
     expect(

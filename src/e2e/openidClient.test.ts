@@ -3,7 +3,7 @@ import * as oidc from 'openid-client';
 import request from 'supertest';
 import { createTestDatabases } from '../testUtils/databases';
 import { guestUser } from './fixtures/guestUser';
-import { CodeFlow } from './harness/codeFlow';
+import { approveInBrowser } from './harness/codeFlow';
 import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
 
 jest.setTimeout(120_000);
@@ -46,20 +46,6 @@ describe.each(databases.eachSupportedId())('openid-client 6 against the portal o
     await backend?.stop();
   });
 
-  /** The browser part: follow the authorization URL, approve as the guest, return the callback URL. */
-  async function approveInBrowser(authorizationUrl: URL): Promise<URL> {
-    const res = await fetch(authorizationUrl, { redirect: 'manual' });
-    expect(res.status).toBe(302);
-    const sessionId = CodeFlow.sessionIdOf(res.headers.get('location') ?? undefined);
-    const { token } = await backend.signInAsGuest();
-    const approval = await request(backend.server)
-      .post(`/api/auth/v1/sessions/${sessionId}/approve`)
-      .auth(token, { type: 'bearer' })
-      .set('Content-Type', 'application/json');
-    expect(approval.status).toBe(200);
-    return new URL(approval.body.redirectUrl);
-  }
-
   /** The whole life of a grant, as a relying party sees it. */
   async function runFullFlow(config: oidc.Configuration) {
     const verifier = oidc.randomPKCECodeVerifier();
@@ -73,7 +59,7 @@ describe.each(databases.eachSupportedId())('openid-client 6 against the portal o
       nonce,
       state,
     });
-    const callback = await approveInBrowser(authorizationUrl);
+    const callback = await approveInBrowser(backend, authorizationUrl);
 
     // Validates state, iss (RFC 9207), the ID token's signature, iss, aud, exp and nonce.
     const tokens = await oidc.authorizationCodeGrant(config, callback, {
@@ -116,7 +102,7 @@ describe.each(databases.eachSupportedId())('openid-client 6 against the portal o
       oidc.None(),
       insecure,
     );
-    await runFullFlow(config);
+    await expect(runFullFlow(config)).resolves.toBeUndefined();
   });
 
   it('completes the flow for a confidential client registered through DCR', async () => {
@@ -135,7 +121,7 @@ describe.each(databases.eachSupportedId())('openid-client 6 against the portal o
       oidc.ClientSecretBasic(client_secret as string),
       insecure,
     );
-    await runFullFlow(config);
+    await expect(runFullFlow(config)).resolves.toBeUndefined();
   });
 
   it('completes the flow for a client pre-registered in app-config', async () => {
@@ -146,6 +132,6 @@ describe.each(databases.eachSupportedId())('openid-client 6 against the portal o
       oidc.ClientSecretPost(STATIC_SECRET),
       insecure,
     );
-    await runFullFlow(config);
+    await expect(runFullFlow(config)).resolves.toBeUndefined();
   });
 });

@@ -58,15 +58,7 @@ export class CodeFlow {
       throw new Error(`authorize failed: ${res.status} ${JSON.stringify(res.body)}`);
     }
     const sessionId = CodeFlow.sessionIdOf(res.headers.location);
-    const { token } = await this.backend.signInAsGuest();
-    const approval = await request(this.backend.server)
-      .post(`/api/auth/v1/sessions/${sessionId}/approve`)
-      .auth(token, { type: 'bearer' })
-      .set('Content-Type', 'application/json');
-    if (approval.status !== 200) {
-      throw new Error(`approve failed: ${approval.status} ${JSON.stringify(approval.body)}`);
-    }
-    const redirect = new URL(approval.body.redirectUrl);
+    const redirect = await approveAsGuest(this.backend, sessionId);
     return {
       code: redirect.searchParams.get('code')!,
       redirect,
@@ -123,4 +115,29 @@ export class CodeFlow {
     }
     return req.type('form').send({ client_id: clientId, ...form });
   }
+}
+
+/** Approves a consent session through the consent API as the signed-in guest; returns the callback URL. */
+export async function approveAsGuest(backend: AuthBackend, sessionId: string): Promise<URL> {
+  const { token } = await backend.signInAsGuest();
+  const approval = await request(backend.server)
+    .post(`/api/auth/v1/sessions/${sessionId}/approve`)
+    .auth(token, { type: 'bearer' })
+    .set('Content-Type', 'application/json');
+  if (approval.status !== 200) {
+    throw new Error(`approve failed: ${approval.status} ${JSON.stringify(approval.body)}`);
+  }
+  return new URL(approval.body.redirectUrl);
+}
+
+/**
+ * The browser's part for a real client library: open its authorization URL,
+ * land on the consent page, approve as the guest; returns the callback URL.
+ */
+export async function approveInBrowser(backend: AuthBackend, authorizationUrl: URL): Promise<URL> {
+  const res = await fetch(authorizationUrl, { redirect: 'manual' });
+  if (res.status !== 302) {
+    throw new Error(`authorize failed: ${res.status} ${await res.text()}`);
+  }
+  return approveAsGuest(backend, CodeFlow.sessionIdOf(res.headers.get('location') ?? undefined));
 }
