@@ -1,13 +1,9 @@
-import { resolve } from 'node:path';
 import type { Knex } from 'knex';
 import { createTestDatabases } from '../testUtils/databases';
 import { DbDeviceCodeStore } from './DbDeviceCodeStore';
+import { applyDatabaseMigrations } from './migrations';
 
 const databases = createTestDatabases();
-
-async function migrate(knex: Knex) {
-  await knex.migrate.latest({ directory: resolve(__dirname, '../../migrations'), loadExtensions: ['.js'] });
-}
 
 function aRequest(overrides: Partial<{ deviceCodeHash: string; userCodeHash: string; expiresAt: Date }> = {}) {
   const now = new Date('2026-11-23T12:00:00.000Z');
@@ -33,7 +29,7 @@ describe.each(databases.eachSupportedId())('DbDeviceCodeStore on %p', databaseId
 
   beforeAll(async () => {
     knex = await databases.init(databaseId);
-    await migrate(knex);
+    await applyDatabaseMigrations(knex);
   });
 
   beforeEach(async () => {
