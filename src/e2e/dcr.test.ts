@@ -239,6 +239,19 @@ describe.each(databases.eachSupportedId())('client registration on %s', database
       expect(unknown.body.error).toBe('invalid_client');
     });
 
+    it('refuse malformed or contradictory client credentials', async () => {
+      for (const header of ['Basic !!!', `Basic ${Buffer.from('no-colon').toString('base64')}`]) {
+        const res = await tokenRequest().set('Authorization', header).send(bogusCode);
+        expect(res.status).toBe(401);
+        expect(res.body.error).toBe('invalid_client');
+      }
+      const mismatch = await tokenRequest()
+        .set('Authorization', basic('grafana', STATIC_SECRET))
+        .send({ ...bogusCode, client_id: 'tool' });
+      expect(mismatch.status).toBe(400);
+      expect(mismatch.body.error).toBe('invalid_request');
+    });
+
     it('are mirrored into oidc_clients without their secret in clear', async () => {
       const row = await knex('oidc_clients').where({ client_id: 'grafana' }).first();
       expect(row.client_secret).toBe(sha256(STATIC_SECRET));
