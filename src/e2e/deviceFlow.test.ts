@@ -233,6 +233,30 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
     expect(dump).not.toContain(started.user_code.replace('-', ''));
   });
 
+  it('sends a user who is not signed in to the provider start with flow=redirect', async () => {
+    const fresh = await browser.newContext();
+    const page = await fresh.newPage();
+    await page.route('**/api/auth/guest/refresh**', route =>
+      route.fulfill({ status: 401, contentType: 'application/json', body: '{"error":{"name":"AuthenticationError","message":"no session"}}' }),
+    );
+    let startUrl: URL | undefined;
+    await page.route('**/api/auth/guest/start**', route => {
+      startUrl = new URL(route.request().url());
+      return route.fulfill({ status: 200, contentType: 'text/html', body: 'the provider' });
+    });
+    await page.goto(`${backend.issuer}/v1/device?user_code=BCDF-GHJK`);
+    await page.waitForURL(/\/guest\/start/);
+    expect(startUrl!.searchParams.get('flow')).toBe('redirect');
+    expect(startUrl!.searchParams.get('env')).toBe('development');
+    const back = new URL(startUrl!.searchParams.get('redirectUrl')!);
+    expect(back.origin + back.pathname).toBe(`${backend.issuer}/v1/device`);
+    expect(back.searchParams.get('user_code')).toBe('BCDF-GHJK');
+    // Back from the provider still without a session: an error, not a redirect loop.
+    await page.goto(back.href);
+    await page.getByText('Sign-in did not complete').waitFor();
+    await fresh.close();
+  });
+
   it('rate limits repeated wrong user codes with 429', async () => {
     const page = await context.newPage();
     const statuses: number[] = [];

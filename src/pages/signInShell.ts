@@ -24,7 +24,11 @@ const SCRIPT = `
 (function(){
   var el=document.getElementById('signin');
   var form=document.getElementById('session');
-  function toStart(){ if(el.dataset.start){ location.assign(el.dataset.start); } }
+  function toStart(){
+    // Back from the provider and still no session: say so instead of looping.
+    if(el.dataset.redirected==='1'){ document.getElementById('status').textContent='Sign-in did not complete. Use the link below to try again.'; return; }
+    if(el.dataset.start){ location.assign(el.dataset.start); }
+  }
   if(el.dataset.failed==='1'){ return; }
   fetch(el.dataset.refresh,{credentials:'include',headers:{'X-Requested-With':'XMLHttpRequest'}})
     .then(function(r){ if(!r.ok){ throw new Error(String(r.status)); } return r.json(); })
@@ -43,6 +47,7 @@ export function renderSignIn(
   res: Response,
   options: { baseUrl: string; pages: PagesConfig; returnTo: string; failed?: boolean },
 ): void {
+  const redirected = req.query.signin_redirected === '1';
   const { baseUrl, pages, returnTo } = options;
   const nonce = setPageHeaders(res);
   const csrf = csrfToken(req, res, baseUrl);
@@ -50,16 +55,17 @@ export function renderSignIn(
   const env = encodeURIComponent(pages.environment);
   const origin = new URL(baseUrl).origin;
   const refresh = provider ? `${baseUrl}/${provider}/refresh?optional&env=${env}` : '';
+  const back = `${origin}${returnTo}${returnTo.includes('?') ? '&' : '?'}signin_redirected=1`;
   const start = provider
-    ? `${baseUrl}/${provider}/start?scope=&env=${env}&flow=redirect&redirectUrl=${encodeURIComponent(origin + returnTo)}`
+    ? `${baseUrl}/${provider}/start?scope=&env=${env}&flow=redirect&redirectUrl=${encodeURIComponent(back)}`
     : '';
   const body = html`
 <h1>Sign in to continue</h1>
-<div id="signin" data-refresh="${refresh}" data-start="${start}" data-failed="${options.failed ? '1' : '0'}">
+<div id="signin" data-refresh="${refresh}" data-start="${start}" data-failed="${options.failed ? '1' : '0'}" data-redirected="${redirected ? '1' : '0'}">
   ${
     options.failed
       ? html`<p class="error">Your sign-in could not be verified. Try signing in again.</p>`
-      : html`<p>Checking who you are…</p>`
+      : html`<p id="status">Checking who you are…</p>`
   }
   ${start ? html`<p><a href="${start}">Sign in</a></p>` : html`<p class="error">No sign-in provider is configured.</p>`}
 </div>
