@@ -68,9 +68,9 @@ export class DbRefreshTokenStore implements RefreshTokenStore {
   }
 
   async revokeFamily(familyId: string): Promise<number> {
+    // Rotated tokens are already unusable; presenting one still counts as reuse.
     return this.#db<DbRefreshTokenRow>(TABLE)
-      .where({ family_id: familyId })
-      .whereNot({ status: 'revoked' })
+      .where({ family_id: familyId, status: 'active' })
       .update({ status: 'revoked' });
   }
 

@@ -90,7 +90,7 @@ export interface RefreshTokenStore {
     successor: Omit<RefreshTokenRecord, 'status'>,
     now: Date,
   ): Promise<boolean>;
-  /** Revokes every token of the family; returns how many were still usable. */
+  /** Revokes the family's active token(s); returns how many were still usable. */
   revokeFamily(familyId: string): Promise<number>;
 }
 

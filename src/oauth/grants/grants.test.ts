@@ -1,0 +1,175 @@
+import { mockServices } from '@backstage/backend-test-utils';
+import { ConfigReader } from '@backstage/config';
+import { readOidcProviderConfig } from '../../config/readOidcProviderConfig';
+import { applyDatabaseMigrations } from '../../database/migrations';
+import { DbAuthorizationCodeStore } from '../../database/DbAuthorizationCodeStore';
+import { DbAuthorizationSessionStore } from '../../database/DbAuthorizationSessionStore';
+import { DbRefreshTokenStore } from '../../database/DbRefreshTokenStore';
+import { createTestDatabases } from '../../testUtils/databases';
+import { s256 } from '../checks/checkPkce';
+import type { OAuthContext } from '../context';
+import { sha256 } from '../crypto/sha256';
+import { InvalidGrant } from '../errors';
+import type { Client, SecurityEvent } from '../model';
+import { authorizationCodeGrant } from './authorizationCode';
+import { refreshTokenGrant } from './refreshToken';
+
+jest.setTimeout(60_000);
+const databases = createTestDatabases();
+
+const VERIFIER = 'v'.repeat(43);
+const REDIRECT_URI = 'https://app.example.com/cb';
+const USER = 'user:default/alice';
+const client: Client = {
+  clientId: 'app',
+  clientName: 'App',
+  kind: 'static',
+  redirectUris: [REDIRECT_URI],
+  grantTypes: ['authorization_code', 'refresh_token'],
+  responseTypes: ['code'],
+  tokenEndpointAuthMethod: 'none',
+  metadata: {},
+};
+
+describe.each(databases.eachSupportedId())('grants with a moving clock on %s', databaseId => {
+  let now: Date;
+  let events: SecurityEvent[];
+  let users: Set<string>;
+  let ctx: OAuthContext;
+  const advance = (seconds: number) => {
+    now = new Date(now.getTime() + seconds * 1000);
+  };
+
+  beforeEach(async () => {
+    const knex = await databases.init(databaseId);
+    await applyDatabaseMigrations(knex);
+    now = new Date('2026-11-23T12:00:00Z');
+    events = [];
+    users = new Set([USER]);
+    ctx = {
+      issuer: 'http://localhost:7007/api/auth',
+      config: readOidcProviderConfig(
+        new ConfigReader({
+          auth: {
+            experimentalRefreshToken: { enabled: true, tokenLifetime: '10m', maxRotationLifetime: '25m' },
+          },
+        }),
+      ),
+      logger: mockServices.logger.mock(),
+      clock: () => now,
+      audit: event => events.push(event),
+      sessions: DbAuthorizationSessionStore.create({ knex }),
+      codes: DbAuthorizationCodeStore.create({ knex }),
+      refreshTokens: DbRefreshTokenStore.create({ knex }),
+      signer: {
+        issueUserToken: async ({ claims }) => ({ token: `user-token:${claims.sub}`, expiresInSeconds: 3600 }),
+        // Readable stand-in for a signed JWT: the payload itself.
+        signJwt: async payload => JSON.stringify(payload),
+        getUserInfo: async sub => ({ claims: { sub, ent: [sub] } }),
+      },
+      users: { findUser: async ref => (users.has(ref) ? { displayName: 'Alice' } : undefined) },
+      consentPageUrl: id => id,
+    } as Partial<OAuthContext> as OAuthContext;
+  });
+
+  /** Creates an approved session and its code, as the consent API does. */
+  async function approvedCode(sessionId: string, scopes = ['openid', 'profile', 'offline_access']) {
+    await ctx.sessions.create({
+      id: sessionId,
+      clientId: client.clientId,
+      redirectUri: REDIRECT_URI,
+      scopes,
+      nonce: 'n-0S6',
+      codeChallenge: s256(VERIFIER),
+      codeChallengeMethod: 'S256',
+      responseType: 'code',
+      expiresAt: new Date(now.getTime() + 600_000),
+    });
+    await ctx.sessions.decide(sessionId, { status: 'approved', userEntityRef: USER, now });
+    const code = `code-${sessionId}`;
+    await ctx.codes.create({
+      codeHash: sha256(code),
+      sessionId,
+      expiresAt: new Date(now.getTime() + ctx.config.authorizationCodeLifetimeSeconds * 1000),
+    });
+    return code;
+  }
+
+  const redeem = (code: string) =>
+    authorizationCodeGrant.handle(
+      { params: { code, redirect_uri: REDIRECT_URI, code_verifier: VERIFIER }, client },
+      ctx,
+    );
+  const refresh = (token: string) =>
+    refreshTokenGrant.handle({ params: { refresh_token: token }, client }, ctx);
+
+  it('puts the approval time, nonce and profile into the ID token', async () => {
+    const approvedAt = now;
+    const code = await approvedCode('s1');
+    advance(5);
+    const response = await redeem(code);
+    expect(response).toMatchObject({ access_token: `user-token:${USER}`, token_type: 'Bearer', expires_in: 3600 });
+    expect(JSON.parse(response.id_token!)).toEqual({
+      sub: USER,
+      aud: 'app',
+      azp: 'app',
+      auth_time: approvedAt.getTime() / 1000,
+      nonce: 'n-0S6',
+      name: 'Alice',
+    });
+  });
+
+  it('refuses a code after its lifetime', async () => {
+    const code = await approvedCode('s1');
+    advance(ctx.config.authorizationCodeLifetimeSeconds + 1);
+    await expect(redeem(code)).rejects.toThrow(new InvalidGrant('authorization code is invalid or expired'));
+  });
+
+  it('audits a replayed code and revokes its refresh token', async () => {
+    const code = await approvedCode('s1');
+    const { refresh_token } = await redeem(code);
+    await expect(redeem(code)).rejects.toThrow(new InvalidGrant('authorization code was already used'));
+    expect(events).toEqual([
+      { eventId: 'code-replayed', clientId: 'app', userEntityRef: USER, meta: { sessionId: 's1', revokedRefreshTokens: 1 } },
+    ]);
+    expect(JSON.stringify(events)).not.toContain(code);
+    await expect(refresh(refresh_token!)).rejects.toThrow(new InvalidGrant('refresh token was revoked'));
+  });
+
+  it('expires an idle refresh token', async () => {
+    const { refresh_token } = await redeem(await approvedCode('s1'));
+    advance(10 * 60 + 1);
+    await expect(refresh(refresh_token!)).rejects.toThrow(new InvalidGrant('refresh token has expired'));
+  });
+
+  it('ends a rotation family at its absolute lifetime, however often it is used', async () => {
+    let token = (await redeem(await approvedCode('s1'))).refresh_token!;
+    for (let i = 0; i < 2; i++) {
+      advance(9 * 60);
+      token = (await refresh(token)).refresh_token!;
+    }
+    // 18 minutes in: the successor's idle expiry is clamped to the family's 25 minutes.
+    const successor = await ctx.refreshTokens.find(sha256(token));
+    expect(successor!.expiresAt.getTime() - now.getTime()).toBe(7 * 60 * 1000);
+    advance(7 * 60 + 1);
+    await expect(refresh(token)).rejects.toThrow(new InvalidGrant('refresh token has expired'));
+  });
+
+  it('audits reuse of a rotated token without carrying the token', async () => {
+    const first = (await redeem(await approvedCode('s1'))).refresh_token!;
+    await refresh(first);
+    await expect(refresh(first)).rejects.toThrow(new InvalidGrant('refresh token was already used'));
+    expect(events).toEqual([
+      { eventId: 'refresh-token-reused', clientId: 'app', userEntityRef: USER, meta: { familyId: 's1', revokedRefreshTokens: 1 } },
+    ]);
+    expect(JSON.stringify(events)).not.toContain(first);
+  });
+
+  it('revokes the family of a user removed from the catalog', async () => {
+    const { refresh_token } = await redeem(await approvedCode('s1'));
+    users.delete(USER);
+    await expect(refresh(refresh_token!)).rejects.toThrow(new InvalidGrant('the user no longer exists in the catalog'));
+    users.add(USER);
+    await expect(refresh(refresh_token!)).rejects.toThrow(new InvalidGrant('refresh token was revoked'));
+  });
+});
