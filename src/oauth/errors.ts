@@ -20,7 +20,8 @@ export type OAuthErrorCode =
   | 'slow_down'
   | 'expired_token'
   | 'unsupported_token_type' // RFC 7009 §2.2.1
-  | 'too_many_requests';
+  | 'too_many_requests'
+  | 'consent_required'; // OIDC Core §3.1.2.6
 
 export abstract class OAuthError extends Error {
   abstract readonly code: OAuthErrorCode;
@@ -72,6 +73,10 @@ export class InvalidRedirectUri extends OAuthError {
 export class InvalidClientMetadata extends OAuthError {
   readonly code = 'invalid_client_metadata';
   readonly mayRedirect = false;
+}
+/** OIDC Core §3.1.2.6: `prompt=none`, but the user must be asked. */
+export class ConsentRequired extends OAuthError {
+  readonly code = 'consent_required';
 }
 export class InvalidTarget extends OAuthError {
   readonly code = 'invalid_target';

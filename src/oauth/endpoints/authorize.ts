@@ -8,6 +8,7 @@ import { checkScope } from '../checks/checkScope';
 import { requireParams } from '../checks/requireParams';
 import type { OAuthContext } from '../context';
 import {
+  ConsentRequired,
   InvalidAuthorizationClient,
   InvalidRequest,
   OAuthError,
@@ -107,6 +108,10 @@ function checkAuthorizationRequest(ctx: OAuthContext, client: Client, params: OA
     throw new InvalidRequest(`nonce must be at most ${MAX_NONCE_LENGTH} characters`);
   }
   const pkce = checkCodeChallenge(params);
+  // Every request goes through the consent page, so it can never complete silently.
+  if (params.prompt?.split(' ').includes('none')) {
+    throw new ConsentRequired('the user must approve this request; prompt=none cannot be honoured');
+  }
   const scopes = checkScope(params.scope, {
     refreshEnabled: ctx.config.refreshToken.enabled,
     clientScopes: client.scopes,
