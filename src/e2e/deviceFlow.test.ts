@@ -1,3 +1,4 @@
+import { mockServices } from '@backstage/backend-test-utils';
 import type { Knex } from 'knex';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext } from 'playwright-core';
@@ -26,11 +27,15 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
   let browser: Browser;
   let context: BrowserContext;
   let client: oidc.Configuration;
+  const auditor = mockServices.auditor.mock({
+    createEvent: jest.fn(async () => ({ success: jest.fn(async () => {}), fail: jest.fn() })),
+  });
 
   beforeAll(async () => {
     knex = await databases.init(databaseId);
     backend = await startAuthBackend({
       knex,
+      features: [auditor.factory],
       config: {
         auth: {
           oidcProvider: {
@@ -114,6 +119,15 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
     expect(me.status).toBe(200);
     expect(me.body.userEntityRef).toBe('user:development/guest');
 
+    expect(auditor.createEvent).toHaveBeenCalledWith({
+      eventId: 'device-approved',
+      severityLevel: 'low',
+      meta: { clientId: 'device-cli', userEntityRef: 'user:development/guest', scope: 'openid profile' },
+    });
+    const audited = JSON.stringify(auditor.createEvent.mock.calls);
+    expect(audited).not.toContain(started.device_code);
+    expect(audited).not.toContain(started.user_code);
+
     // The approval is consumed: polling again is invalid_grant, not more tokens.
     const again = await poll(started.device_code);
     expect(again.status).toBe(400);
@@ -132,6 +146,18 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
     // RFC 8628 §3.5: the interval grows by 5 seconds for every later poll.
     const [row] = await knex('oidc_device_codes').where({ client_id: 'device-cli', status: 'pending' });
     expect(Number(row.interval_seconds)).toBe(6);
+  });
+
+  it('refuses an unknown or missing device code', async () => {
+    const unknown = await poll('not-a-device-code');
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error).toBe('invalid_grant');
+    const missing = await request(backend.server)
+      .post('/api/auth/v1/token')
+      .type('form')
+      .send({ grant_type: DEVICE_GRANT, client_id: 'device-cli' });
+    expect(missing.status).toBe(400);
+    expect(missing.body.error).toBe('invalid_request');
   });
 
   it('tells the device access_denied when the user denies in the browser', async () => {
@@ -153,6 +179,9 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
     const res = await poll(started.device_code);
     expect(res.status).toBe(400);
     expect(res.body.error).toBe('access_denied');
+    expect(auditor.createEvent).toHaveBeenCalledWith(
+      expect.objectContaining({ eventId: 'device-denied', meta: expect.objectContaining({ clientId: 'device-cli' }) }),
+    );
   });
 
   it('answers expired_token once the code has expired', async () => {

@@ -30,17 +30,22 @@ export class FailedAttemptLimiter {
     return wait;
   }
 
-  recordFailure(keys: string[]): void {
+  /** Counts a failure; true when it made one of the keys reach the limit (audit it once). */
+  recordFailure(keys: string[]): boolean {
     const now = this.#clock().getTime();
     if (this.#failures.size > 50_000) this.#sweep(now);
+    let reached = false;
     for (const key of keys) {
       const entry = this.#failures.get(key);
       if (!entry || now - entry.windowStart >= this.#windowMs) {
         this.#failures.set(key, { windowStart: now, count: 1 });
+        reached ||= this.#max <= 1;
       } else {
         entry.count += 1;
+        reached ||= entry.count === this.#max;
       }
     }
+    return reached;
   }
 
   #sweep(now: number): void {

@@ -60,10 +60,7 @@ export function createDevicePageRouter(deps: DevicePageDeps): express.Router {
   > {
     const keys = limitKeys(req, userEntityRef);
     const retryAfterSeconds = failures.retryAfterSeconds(keys);
-    if (retryAfterSeconds > 0) {
-      deps.audit({ eventId: 'rate-limited', userEntityRef, meta: { endpoint: 'verification' } });
-      return { kind: 'limited', retryAfterSeconds };
-    }
+    if (retryAfterSeconds > 0) return { kind: 'limited', retryAfterSeconds };
     const userCode = normalizeUserCode(typed);
     let record: DeviceCodeRecord | undefined;
     if (userCode) {
@@ -71,7 +68,10 @@ export function createDevicePageRouter(deps: DevicePageDeps): express.Router {
       record = await deviceCodes.findByUserCodeHashes(hashes);
     }
     if (!record || !userCode || record.status !== 'pending' || record.expiresAt <= clock()) {
-      failures.recordFailure(keys);
+      if (failures.recordFailure(keys)) {
+        // Once per key and window, so guessing cannot flood the audit log.
+        deps.audit({ eventId: 'rate-limited', userEntityRef, meta: { endpoint: 'verification', reason: 'wrong user codes' } });
+      }
       return { kind: 'wrong' };
     }
     return { kind: 'found', record, userCode };

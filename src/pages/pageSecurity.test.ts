@@ -31,10 +31,12 @@ describe('FailedAttemptLimiter', () => {
   it('blocks a key after too many failures until the window passes', () => {
     let now = new Date('2026-11-23T12:00:00Z');
     const limiter = new FailedAttemptLimiter({ maxFailures: 3, windowSeconds: 60, clock: () => now });
+    const reached: boolean[] = [];
     for (let i = 0; i < 3; i++) {
       expect(limiter.retryAfterSeconds(['ip:a'])).toBe(0);
-      limiter.recordFailure(['ip:a', 'user:x']);
+      reached.push(limiter.recordFailure(['ip:a', 'user:x']));
     }
+    expect(reached).toEqual([false, false, true]);
     expect(limiter.retryAfterSeconds(['ip:a'])).toBe(60);
     expect(limiter.retryAfterSeconds(['ip:b', 'user:x'])).toBe(60); // same user, new address
     expect(limiter.retryAfterSeconds(['ip:b', 'user:y'])).toBe(0);
