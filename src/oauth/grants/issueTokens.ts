@@ -70,11 +70,10 @@ export async function buildTokenResponse(
   access: GrantedAccess,
   refreshToken?: string,
 ): Promise<TokenResponse> {
+  // The claims saved at the user's sign-in, so the token matches the one the
+  // portal itself would issue (issuing also re-saves them as user info).
   const saved = await ctx.signer.getUserInfo(access.userEntityRef);
-  const claims = {
-    sub: access.userEntityRef,
-    ...(saved?.claims.ent ? { ent: saved.claims.ent } : {}),
-  };
+  const claims = { ...saved?.claims, sub: access.userEntityRef };
   const { token, expiresInSeconds } = await ctx.signer.issueUserToken({ claims });
   const response: TokenResponse = {
     access_token: token,
