@@ -25,6 +25,9 @@ describe.each(databases.eachSupportedId())('the authorization endpoint and conse
     await backend?.stop();
   });
 
+  const sessionCount = async () =>
+    Number((await knex('oauth_authorization_sessions').count({ n: '*' }))[0].n);
+
   it('lets only the port of a loopback redirect URI vary (RFC 8252)', async () => {
     const flow = new CodeFlow(backend, { clientId: PUBLIC.clientId, redirectUri: 'http://127.0.0.1:50505/callback' });
     expect((await flow.tokens()).access_token).toEqual(expect.any(String));
@@ -55,10 +58,12 @@ describe.each(databases.eachSupportedId())('the authorization endpoint and conse
     ['an unregistered redirect URI', { redirect_uri: 'https://evil.example/cb' }, 'invalid_request', 'redirect_uri is not registered for this client'],
     ['a missing redirect URI', { redirect_uri: undefined }, 'invalid_request', "missing required parameter 'redirect_uri'"],
   ])('answers %s with 400 and no redirect', async (_name, overrides, error, description) => {
+    const sessionsBefore = await sessionCount();
     const { res } = await confidential.authorize(overrides);
     expect(res.status).toBe(400);
     expect(res.headers.location).toBeUndefined();
     expect(res.body).toEqual({ error, error_description: description });
+    expect(await sessionCount()).toBe(sessionsBefore);
   });
 
   it.each([
@@ -67,6 +72,7 @@ describe.each(databases.eachSupportedId())('the authorization endpoint and conse
     ['another response type', { response_type: 'token' }, 'unsupported_response_type', "only response_type 'code' is supported"],
     ['prompt=none', { prompt: 'none' }, 'consent_required', 'the user must approve this request; prompt=none cannot be honoured'],
   ])('redirects %s with the error, state and iss', async (_name, overrides, error, description) => {
+    const sessionsBefore = await sessionCount();
     const { res } = await confidential.authorize(overrides);
     expect(res.status).toBe(302);
     const location = new URL(res.headers.location);
@@ -76,6 +82,7 @@ describe.each(databases.eachSupportedId())('the authorization endpoint and conse
       state: 'state-123',
       iss: backend.issuer,
     });
+    expect(await sessionCount()).toBe(sessionsBefore);
   });
 
   it('accepts a resource inside this installation', async () => {
@@ -109,7 +116,6 @@ describe.each(databases.eachSupportedId())('the authorization endpoint and conse
     expect(again.status).toBe(409);
     expect((await request(backend.server).get('/api/auth/v1/sessions/no-such-session')).status).toBe(404);
   });
-
 
   it('accepts the request as a POSTed form too (OIDC Core §3.1.2.1)', async () => {
     const { params } = await publicClient.authorize();
