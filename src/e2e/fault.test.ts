@@ -6,6 +6,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import knexFactory, { type Knex } from 'knex';
 import request from 'supertest';
+import { CONFIDENTIAL, codeFlowConfig } from './fixtures/codeFlowClients';
+import { withGenerousRateLimits } from './fixtures/generousRateLimits';
 import { guestUser } from './fixtures/guestUser';
 import { CodeFlow } from './harness/codeFlow';
 import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
@@ -42,29 +44,8 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-const CLIENT = {
-  clientId: 'fault-app',
-  clientSecret: 'a-long-configured-secret-value',
-  redirectUri: 'https://app.example.com/callback',
-};
-
-const config = {
-  auth: {
-    experimentalRefreshToken: { enabled: true },
-    oidcProvider: {
-      clients: [
-        {
-          clientId: CLIENT.clientId,
-          clientSecret: CLIENT.clientSecret,
-          clientName: 'Fault App',
-          redirectUris: [CLIENT.redirectUri],
-          grantTypes: ['authorization_code', 'refresh_token'],
-        },
-      ],
-      rateLimits: { token: { requests: 10_000 } },
-    },
-  },
-};
+const CLIENT = CONFIDENTIAL;
+const config = withGenerousRateLimits(codeFlowConfig());
 
 /** Primary keys of the rows that must survive the outage. */
 async function keys(knex: Knex) {

@@ -2,6 +2,8 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { Knex } from 'knex';
 import request from 'supertest';
 import { createTestDatabases } from '../testUtils/databases';
+import { CONFIDENTIAL, codeFlowConfig } from './fixtures/codeFlowClients';
+import { withGenerousRateLimits } from './fixtures/generousRateLimits';
 import { guestUser } from './fixtures/guestUser';
 import { CodeFlow } from './harness/codeFlow';
 import { secondPool } from './harness/secondPool';
@@ -10,30 +12,8 @@ import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
 jest.setTimeout(180_000);
 const databases = createTestDatabases();
 
-const CLIENT = {
-  clientId: 'replicated-app',
-  clientSecret: 'a-long-configured-secret-value',
-  redirectUri: 'https://app.example.com/callback',
-};
-
-const config = {
-  auth: {
-    experimentalRefreshToken: { enabled: true },
-    oidcProvider: {
-      clients: [
-        {
-          clientId: CLIENT.clientId,
-          clientSecret: CLIENT.clientSecret,
-          clientName: 'Replicated App',
-          redirectUris: [CLIENT.redirectUri],
-          grantTypes: ['authorization_code', 'refresh_token'],
-        },
-      ],
-      // The concurrency test sends bursts from one address.
-      rateLimits: { token: { requests: 10_000 } },
-    },
-  },
-};
+const CLIENT = CONFIDENTIAL;
+const config = withGenerousRateLimits(codeFlowConfig());
 
 async function whoami(backend: AuthBackend, token: string) {
   return request(backend.server).get('/api/whoami/me').auth(token, { type: 'bearer' });

@@ -1,0 +1,273 @@
+import type { Knex } from 'knex';
+import request from 'supertest';
+import { createTestDatabases } from '../testUtils/databases';
+import { withGenerousRateLimits } from './fixtures/generousRateLimits';
+import { guestUser } from './fixtures/guestUser';
+import { CodeFlow } from './harness/codeFlow';
+import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
+
+jest.setTimeout(600_000);
+const databases = createTestDatabases();
+
+/** Requests per database; SPEC §2 asks for at least 2 000. */
+const REQUESTS = 2_100;
+const BATCH = 50;
+const SEED = 0x5eed_2026;
+
+/** mulberry32: a small deterministic PRNG, so every run sends the same requests. */
+function prng(seed: number) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const int = (n: number) => Math.floor(next() * n);
+  const pick = <T>(items: readonly T[]): T => items[int(items.length)];
+  return { next, int, pick, chance: (p: number) => next() < p };
+}
+type Rng = ReturnType<typeof prng>;
+
+const CLIENT = {
+  clientId: 'fuzz-app',
+  clientSecret: 'a-long-configured-secret-value',
+  redirectUri: 'https://app.example.com/callback',
+};
+
+const PATHS = [
+  '/api/auth/.well-known/openid-configuration',
+  '/api/auth/.well-known/oauth-authorization-server',
+  '/.well-known/oauth-authorization-server/api/auth',
+  '/.well-known/openid-configuration/api/auth',
+  '/api/auth/.well-known/jwks.json',
+  '/api/auth/.well-known/oauth-client/cli.json',
+  '/api/auth/v1/userinfo',
+  '/api/auth/v1/authorize',
+  '/api/auth/v1/token',
+  '/api/auth/v1/revoke',
+  '/api/auth/v1/register',
+  '/api/auth/v1/device_authorization',
+  '/api/auth/v1/device',
+  '/api/auth/v1/device/done',
+  '/api/auth/v1/sessions/{session}',
+  '/api/auth/v1/sessions/{session}/approve',
+  '/api/auth/v1/sessions/{session}/reject',
+  '/api/auth/v1/consent/{session}',
+  '/api/auth/v1/page-session',
+  // Not /guest/refresh: guest sign-in takes no input, so no request to it is malformed.
+  '/api/auth/guest/start',
+  '/api/auth/guest/handler/frame',
+  '/api/auth/guest/logout',
+  '/api/auth/no-such-route',
+];
+/** Routes that only read, whatever they answer (CORS preflights too). */
+const READ_ONLY_PATH = /\.well-known|\/v1\/device(\/done)?$|no-such-route|\/v1\/(sessions|consent)\/[^/]+$/;
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'] as const;
+const PARAMS = [
+  'grant_type', 'code', 'redirect_uri', 'code_verifier', 'client_id', 'client_secret',
+  'refresh_token', 'scope', 'response_type', 'state', 'nonce', 'code_challenge',
+  'code_challenge_method', 'token', 'token_type_hint', 'device_code', 'user_code',
+  'redirect_uris', 'client_name', 'token_endpoint_auth_method', 'resource', 'prompt',
+];
+const CONTENT_TYPES = [
+  'application/x-www-form-urlencoded',
+  'application/json',
+  'text/plain',
+  'multipart/form-data; boundary=xyz',
+  'application/x-www-form-urlencoded; charset=utf-16',
+  'application/json; charset=latin1',
+  'application/xml',
+  'application/x-www-form-urlencoded; charset=no-such-charset',
+  '',
+];
+const base64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+
+interface FuzzCase {
+  method: (typeof METHODS)[number];
+  path: string;
+  query?: string;
+  headers: Record<string, string>;
+  body?: string | Buffer;
+}
+
+/** A parameter value from the nasty end of the spectrum. */
+function value(rng: Rng, known: string[], huge = 70_000): string {
+  switch (rng.int(12)) {
+    case 0: return '';
+    case 1: return 'x'.repeat(rng.pick([256, 4096, huge]));
+    case 2: return '\u0000\u0001\u202e☃😀';
+    case 3: return '%ZZ%';
+    case 4: return rng.pick(known);
+    case 5: return 'authorization_code';
+    case 6: return 'refresh_token';
+    case 7: return 'urn:ietf:params:oauth:grant-type:device_code';
+    case 8: return 'javascript:alert(1)';
+    case 9: return 'https://evil.example.com/cb';
+    case 10: return String(rng.int(1e9));
+    default: return `${rng.int(1e6)}-${'a'.repeat(rng.int(50))}`;
+  }
+}
+
+/** Form or query parameters; `huge` caps the longest value (URLs stop at 16 KiB of headers). */
+function formBody(rng: Rng, known: string[], huge?: number): string {
+  const parts: string[] = [];
+  for (let i = rng.int(8); i >= 0; i--) {
+    const name = rng.pick(PARAMS);
+    const v = value(rng, known, huge);
+    // Raw, sometimes broken percent-encoding; sometimes a repeated name or array syntax.
+    parts.push(`${rng.chance(0.1) ? `${name}[x]` : name}=${rng.chance(0.2) ? v : encodeURIComponent(v)}`);
+    if (rng.chance(0.15)) parts.push(`${name}=${encodeURIComponent(value(rng, known))}`);
+  }
+  return parts.join('&');
+}
+
+function jsonBody(rng: Rng, known: string[]): string {
+  switch (rng.int(6)) {
+    case 0: return '{"grant_type":';
+    case 1: return '[1,2,3]';
+    case 2: return '42';
+    case 3: return 'null';
+    case 4: return JSON.stringify({ [rng.pick(PARAMS)]: { nested: [value(rng, known)] }, redirect_uris: 'not-a-list' });
+    default: {
+      const body: Record<string, unknown> = {};
+      for (let i = rng.int(8); i >= 0; i--) body[rng.pick(PARAMS)] = rng.chance(0.8) ? value(rng, known) : rng.int(5);
+      return JSON.stringify(body);
+    }
+  }
+}
+
+function authorization(rng: Rng, known: string[]): string | undefined {
+  switch (rng.int(10)) {
+    case 0: return 'Basic !!!not base64!!!';
+    case 1: return `Basic ${base64('no-colon-here')}`;
+    case 2: return `Basic ${base64(':')}`;
+    case 3: return `Basic ${base64('%ZZ:%E0%A4%A')}`;
+    case 4: return `Basic ${base64(`${CLIENT.clientId}:wrong-secret`)}`;
+    case 5: return 'Bearer';
+    case 6: return `Bearer ${rng.pick(['a.b.c', 'eyJhbGciOiJub25lIn0.e30.', 'x'.repeat(6000)])}`;
+    case 7: return `Digest ${value(rng, known).replace(/[^\x20-\x7e]/g, '')}`;
+    case 8: return `Bearer ${rng.pick(known)}`;
+    default: return undefined;
+  }
+}
+
+function fuzzCase(rng: Rng, known: string[], session: string): FuzzCase {
+  const path = rng.pick(PATHS).replace('{session}', rng.chance(0.7) ? session : encodeURIComponent(value(rng, known)));
+  const method = rng.chance(0.45) ? 'POST' : rng.chance(0.5) ? 'GET' : rng.pick(METHODS);
+  const headers: Record<string, string> = {};
+  const auth = authorization(rng, known);
+  if (auth) headers.authorization = auth;
+  if (rng.chance(0.3)) headers['x-requested-with'] = 'XMLHttpRequest';
+  if (rng.chance(0.1)) headers.origin = rng.pick(['http://localhost:3000', 'https://evil.example.com', 'null']);
+  const query = rng.chance(0.6) ? formBody(rng, known, 2_000) : undefined;
+  let body: string | Buffer | undefined;
+  if (method !== 'GET' && method !== 'HEAD' && rng.chance(0.85)) {
+    const type = rng.pick(CONTENT_TYPES);
+    if (type) headers['content-type'] = type;
+    body = type.startsWith('application/json') ? jsonBody(rng, known) : formBody(rng, known);
+    if (rng.chance(0.05)) body = 'a='.concat('b'.repeat(200_000)); // over the body limit
+    if (rng.chance(0.05)) {
+      headers['content-encoding'] = rng.pick(['gzip', 'br', 'x-unknown']);
+      body = Buffer.from(body); // not actually compressed
+    }
+    if (rng.chance(0.03)) body = Buffer.from([0xff, 0xfe, 0x00, 0xc3, 0x28]); // invalid UTF-8
+  }
+  return { method, path, query, headers, body };
+}
+
+async function send(backend: AuthBackend, c: FuzzCase) {
+  const agent = request(backend.server);
+  const url = c.query ? `${c.path}?${c.query}` : c.path;
+  const method = c.method.toLowerCase() as 'get' | 'post' | 'put' | 'delete' | 'patch' | 'head' | 'options';
+  let req = agent[method](url).redirects(0);
+  for (const [name, v] of Object.entries(c.headers)) req = req.set(name, v);
+  if (c.body !== undefined) req = req.send(c.body);
+  return req.ok(() => true);
+}
+
+/** Every table's rows, sorted, except the scheduler's own bookkeeping. */
+async function snapshot(knex: Knex): Promise<Record<string, string[]>> {
+  const client = String(knex.client.config.client);
+  const tables: string[] = client.includes('sqlite')
+    ? await knex('sqlite_master').where({ type: 'table' }).pluck('name')
+    : client.includes('pg')
+      ? await knex('pg_tables').whereRaw('schemaname = current_schema()').pluck('tablename')
+      : await knex('information_schema.tables').whereRaw('table_schema = database()').pluck('TABLE_NAME');
+  const out: Record<string, string[]> = {};
+  for (const table of tables.filter(t => !t.startsWith('backstage_backend_tasks') && t !== 'sqlite_sequence').sort()) {
+    const rows = await knex(table).select();
+    out[table] = rows.map(r => JSON.stringify(r)).sort();
+  }
+  return out;
+}
+
+describe.each(databases.eachSupportedId())('fuzzing every endpoint on %s', databaseId => {
+  let knex: Knex;
+  let backend: AuthBackend;
+
+  beforeAll(async () => {
+    knex = await databases.init(databaseId);
+    backend = await startAuthBackend({
+      knex,
+      entities: [guestUser()],
+      // The fuzzer speaks from one address; limits would hide the endpoints behind 429s.
+      config: withGenerousRateLimits({
+        auth: {
+          experimentalRefreshToken: { enabled: true },
+          experimentalDynamicClientRegistration: { enabled: true, allowedRedirectUriPatterns: ['https://allowed.example.com/*'] },
+          oidcProvider: {
+            clients: [{ ...CLIENT, clientName: 'Fuzz App', redirectUris: [CLIENT.redirectUri], grantTypes: ['authorization_code', 'refresh_token'] }],
+            deviceAuthorization: { enabled: true, allowedClientIds: ['no-such-device-client'] },
+          },
+        },
+      }),
+    });
+  });
+  afterAll(async () => {
+    await backend?.stop();
+  });
+
+  it(`answers ${REQUESTS} malformed requests without a 5xx and without changing a row`, async () => {
+    // Real state for the fuzzer to aim at: a session, a used code, a refresh token.
+    const flow = new CodeFlow(backend, CLIENT);
+    const { code, verifier, sessionId } = await flow.approvedCode();
+    const tokens = (await flow.redeem(code, verifier)).body;
+    const known = [code, verifier, sessionId, tokens.refresh_token, tokens.access_token, CLIENT.clientId, CLIENT.redirectUri];
+    await request(backend.server).get('/api/auth/.well-known/jwks.json');
+
+    const rng = prng(SEED);
+    const statuses = new Map<number, number>();
+    const serverErrors: string[] = [];
+    let checked = 0;
+    for (let sent = 0; sent < REQUESTS; sent += BATCH) {
+      const before = await snapshot(knex);
+      let accepted = false;
+      for (let i = 0; i < BATCH; i++) {
+        const c = fuzzCase(rng, known, sessionId);
+        const res = await send(backend, c);
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        if (res.status >= 500) {
+          serverErrors.push(`${c.method} ${c.path} → ${res.status} ${res.text?.slice(0, 200)}`);
+        }
+        // A request that was not refused may legitimately write (an authorization
+        // session, a guest sign-in's user_info); only pure reads are exempt.
+        const readOnly = c.method === 'OPTIONS' || (READS.has(c.method) && READ_ONLY_PATH.test(c.path));
+        if (res.status < 400 && !readOnly) accepted = true;
+      }
+      if (!accepted) {
+        expect(await snapshot(knex)).toEqual(before);
+        checked += BATCH;
+      }
+    }
+    expect(serverErrors).toEqual([]);
+    // Nearly every batch was all refusals, so the no-change check covered them.
+    expect(checked).toBeGreaterThanOrEqual(REQUESTS * 0.9);
+    // The server is still healthy afterwards.
+    expect((await flow.tokens()).access_token).toEqual(expect.any(String));
+    // eslint-disable-next-line no-console
+    console.info(`fuzz statuses on ${databaseId}: ${JSON.stringify(Object.fromEntries([...statuses].sort()))}; checked ${checked}`);
+  });
+});
