@@ -241,6 +241,24 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
     expect((await poll(started.device_code)).body.error).toBe('authorization_pending');
   });
 
+  it('answers odd form values with a 303 back, changing nothing', async () => {
+    const started = await oidc.initiateDeviceAuthorization(client, { scope: 'openid' });
+    const { token } = await backend.signInAsGuest();
+    const csrf = 'c'.repeat(43);
+    for (const decision of ['__proto__', 'constructor', 'maybe']) {
+      const res = await request(backend.server)
+        .post('/api/auth/v1/device/decision')
+        .set('Cookie', [`oidc-pages-user=${token}`, `oidc-pages-csrf=${csrf}`])
+        .type('form')
+        .send({ user_code: started.user_code, decision, csrf });
+      expect(res.status).toBe(303);
+    }
+    expect((await poll(started.device_code)).body.error).toBe('authorization_pending');
+    const done = await request(backend.server).get('/api/auth/v1/device/done?result=constructor');
+    expect(done.status).toBe(200);
+    expect(done.text).toContain('Request expired');
+  });
+
   it('serves the pages with a strict CSP that forbids framing', async () => {
     const res = await request(backend.server).get('/api/auth/v1/device');
     expect(res.status).toBe(200);

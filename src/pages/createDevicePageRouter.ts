@@ -28,6 +28,16 @@ export interface DevicePageDeps {
   failureWindowSeconds?: number;
 }
 
+/** The form's buttons and the decision they record. */
+const DECISIONS: Readonly<Record<string, 'approved' | 'denied'>> = { approve: 'approved', deny: 'denied' };
+
+/** What the user sees after deciding (or finding the request gone). */
+const DONE_PAGES: Readonly<Record<string, Html>> = {
+  approved: html`<h1>Device connected</h1><p class="ok">You approved the request. Return to your device; it will finish signing in by itself.</p>`,
+  denied: html`<h1>Request denied</h1><p class="ok">The device was not given access. You can close this page.</p>`,
+  expired: html`<h1>Request expired</h1><p class="error">This request was already decided or has expired. Start again on your device.</p>`,
+};
+
 /**
  * The RFC 8628 §3.3 verification page at `GET /v1/device`: sign in, enter or
  * confirm the user code, review the request, approve or deny
@@ -166,7 +176,10 @@ matches the one it shows. Someone who sends you a code is trying to get into you
         res.redirect(303, back);
         return;
       }
-      const decision = body.decision === 'approve' ? 'approved' : body.decision === 'deny' ? 'denied' : undefined;
+      const decision =
+        typeof body.decision === 'string' && Object.hasOwn(DECISIONS, body.decision)
+          ? DECISIONS[body.decision]
+          : undefined;
       const result = await lookUp(req, user.userEntityRef, typed);
       if (result.kind === 'limited') {
         renderLimited(res, result.retryAfterSeconds);
@@ -197,12 +210,7 @@ matches the one it shows. Someone who sends you a code is trying to get into you
   router.get('/v1/device/done', async (req, res) => {
     setPageHeaders(res);
     const result = req.query.result;
-    const body =
-      result === 'approved'
-        ? html`<h1>Device connected</h1><p class="ok">You approved the request. Return to your device; it will finish signing in by itself.</p>`
-        : result === 'denied'
-          ? html`<h1>Request denied</h1><p class="ok">The device was not given access. You can close this page.</p>`
-          : html`<h1>Request expired</h1><p class="error">This request was already decided or has expired. Start again on your device.</p>`;
+    const body = DONE_PAGES[typeof result === 'string' && Object.hasOwn(DONE_PAGES, result) ? result : 'expired'];
     send(res, 200, 'Device', body);
   });
 

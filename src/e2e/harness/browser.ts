@@ -6,6 +6,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** Where the page tests write their screenshots (committed, shown in the README). */
+// Test-only code run from source by jest, never bundled, so __dirname is the source folder.
+// eslint-disable-next-line no-restricted-syntax
 export const SCREENSHOT_DIR = resolve(__dirname, '../../../docs/screenshots');
 
 /** Starts a headless Chromium with a fresh profile and no network extras. */
