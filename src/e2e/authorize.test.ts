@@ -70,6 +70,7 @@ describe.each(databases.eachSupportedId())('the authorization endpoint and conse
     ['an unknown scope', { scope: 'openid admin' }, 'invalid_scope', "scope 'admin' is not supported"],
     ['a resource outside Backstage', { resource: 'https://evil.example/api/x' }, 'invalid_target', "resource 'https://evil.example/api/x' is not served by this Backstage installation"],
     ['another response type', { response_type: 'token' }, 'unsupported_response_type', "only response_type 'code' is supported"],
+    ['response_mode=fragment', { response_mode: 'fragment' }, 'invalid_request', "response_mode 'fragment' is not supported; use 'query'"],
     ['prompt=none', { prompt: 'none' }, 'consent_required', 'the user must approve this request; prompt=none cannot be honoured'],
   ])('redirects %s with the error, state and iss', async (_name, overrides, error, description) => {
     const sessionsBefore = await sessionCount();

@@ -101,6 +101,10 @@ function checkAuthorizationRequest(ctx: OAuthContext, client: Client, params: OA
   if (!client.grantTypes.includes('authorization_code')) {
     throw new UnauthorizedClient('the client is not registered for the authorization_code grant');
   }
+  // Discovery advertises response_modes_supported: ["query"] (OAuth 2.0 Multiple Response Types §2.1).
+  if (params.response_mode !== undefined && params.response_mode !== 'query') {
+    throw new InvalidRequest(`response_mode '${params.response_mode}' is not supported; use 'query'`);
+  }
   if (params.request !== undefined || params.request_uri !== undefined) {
     throw new InvalidRequest('request objects are not supported');
   }
