@@ -153,4 +153,21 @@ describe.each(databases.eachSupportedId())('the authorization endpoint and conse
     const row = await knex('oauth_authorization_sessions').where({ id: sessionId }).first();
     expect(row).toMatchObject({ status: 'approved', user_entity_ref: 'user:development/guest' });
   });
+
+  it.each([
+    ['malformed JSON', '{"x":', 400],
+    ['an oversized body', JSON.stringify({ x: 'a'.repeat(10_000) }), 413],
+  ])('answers %s on the consent API with a Backstage 4xx and no decision', async (_name, body, status) => {
+    const { res } = await publicClient.authorize();
+    const sessionId = CodeFlow.sessionIdOf(res.headers.location);
+    const { token } = await backend.signInAsGuest();
+    const approve = await request(backend.server)
+      .post(`/api/auth/v1/sessions/${sessionId}/approve`)
+      .auth(token, { type: 'bearer' })
+      .set('Content-Type', 'application/json')
+      .send(body);
+    expect(approve.status).toBe(status);
+    expect(approve.body.error).toEqual(expect.objectContaining({ name: expect.any(String), message: expect.any(String) }));
+    expect((await knex('oauth_authorization_sessions').where({ id: sessionId }).first()).status).toBe('pending');
+  });
 });
