@@ -1,0 +1,477 @@
+#!/usr/bin/env node
+/* eslint-disable no-console */
+/*
+ * `npm run bench`: this plugin against @backstage/plugin-auth-backend 0.30.1
+ * on the same host backend (bench/host.ts), over loopback, with autocannon.
+ * Each scenario runs in alternating rounds (ours, upstream, upstream, ours, …)
+ * so drift on a shared machine hits both alike. Then token-exchange latency of
+ * this plugin with 10^3 and 10^6 stored rows on PostgreSQL. Writes
+ * bench/RESULTS.md. Environment:
+ *   BENCH_SECONDS (default 3)  seconds per measured run
+ *   BENCH_ROUNDS  (default 2)  rounds per scenario and target
+ *   BENCH_PG      (default postgresql://postgres:postgres@127.0.0.1:5433); "" skips the PG part
+ *   BENCH_ROWS    (default 1000000) rows for the large-table measurement
+ */
+const { spawn } = require('node:child_process');
+const { createHash, randomBytes } = require('node:crypto');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const autocannon = require('autocannon');
+const knexFactory = require('knex');
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const CONNECTIONS = 10;
+const PG = process.env.BENCH_PG ?? 'postgresql://postgres:postgres@127.0.0.1:5433';
+const LARGE_ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const CODES_PER_RUN = 1000;
+const REDIRECT_URI = 'http://127.0.0.1:9999/callback';
+const VERIFIER = randomBytes(32).toString('base64url');
+const CHALLENGE = createHash('sha256').update(VERIFIER).digest('base64url');
+
+// ---------------------------------------------------------------- hosts
+
+/**
+ * Upstream finds its migrations with resolvePackagePath('@backstage/plugin-auth-backend'),
+ * but it is installed under an alias; NODE_PATH makes the real name resolve to it.
+ */
+function upstreamNodePath() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-upstream-'));
+  fs.mkdirSync(path.join(dir, '@backstage'));
+  fs.symlinkSync(
+    path.dirname(require.resolve('upstream-auth-backend-0-30/package.json')),
+    path.join(dir, '@backstage', 'plugin-auth-backend'),
+  );
+  return dir;
+}
+
+const children = new Set();
+process.on('exit', () => children.forEach(child => child.kill('SIGKILL')));
+
+/** A free loopback port. */
+async function freePort() {
+  const server = require('node:net').createServer();
+  await new Promise(resolve => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise(resolve => server.close(resolve));
+  return port;
+}
+
+/** Starts bench/host.ts in its own process and resolves once it listens. */
+async function startHost(target, extraEnv = {}) {
+  const port = await freePort();
+  if (target === 'upstream') extraEnv = { ...extraEnv, NODE_PATH: upstreamNodePath() };
+  const child = spawn(
+    process.execPath,
+    ['--require', require.resolve('@backstage/cli-node/config/nodeTransform.cjs'), path.join(__dirname, 'host.ts')],
+    {
+      env: { ...process.env, ...extraEnv, BENCH_TARGET: target, BENCH_PORT: String(port), LOG_LEVEL: 'error', NODE_ENV: 'production' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  let stderr = '';
+  child.stderr.on('data', d => {
+    stderr = (stderr + d).slice(-4000);
+  });
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${target} host did not start:\n${stderr}`)), 120_000);
+    child.stdout.on('data', d => {
+      if (String(d).includes('READY')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on('exit', code => reject(new Error(`${target} host exited (${code}):\n${stderr}`)));
+  }).catch(async error => {
+    await stopHost(child);
+    throw error;
+  });
+  const base = `http://127.0.0.1:${port}`;
+  return { target, base, stop: () => stopHost(child) };
+}
+
+function stopHost(child) {
+  return new Promise(resolve => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', resolve);
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+  });
+}
+
+// ---------------------------------------------------------------- protocol helpers
+
+async function http(base, pathname, init = {}) {
+  const res = await fetch(`${base}${pathname}`, { redirect: 'manual', ...init });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
+}
+
+/** Signs in as the guest and registers a public DCR client; what every scenario needs. */
+async function prepare(host) {
+  const signIn = await http(host.base, '/api/auth/guest/refresh', {
+    method: 'POST',
+    headers: { 'x-requested-with': 'XMLHttpRequest' },
+  });
+  if (signIn.status !== 200) throw new Error(`${host.target}: guest sign-in ${signIn.status} ${signIn.text}`);
+  const token = signIn.json().backstageIdentity.token;
+  const reg = await http(host.base, '/api/auth/v1/register', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      client_name: 'bench',
+      redirect_uris: [REDIRECT_URI],
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+    }),
+  });
+  if (reg.status !== 201) throw new Error(`${host.target}: register ${reg.status} ${reg.text}`);
+  const clientId = reg.json().client_id;
+  const authorizePath = `/api/auth/v1/authorize?${new URLSearchParams({
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid',
+    state: 'bench-state',
+    nonce: 'bench-nonce',
+    code_challenge: CHALLENGE,
+    code_challenge_method: 'S256',
+  })}`;
+  return { ...host, token, clientId, authorizePath };
+}
+
+const sessionIdOf = location => {
+  const match = /\/oauth2\/authorize\/([^/?#]+)/.exec(location ?? '');
+  if (!match) throw new Error(`not a consent redirect: ${location}`);
+  return decodeURIComponent(match[1]);
+};
+const codeOf = body => new URL(JSON.parse(body).redirectUrl).searchParams.get('code');
+const tokenBody = (ctx, code) =>
+  JSON.stringify({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: VERIFIER, client_id: ctx.clientId });
+const approveHeaders = ctx => ({ authorization: `Bearer ${ctx.token}`, 'content-type': 'application/json' });
+
+async function freshCode(ctx) {
+  const authorize = await http(ctx.base, ctx.authorizePath);
+  if (authorize.status !== 302) throw new Error(`${ctx.target}: authorize ${authorize.status} ${authorize.text}`);
+  const sessionId = sessionIdOf(authorize.headers.get('location'));
+  const approve = await http(ctx.base, `/api/auth/v1/sessions/${encodeURIComponent(sessionId)}/approve`, {
+    method: 'POST',
+    headers: approveHeaders(ctx),
+  });
+  if (approve.status !== 200) throw new Error(`${ctx.target}: approve ${approve.status} ${approve.text}`);
+  return codeOf(approve.text);
+}
+
+async function freshCodes(ctx, n) {
+  const codes = [];
+  // A few in parallel, as the load generator would; codes live 60 s on ours.
+  while (codes.length < n) {
+    codes.push(...(await Promise.all(Array.from({ length: Math.min(10, n - codes.length) }, () => freshCode(ctx)))));
+  }
+  return codes;
+}
+
+// ---------------------------------------------------------------- scenarios
+
+/** autocannon hands headers over with their original case. */
+function headersObject(headers) {
+  return Object.fromEntries(Object.entries(headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
+}
+
+/** Runs autocannon; `expect` is the status every response must have. */
+async function cannon(ctx, options, tally) {
+  const result = await autocannon({
+    url: ctx.base,
+    connections: CONNECTIONS,
+    ...(options.amount ? { amount: options.amount } : { duration: SECONDS }),
+    requests: options.requests,
+  });
+  const seconds = result.duration;
+  return {
+    rps: result.requests.total / seconds,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    total: result.requests.total,
+    failures: tally.failures + result.errors + result.timeouts,
+    units: tally.units ? tally.units / seconds : undefined,
+  };
+}
+
+function single(method, pathname, expectStatus, extra = {}) {
+  return async ctx => {
+    const tally = { failures: 0 };
+    return cannon(
+      ctx,
+      {
+        requests: [
+          {
+            method,
+            path: typeof pathname === 'function' ? pathname(ctx) : pathname,
+            headers: extra.headers?.(ctx),
+            onResponse: status => {
+              if (status !== expectStatus) tally.failures++;
+            },
+          },
+        ],
+      },
+      tally,
+    );
+  };
+}
+
+const SCENARIOS = {
+  discovery: single('GET', '/api/auth/.well-known/openid-configuration', 200),
+  jwks: single('GET', '/api/auth/.well-known/jwks.json', 200),
+  'guest sign-in': single('POST', '/api/auth/guest/refresh', 200, {
+    headers: () => ({ 'x-requested-with': 'XMLHttpRequest' }),
+  }),
+  userinfo: single('GET', '/api/auth/v1/userinfo', 200, {
+    headers: ctx => ({ authorization: `Bearer ${ctx.token}` }),
+  }),
+  authorize: single('GET', ctx => ctx.authorizePath, 302),
+  'token exchange': async ctx => {
+    const codes = await freshCodes(ctx, CODES_PER_RUN);
+    const tally = { failures: 0 };
+    return cannon(
+      ctx,
+      {
+        amount: codes.length,
+        requests: [
+          {
+            method: 'POST',
+            path: '/api/auth/v1/token',
+            headers: { 'content-type': 'application/json' },
+            setupRequest: req => ({ ...req, body: tokenBody(ctx, codes.pop()) }),
+            onResponse: status => {
+              if (status !== 200) tally.failures++;
+            },
+          },
+        ],
+      },
+      tally,
+    );
+  },
+  'full flow (authorize → approve → token)': async ctx => {
+    const tally = { failures: 0, units: 0 };
+    return cannon(
+      ctx,
+      {
+        requests: [
+          {
+            method: 'GET',
+            path: ctx.authorizePath,
+            onResponse: (status, _body, context, headers) => {
+              if (status !== 302) tally.failures++;
+              context.sessionId = status === 302 ? sessionIdOf(headersObject(headers).location) : 'none';
+            },
+          },
+          {
+            method: 'POST',
+            headers: approveHeaders(ctx),
+            setupRequest: (req, context) => ({
+              ...req,
+              path: `/api/auth/v1/sessions/${encodeURIComponent(context.sessionId)}/approve`,
+            }),
+            onResponse: (status, body, context) => {
+              if (status !== 200) tally.failures++;
+              context.code = status === 200 ? codeOf(body) : 'none';
+            },
+          },
+          {
+            method: 'POST',
+            path: '/api/auth/v1/token',
+            headers: { 'content-type': 'application/json' },
+            setupRequest: (req, context) => ({ ...req, body: tokenBody(ctx, context.code) }),
+            onResponse: status => {
+              if (status === 200) tally.units++;
+              else tally.failures++;
+            },
+          },
+        ],
+      },
+      tally,
+    );
+  },
+};
+
+// ---------------------------------------------------------------- PostgreSQL row-count test
+
+/** Fills the tables a token exchange reads up to `rows` live-looking rows each. */
+async function fillTables(knex, rows) {
+  const have = Number((await knex('oidc_authorization_codes').count({ n: '*' }))[0].n);
+  if (have >= rows) return;
+  const from = have + 1;
+  await knex.raw(
+    `insert into oauth_authorization_sessions
+       (id, client_id, user_entity_ref, redirect_uri, scope, state, response_type,
+        code_challenge, code_challenge_method, nonce, status, expires_at)
+     select 'bench-' || g, 'bench-client', 'user:development/guest', ?, 'openid', 's', 'code',
+            'x', 'S256', 'n', 'approved', now() + interval '1 day'
+     from generate_series(?::int, ?::int) g`,
+    [REDIRECT_URI, from, rows],
+  );
+  await knex.raw(
+    `insert into oidc_authorization_codes (code, session_id, expires_at, used)
+     select encode(sha256(('bench-' || g)::bytea), 'hex'), 'bench-' || g, now() + interval '1 day', true
+     from generate_series(?::int, ?::int) g`,
+    [from, rows],
+  );
+  if (await knex.schema.hasTable('oidc_refresh_tokens')) {
+    await knex.raw(
+      `insert into oidc_refresh_tokens
+         (token_hash, family_id, client_id, user_entity_ref, scope, status, auth_time,
+          created_at, expires_at, family_expires_at)
+       select encode(sha256(('bench-rt-' || g)::bytea), 'hex'), 'bench-' || g, 'bench-client',
+              'user:development/bench-' || (g % 5000), 'openid offline_access', 'active', now(),
+              now(), now() + interval '1 day', now() + interval '30 days'
+       from generate_series(?::int, ?::int) g`,
+      [from, rows],
+    );
+  }
+  await knex.raw('analyze');
+}
+
+async function largeTableLatency() {
+  const prefix = `bench_${randomBytes(4).toString('hex')}_`;
+  const host = await startHost('ours', { BENCH_DATABASE: PG, BENCH_DB_PREFIX: prefix });
+  const knex = knexFactory({ client: 'pg', connection: `${PG}/${prefix}auth` });
+  const out = [];
+  try {
+    const ctx = await prepare(host);
+    for (const rows of [1000, LARGE_ROWS]) {
+      const started = Date.now();
+      await fillTables(knex, rows);
+      const fillSeconds = (Date.now() - started) / 1000;
+      const runs = [];
+      for (let round = 0; round < ROUNDS; round++) runs.push(await SCENARIOS['token exchange'](ctx));
+      const best = runs.sort((a, b) => a.p99 - b.p99)[Math.floor(runs.length / 2)];
+      out.push({ rows, fillSeconds, ...best });
+      console.log(`  PostgreSQL, ${rows} rows per table: ${fmt(best)} (filled in ${fillSeconds.toFixed(1)} s)`);
+    }
+  } finally {
+    await knex.destroy();
+    await host.stop();
+    const admin = knexFactory({ client: 'pg', connection: `${PG}/postgres` });
+    await admin.raw(`drop database if exists "${prefix}auth" with (force)`).catch(() => undefined);
+    await admin.destroy();
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- report
+
+const fmt = r =>
+  `${r.rps.toFixed(0)} req/s${r.units !== undefined ? ` (${r.units.toFixed(0)} flows/s)` : ''}, p50 ${r.p50} ms, p99 ${r.p99} ms${r.failures ? `, ${r.failures} FAILED` : ''}`;
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+function summarize(runs) {
+  return {
+    rps: median(runs.map(r => r.rps)),
+    units: runs[0].units === undefined ? undefined : median(runs.map(r => r.units)),
+    p50: median(runs.map(r => r.p50)),
+    p99: median(runs.map(r => r.p99)),
+    failures: runs.reduce((n, r) => n + r.failures, 0),
+  };
+}
+
+function machine() {
+  const cpu = os.cpus()[0]?.model ?? 'unknown';
+  return {
+    cpus: `${os.cpus().length} × ${cpu}`,
+    memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    node: process.version,
+    os: `${os.type()} ${os.release()}`,
+  };
+}
+
+function writeResults(results, large, started) {
+  const m = machine();
+  const lines = [
+    '# Benchmark results',
+    '',
+    `Generated by \`npm run bench\` on ${new Date().toISOString()} in ${((Date.now() - started) / 1000).toFixed(0)} s.`,
+    '',
+    `Machine: ${m.cpus}; ${m.memory} RAM; Node ${m.node}; ${m.os}. Load generator (autocannon,`,
+    `${CONNECTIONS} connections) and backend share the machine over loopback.`,
+    '',
+    'Both targets run in the same host backend (`bench/host.ts`: `createBackend()`, guest provider,',
+    'in-memory catalog, SQLite in memory), each in its own process, measured in alternating rounds;',
+    `each figure is the median of ${ROUNDS} runs of ${SECONDS} s (token exchange: ${CODES_PER_RUN} codes per run).`,
+    'Upstream is `@backstage/plugin-auth-backend` 0.30.1 with `auth.experimentalDynamicClientRegistration`.',
+    'Our rate limits are set very high so the limiter runs but does not answer 429.',
+    '',
+    '| Scenario | Ours req/s | Upstream req/s | Ratio | Ours p50 / p99 ms | Upstream p50 / p99 ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const [name, { ours, upstream }] of Object.entries(results)) {
+    const unit = r => (r.units !== undefined ? `${r.rps.toFixed(0)} (${r.units.toFixed(0)} flows/s)` : r.rps.toFixed(0));
+    const fail = r => (r.failures ? ` ⚠ ${r.failures} failed` : '');
+    lines.push(
+      `| ${name} | ${unit(ours)}${fail(ours)} | ${unit(upstream)}${fail(upstream)} | ${(ours.rps / upstream.rps).toFixed(2)}× | ${ours.p50} / ${ours.p99} | ${upstream.p50} / ${upstream.p99} |`,
+    );
+  }
+  if (large.length) {
+    lines.push(
+      '',
+      '## Token exchange with many stored rows (this plugin, PostgreSQL)',
+      '',
+      'Rows per table in `oauth_authorization_sessions`, `oidc_authorization_codes` and',
+      '`oidc_refresh_tokens`, bulk-inserted with `generate_series`, then `ANALYZE`.',
+      '',
+      '| Stored rows | req/s | p50 ms | p99 ms |',
+      '| ---: | ---: | ---: | ---: |',
+      ...large.map(r => `| ${r.rows.toLocaleString('en')} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} |`),
+      '',
+      `p99 ratio (${large.at(-1).rows.toLocaleString('en')} vs ${large[0].rows.toLocaleString('en')} rows): ${(large.at(-1).p99 / large[0].p99).toFixed(2)}×`,
+    );
+  }
+  fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), `${lines.join('\n')}\n`);
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  const started = Date.now();
+  console.log(`Machine: ${JSON.stringify(machine())}`);
+  const hosts = {};
+  const results = {};
+  try {
+    hosts.ours = await startHost('ours');
+    hosts.upstream = await startHost('upstream');
+    const ctx = { ours: await prepare(hosts.ours), upstream: await prepare(hosts.upstream) };
+    for (const [name, scenario] of Object.entries(SCENARIOS)) {
+      const runs = { ours: [], upstream: [] };
+      // Warm-up so JIT and caches do not count against the first target.
+      for (const t of ['ours', 'upstream']) await single('GET', '/api/auth/.well-known/jwks.json', 200)(ctx[t]);
+      for (let round = 0; round < ROUNDS; round++) {
+        const order = round % 2 === 0 ? ['ours', 'upstream'] : ['upstream', 'ours'];
+        for (const t of order) runs[t].push(await scenario(ctx[t]));
+      }
+      results[name] = { ours: summarize(runs.ours), upstream: summarize(runs.upstream) };
+      const ratio = results[name].ours.rps / results[name].upstream.rps;
+      console.log(`${name}\n  ours:     ${fmt(results[name].ours)}\n  upstream: ${fmt(results[name].upstream)}\n  ratio:    ${ratio.toFixed(2)}×`);
+    }
+  } finally {
+    await Promise.all(Object.values(hosts).map(h => h.stop()));
+  }
+  let large = [];
+  if (PG) {
+    console.log('Token exchange with stored rows on PostgreSQL');
+    large = await largeTableLatency();
+  }
+  writeResults(results, large, started);
+  console.log(`Wrote bench/RESULTS.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+main().catch(error => {
+  console.error(error);
+  process.exit(1);
+});
