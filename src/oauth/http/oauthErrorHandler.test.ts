@@ -55,6 +55,24 @@ describe('oauthErrorHandler', () => {
     expect(logger.warn).toHaveBeenCalled();
   });
 
+  it('answers a body whose Content-Encoding lies with invalid_request', async () => {
+    const app = express();
+    app.post('/token', express.json(), (_req, res) => {
+      res.json({});
+    });
+    app.use(oauthErrorHandler(mockServices.logger.mock()));
+    const res = await request(app)
+      .post('/token')
+      .set('content-type', 'application/json')
+      .set('content-encoding', 'gzip')
+      .send('{"not":"gzip"}');
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({
+      error: 'invalid_request',
+      error_description: 'request body could not be read',
+    });
+  });
+
   it('hides anything else behind server_error and logs it', async () => {
     const { app, logger } = appThrowing(new TypeError('boom'));
     const res = await request(app).post('/token');

@@ -4,15 +4,21 @@ import { OAuthError, TooManyRequests } from '../errors';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './isDatabaseUnavailable';
 
 interface BodyParserError {
-  type: string;
+  type?: string;
   status: number;
+  expose?: boolean;
   message: string;
 }
 
+/**
+ * body-parser's own errors carry a `type`; errors it passes through from
+ * zlib (a body whose Content-Encoding lies) only carry http-errors'
+ * `status` and `expose`. Both are the client's fault.
+ */
 function isBodyParserError(err: unknown): err is BodyParserError {
   const e = err as Partial<BodyParserError>;
   return (
-    typeof e?.type === 'string' &&
+    (typeof e?.type === 'string' || e?.expose === true) &&
     typeof e.status === 'number' &&
     e.status >= 400 &&
     e.status < 500

@@ -1,0 +1,101 @@
+import { mockServices } from '@backstage/backend-test-utils';
+import type { JsonObject } from '@backstage/types';
+import type { Knex } from 'knex';
+import request from 'supertest';
+import { createTestDatabases } from '../testUtils/databases';
+import { CONFIDENTIAL, codeFlowConfig } from './fixtures/codeFlowClients';
+import { guestUser } from './fixtures/guestUser';
+import { CodeFlow } from './harness/codeFlow';
+import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
+
+jest.setTimeout(120_000);
+const databases = createTestDatabases();
+
+// Budgets are kept in memory, not in the database, so one database suffices.
+describe('rate limits in a running backend', () => {
+  let backend: AuthBackend;
+  let knex: Knex;
+  const auditor = mockServices.auditor.mock({
+    createEvent: jest.fn(async () => ({ success: async () => {}, fail: async () => {} })),
+  });
+
+  beforeAll(async () => {
+    const auth = codeFlowConfig().auth as JsonObject;
+    knex = await databases.init('SQLITE_3');
+    backend = await startAuthBackend({
+      knex,
+      entities: [guestUser()],
+      features: [auditor.factory],
+      config: {
+        auth: {
+          ...auth,
+          experimentalDynamicClientRegistration: { enabled: true },
+          oidcProvider: {
+            ...(auth.oidcProvider as JsonObject),
+            deviceAuthorization: { enabled: true },
+            rateLimits: {
+              token: { requests: 3, window: '1m' },
+              registration: { requests: 1, window: { minutes: 10 } },
+              verification: { requests: 2, window: '1m' },
+            },
+          },
+        },
+      },
+    });
+  });
+  afterAll(async () => {
+    await backend?.stop();
+  });
+
+  const rateLimitedEvents = () =>
+    auditor.createEvent.mock.calls.map(([e]) => e).filter(e => e.eventId === 'rate-limited');
+
+  it('answers the token request over budget with 429 too_many_requests and Retry-After', async () => {
+    const flow = new CodeFlow(backend, CONFIDENTIAL);
+    for (let i = 0; i < 3; i++) {
+      const res = await flow.token({ grant_type: 'refresh_token', refresh_token: `bogus-${i}` });
+      expect(res.status).toBe(400);
+    }
+    const res = await flow.token({ grant_type: 'refresh_token', refresh_token: 'bogus-4' });
+    expect(res.status).toBe(429);
+    expect(res.headers['retry-after']).toMatch(/^\d+$/);
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.body).toEqual({
+      error: 'too_many_requests',
+      error_description: expect.stringContaining('too many token requests'),
+    });
+    expect(rateLimitedEvents()).toContainEqual(
+      expect.objectContaining({
+        eventId: 'rate-limited',
+        severityLevel: 'medium',
+        meta: expect.objectContaining({ endpoint: 'token', scope: 'address' }),
+      }),
+    );
+    // No secret of any kind reaches the audit event.
+    expect(JSON.stringify(rateLimitedEvents())).not.toContain(CONFIDENTIAL.clientSecret);
+  });
+
+  it('limits dynamic client registration and leaves no row behind for refused requests', async () => {
+    const register = () =>
+      request(backend.server)
+        .post('/api/auth/v1/register')
+        .send({ client_name: 'x', redirect_uris: ['http://127.0.0.1/cb'], token_endpoint_auth_method: 'none' });
+    expect((await register()).status).toBe(201);
+    const clients = await knex('oidc_clients').select();
+    const refused = await register();
+    expect(refused.status).toBe(429);
+    expect(refused.body.error).toBe('too_many_requests');
+    expect(await knex('oidc_clients').select()).toEqual(clients);
+  });
+
+  it('limits the device verification page with a Backstage-format 429', async () => {
+    for (let i = 0; i < 2; i++) {
+      expect((await request(backend.server).get('/api/auth/v1/device')).status).toBeLessThan(400);
+    }
+    const res = await request(backend.server).get('/api/auth/v1/device');
+    expect(res.status).toBe(429);
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    expect(res.body).toMatchObject({ error: { name: 'TooManyRequests' }, response: { statusCode: 429 } });
+  });
+});
