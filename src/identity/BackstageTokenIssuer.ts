@@ -7,9 +7,6 @@ import type { UserTokenClaims } from './createIdentity';
 /** Upstream's limit; larger tokens break headers and cookies downstream. */
 export const MAX_USER_TOKEN_LENGTH = 32768;
 
-/** No token we sign may outlive this; key retention relies on it. */
-export const MAX_SIGNED_LIFETIME_SECONDS = 24 * 60 * 60;
-
 /** Options of {@link BackstageTokenIssuer.create}. */
 export interface BackstageTokenIssuerOptions {
   keys: SigningKeys;
@@ -91,9 +88,10 @@ export class BackstageTokenIssuer {
     options: { typ: string; expiresInSeconds: number },
   ): Promise<string> {
     const lifetime = options.expiresInSeconds;
-    if (!Number.isInteger(lifetime) || lifetime <= 0 || lifetime > MAX_SIGNED_LIFETIME_SECONDS) {
+    // Key retention assumes no token outlives a user token (see createIdentity).
+    if (!Number.isInteger(lifetime) || lifetime <= 0 || lifetime > this.#lifetimeSeconds) {
       throw new Error(
-        `JWT lifetime must be a whole number of seconds in (0, ${MAX_SIGNED_LIFETIME_SECONDS}], got ${lifetime}`,
+        `JWT lifetime must be a whole number of seconds in (0, ${this.#lifetimeSeconds}], got ${lifetime}`,
       );
     }
     const key = await this.#keys.currentKey();

@@ -5,7 +5,7 @@ import type { IdentityConfig } from '../config/readIdentityConfig';
 import { DbSigningKeyStore } from '../database/DbSigningKeyStore';
 import { DbUserInfoStore } from '../database/DbUserInfoStore';
 import type { RouterOptions } from '../service/createRouter';
-import { BackstageTokenIssuer, MAX_SIGNED_LIFETIME_SECONDS } from './BackstageTokenIssuer';
+import { BackstageTokenIssuer } from './BackstageTokenIssuer';
 import { createIdentityRouter } from './createIdentityRouter';
 import { MemoryKeyStore } from './MemoryKeyStore';
 import { RotatingSigningKeys } from './RotatingSigningKeys';
@@ -93,9 +93,10 @@ async function createSigningKeys(
     store: store.provider === 'database' ? DbSigningKeyStore.create({ knex }) : MemoryKeyStore.create(),
     algorithm: identity.algorithm,
     // Upstream rotates as often as a token lives; keys stay listed until the
-    // longest-lived token they could have signed has expired.
+    // longest-lived token they could have signed has expired. signJwt refuses
+    // lifetimes beyond the user token's, so that bound covers ID tokens too.
     rotationSeconds: identity.tokenLifetimeSeconds,
-    maxTokenLifetimeSeconds: MAX_SIGNED_LIFETIME_SECONDS,
+    maxTokenLifetimeSeconds: identity.tokenLifetimeSeconds,
     logger: logger.child({ component: 'signing-keys' }),
   });
 }
