@@ -228,9 +228,19 @@ describe.each(databases.eachSupportedId())('fuzzing every endpoint on %s', datab
       config: withGenerousRateLimits({
         auth: {
           experimentalRefreshToken: { enabled: true },
-          experimentalDynamicClientRegistration: { enabled: true, allowedRedirectUriPatterns: ['https://allowed.example.com/*'] },
+          experimentalDynamicClientRegistration: {
+            enabled: true,
+            allowedRedirectUriPatterns: ['https://allowed.example.com/*'],
+          },
           oidcProvider: {
-            clients: [{ ...CLIENT, clientName: 'Fuzz App', redirectUris: [CLIENT.redirectUri], grantTypes: ['authorization_code', 'refresh_token'] }],
+            clients: [
+              {
+                ...CLIENT,
+                clientName: 'Fuzz App',
+                redirectUris: [CLIENT.redirectUri],
+                grantTypes: ['authorization_code', 'refresh_token'],
+              },
+            ],
             deviceAuthorization: { enabled: true, allowedClientIds: ['no-such-device-client'] },
           },
         },
@@ -246,7 +256,15 @@ describe.each(databases.eachSupportedId())('fuzzing every endpoint on %s', datab
     const flow = new CodeFlow(backend, CLIENT);
     const { code, verifier, sessionId } = await flow.approvedCode();
     const tokens = (await flow.redeem(code, verifier)).body;
-    const known = [code, verifier, sessionId, tokens.refresh_token, tokens.access_token, CLIENT.clientId, CLIENT.redirectUri];
+    const known = [
+      code,
+      verifier,
+      sessionId,
+      tokens.refresh_token,
+      tokens.access_token,
+      CLIENT.clientId,
+      CLIENT.redirectUri,
+    ];
     await request(backend.server).get('/api/auth/.well-known/jwks.json');
 
     const rng = prng(SEED);
@@ -285,7 +303,8 @@ describe.each(databases.eachSupportedId())('fuzzing every endpoint on %s', datab
     expect(checked).toBeGreaterThanOrEqual(REQUESTS * 0.9);
     // The server is still healthy afterwards.
     expect((await flow.tokens()).access_token).toEqual(expect.any(String));
+    const counts = JSON.stringify(Object.fromEntries([...statuses].sort()));
     // eslint-disable-next-line no-console
-    console.info(`fuzz statuses on ${databaseId}: ${JSON.stringify(Object.fromEntries([...statuses].sort()))}; checked ${checked}`);
+    console.info(`fuzz statuses on ${databaseId}: ${counts}; checked ${checked}`);
   });
 });
