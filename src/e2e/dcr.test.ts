@@ -182,6 +182,7 @@ describe.each(databases.eachSupportedId())('client registration on %s', database
     ['an unknown scope', { scope: 'openid admin' }, 'invalid_client_metadata'],
     ['a non-string client name', { client_name: 42 }, 'invalid_client_metadata'],
     ['an overlong client name', { client_name: 'x'.repeat(256) }, 'invalid_client_metadata'],
+    // eslint-disable-next-line no-script-url -- the hostile input under test
     ['a javascript: logo', { logo_uri: 'javascript:alert(1)' }, 'invalid_client_metadata'],
   ])('refuses %s and stores nothing', async (_name, overrides, error) => {
     const before = await clientRows();

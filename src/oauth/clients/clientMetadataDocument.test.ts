@@ -105,7 +105,7 @@ describe('fetchClientMetadataDocument', () => {
       fetchClientMetadataDocument(new URL(`${base}/ok`), { allowInsecure: false }),
     ).rejects.toThrow('127.0.0.1 is not a public address');
     await expect(
-      fetchClientMetadataDocument(new URL(base.replace('127.0.0.1', 'localhost') + '/ok'), {
+      fetchClientMetadataDocument(new URL(`${base.replace('127.0.0.1', 'localhost')}/ok`), {
         allowInsecure: false,
       }),
     ).rejects.toThrow('localhost resolves to a non-public address');

@@ -115,18 +115,20 @@ export async function fetchClientMetadataDocument(
   const transport = url.protocol === 'https:' ? https : http;
   return new Promise<unknown>((resolve, reject) => {
     let settled = false;
+    // Filled right below; `fail` only runs once both exist.
+    const handles: { timer?: NodeJS.Timeout; request?: http.ClientRequest } = {};
     const fail = (error: Error) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
-      request.destroy();
+      clearTimeout(handles.timer);
+      handles.request?.destroy();
       reject(
         error instanceof ClientMetadataDocumentError
           ? error
           : new ClientMetadataDocumentError(`fetching the document failed: ${error.message}`),
       );
     };
-    const timer = setTimeout(
+    handles.timer = setTimeout(
       () => fail(new ClientMetadataDocumentError('fetching the document timed out')),
       CLIENT_METADATA_FETCH_TIMEOUT_MS,
     );
@@ -172,7 +174,7 @@ export async function fetchClientMetadataDocument(
         response.on('end', () => {
           if (settled) return;
           settled = true;
-          clearTimeout(timer);
+          clearTimeout(handles.timer);
           try {
             resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
           } catch {
@@ -181,6 +183,7 @@ export async function fetchClientMetadataDocument(
         });
       },
     );
+    handles.request = request;
     request.on('timeout', () =>
       fail(new ClientMetadataDocumentError('fetching the document timed out')),
     );

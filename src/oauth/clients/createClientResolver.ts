@@ -125,12 +125,9 @@ export async function createClientResolver(options: {
     },
 
     async verifySecret(client, presentedSecret) {
-      const secretHash =
-        client.kind === 'static'
-          ? statics.get(client.clientId)?.secretHash
-          : client.kind === 'dynamic'
-            ? (await store.get(client.clientId))?.secretHash
-            : undefined;
+      let secretHash: string | undefined;
+      if (client.kind === 'static') secretHash = statics.get(client.clientId)?.secretHash;
+      else if (client.kind === 'dynamic') secretHash = (await store.get(client.clientId))?.secretHash;
       if (!secretHash) return false;
       return constantEquals(sha256(presentedSecret), secretHash);
     },

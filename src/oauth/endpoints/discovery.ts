@@ -65,8 +65,10 @@ export function createServerMetadataHandler(
 ): express.RequestHandler {
   const body = buildServerMetadata(ctx, options);
   return (req, res, next) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
-    if (req.path !== '/' && req.path !== '') return next();
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || (req.path !== '/' && req.path !== '')) {
+      next();
+      return;
+    }
     res.setHeader('Cache-Control', 'public, max-age=300');
     res.json(body);
   };

@@ -19,6 +19,7 @@ class RegistrationDisabled extends OAuthError {
 
 const AUTH_METHODS: TokenEndpointAuthMethod[] = ['none', 'client_secret_basic', 'client_secret_post'];
 // Schemes that would run or read content in the user agent instead of navigating.
+// eslint-disable-next-line no-script-url -- listed to be refused
 const FORBIDDEN_REDIRECT_SCHEMES = ['javascript:', 'data:', 'vbscript:', 'file:', 'blob:'];
 const URI_FIELDS = ['client_uri', 'logo_uri', 'tos_uri', 'policy_uri'] as const;
 const STRING_FIELDS = ['software_id', 'software_version'] as const;
@@ -26,6 +27,19 @@ const MAX_CLIENT_NAME_LENGTH = 255;
 const MAX_REDIRECT_URIS = 20;
 
 const jsonBody = express.json({ limit: MAX_BODY_BYTES, strict: true });
+
+function parseRegistrationBody(...[req, res, next]: Parameters<RequestHandler>): void {
+  if (!req.is('application/json')) {
+    throw new InvalidClientMetadata('the registration request must be application/json');
+  }
+  jsonBody(req, res, error => {
+    if (error && (error as { type?: string }).type === 'entity.parse.failed') {
+      next(new InvalidClientMetadata('the registration request is not valid JSON'));
+      return;
+    }
+    next(error);
+  });
+}
 
 /**
  * RFC 7591 §3: `POST /v1/register`. Validates the metadata, applies
@@ -86,19 +100,6 @@ function requireRegistrationEnabled(ctx: OAuthContext): RequestHandler {
     next();
   };
 }
-
-const parseRegistrationBody: RequestHandler = (req, res, next) => {
-  if (!req.is('application/json')) {
-    throw new InvalidClientMetadata('the registration request must be application/json');
-  }
-  jsonBody(req, res, error => {
-    if (error && (error as { type?: string }).type === 'entity.parse.failed') {
-      next(new InvalidClientMetadata('the registration request is not valid JSON'));
-      return;
-    }
-    next(error);
-  });
-};
 
 interface Registration {
   redirectUris: string[];
