@@ -103,8 +103,8 @@ export interface Config {
     };
 
     /**
-     * Deprecated alias of `auth.clientIdMetadataDocuments`.
-     * @deprecated Use `auth.clientIdMetadataDocuments`.
+     * Deprecated alias of `auth.clientIdMetadataDocuments`, read only when
+     * that key is absent.
      */
     experimentalClientIdMetadataDocuments?: {
       enabled?: boolean;
@@ -124,7 +124,98 @@ export interface Config {
       maxTokensPerUser?: number;
     };
 
-    // The keys new in this plugin (static clients, device grant, built-in
-    // pages, rate limits, lifetimes) go in `oidcProvider?: { … }` here.
+    /**
+     * Settings new in this plugin: pre-registered clients, the device grant,
+     * the built-in pages, rate limits and flow lifetimes.
+     */
+    oidcProvider?: {
+      /**
+       * Clients registered in config, so internal tools can use the portal
+       * for single sign-on without an open registration endpoint.
+       */
+      clients?: Array<{
+        /** At most 255 characters, unique, not an http(s) URL. */
+        clientId: string;
+        /**
+         * Required for confidential clients, forbidden for public ones.
+         * Write it as `${ENV_VAR}`; only its SHA-256 hash is kept in memory.
+         * @visibility secret
+         */
+        clientSecret?: string;
+        /** Shown on the consent page. Defaults to the client ID. */
+        clientName?: string;
+        /** Exact redirect URIs (a loopback redirect may use any port, RFC 8252). */
+        redirectUris: string[];
+        /** Scopes the client may ask for; defaults to all supported scopes. */
+        scopes?: string[];
+        /**
+         * Grants the client may use: `authorization_code` (default),
+         * `refresh_token`, `urn:ietf:params:oauth:grant-type:device_code`.
+         */
+        grantTypes?: string[];
+        /** A public client (no secret, token auth method `none`, PKCE). Defaults to false. */
+        public?: boolean;
+      }>;
+
+      /** Lifetime of an authorization code; at most (and by default) 60 seconds. */
+      authorizationCodeLifetime?: HumanDuration | string;
+
+      /** Lifetime of a pending consent request; at most (and by default) 10 minutes. */
+      consentSessionLifetime?: HumanDuration | string;
+
+      /**
+       * Where `/v1/authorize` sends the user: `app` (default) is the frontend's
+       * `/oauth2/authorize/:sessionId` page from `@backstage/plugin-auth`;
+       * `builtin` is the plugin's own server-rendered page.
+       */
+      consentPage?: 'app' | 'builtin';
+
+      /**
+       * The sign-in provider the built-in pages use to identify the user.
+       * Defaults to the first provider under `auth.providers`.
+       */
+      signInProvider?: string;
+
+      /** OAuth 2.0 Device Authorization Grant (RFC 8628). */
+      deviceAuthorization?: {
+        /** Defaults to false. */
+        enabled?: boolean;
+        /** When set, only these client IDs may use the device grant. */
+        allowedClientIds?: string[];
+        /** Lifetime of a device code; 1–10 minutes, default 10 minutes. */
+        lifetime?: HumanDuration | string;
+        /** Minimum polling interval; 1–60 seconds, default 5 seconds. */
+        interval?: HumanDuration | string;
+      };
+
+      /**
+       * Per-address request budgets; answers beyond them are 429. Each
+       * instance counts on its own.
+       */
+      rateLimits?: {
+        /** `POST /v1/register`; default 20 per hour. */
+        registration?: RateLimitConfig;
+        /** `POST /v1/token`; default 300 per minute. */
+        token?: RateLimitConfig;
+        /** `POST /v1/device_authorization`; default 30 per minute. */
+        deviceAuthorization?: RateLimitConfig;
+        /** Code entry on the device verification page; default 10 per minute. */
+        verification?: RateLimitConfig;
+      };
+
+      /**
+       * Development and tests only: allow http and loopback/private-address
+       * client ID metadata document URLs. Never enable in production (SSRF).
+       */
+      dangerouslyAllowInsecureClientIdMetadataDocuments?: boolean;
+    };
   };
+}
+
+/** A request budget: `requests` per `window`. */
+interface RateLimitConfig {
+  /** Requests allowed per window. */
+  requests?: number;
+  /** Window length, 1 second – 24 hours. */
+  window?: HumanDuration | string;
 }
