@@ -68,12 +68,12 @@ async function freePort() {
 /** Starts bench/host.ts in its own process and resolves once it listens. */
 async function startHost(target, extraEnv = {}) {
   const port = await freePort();
-  if (target === 'upstream') extraEnv = { ...extraEnv, NODE_PATH: upstreamNodePath() };
+  const targetEnv = target === 'upstream' ? { NODE_PATH: upstreamNodePath() } : {};
   const child = spawn(
     process.execPath,
     ['--require', require.resolve('@backstage/cli-node/config/nodeTransform.cjs'), path.join(__dirname, 'host.ts')],
     {
-      env: { ...process.env, ...extraEnv, BENCH_TARGET: target, BENCH_PORT: String(port), LOG_LEVEL: 'error', NODE_ENV: 'production' },
+      env: { ...process.env, ...extraEnv, ...targetEnv, BENCH_TARGET: target, BENCH_PORT: String(port), LOG_LEVEL: 'error', NODE_ENV: 'production' },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -102,7 +102,10 @@ async function startHost(target, extraEnv = {}) {
 
 function stopHost(child) {
   return new Promise(resolve => {
-    if (child.exitCode !== null) return resolve();
+    if (child.exitCode !== null) {
+      resolve();
+      return;
+    }
     child.once('exit', resolve);
     child.kill('SIGTERM');
     setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
@@ -377,8 +380,9 @@ async function largeTableLatency() {
 
 // ---------------------------------------------------------------- report
 
-const fmt = r =>
-  `${r.rps.toFixed(0)} req/s${r.units !== undefined ? ` (${r.units.toFixed(0)} flows/s)` : ''}, p50 ${r.p50} ms, p99 ${r.p99} ms${r.failures ? `, ${r.failures} FAILED` : ''}`;
+function fmt(r) {
+  return `${r.rps.toFixed(0)} req/s${r.units !== undefined ? ` (${r.units.toFixed(0)} flows/s)` : ''}, p50 ${r.p50} ms, p99 ${r.p99} ms${r.failures ? `, ${r.failures} FAILED` : ''}`;
+}
 
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
