@@ -11,6 +11,9 @@
  *   BENCH_ROUNDS  (default 2)  rounds per scenario and target
  *   BENCH_PG      (default postgresql://postgres:postgres@127.0.0.1:5433); "" skips the PG part
  *   BENCH_ROWS    (default 1000000) rows for the large-table measurement
+ *   BENCH_SCENARIOS (default all) comma-separated name prefixes; when set, only
+ *                 those scenarios run, the PG part is skipped and RESULTS.md is
+ *                 left alone (a quick before/after check, not a report)
  */
 const { spawn } = require('node:child_process');
 const { createHash, randomBytes } = require('node:crypto');
@@ -25,6 +28,10 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const CONNECTIONS = 10;
 const PG = process.env.BENCH_PG ?? 'postgresql://postgres:postgres@127.0.0.1:5433';
 const LARGE_ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const ONLY = (process.env.BENCH_SCENARIOS ?? '')
+  .split(',')
+  .map(s => s.trim())
+  .filter(Boolean);
 /**
  * Codes minted before each token-exchange run (each is single-use). Runs are
  * timed like the others: autocannon's `amount` mode only stops on its 1 s
@@ -470,6 +477,7 @@ async function main() {
     hosts.upstream = await startHost('upstream');
     const ctx = { ours: await prepare(hosts.ours), upstream: await prepare(hosts.upstream) };
     for (const [name, scenario] of Object.entries(SCENARIOS)) {
+      if (ONLY.length && !ONLY.some(prefix => name.startsWith(prefix))) continue;
       const runs = { ours: [], upstream: [] };
       // Warm-up so JIT and caches do not count against the first target.
       for (const t of ['ours', 'upstream']) await single('GET', '/api/auth/.well-known/jwks.json', 200)(ctx[t]);
@@ -485,6 +493,10 @@ async function main() {
     await Promise.all(Object.values(hosts).map(h => h.stop()));
   }
   let large = [];
+  if (ONLY.length) {
+    console.log('BENCH_SCENARIOS set: PostgreSQL part skipped, bench/RESULTS.md left as is');
+    return;
+  }
   if (PG) {
     console.log('Token exchange with stored rows on PostgreSQL');
     large = await largeTableLatency();
