@@ -18,6 +18,13 @@ export interface DbAuthorizationCodeRow {
 
 const CODES_TABLE = 'oidc_authorization_codes';
 
+/** The code's own columns in the joined read, renamed apart from the session's. */
+interface CodeColumns {
+  code_session_id: string;
+  code_expires_at: DbAuthorizationCodeRow['expires_at'];
+  code_used: DbAuthorizationCodeRow['used'];
+}
+
 /** Authorization codes in the plugin database. */
 export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
   readonly #db: Knex;
@@ -46,30 +53,34 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
       .where({ code: codeHash, used: false })
       .andWhere('expires_at', '>', now)
       .update({ used: true });
-    const row = await this.#db<DbAuthorizationCodeRow>(CODES_TABLE)
-      .where({ code: codeHash })
-      .first();
+    // One read for the code and its session (the FK makes the inner join safe:
+    // a code without its session reads as unknown, as before).
+    const row = await this.#db<DbAuthorizationSessionRow & CodeColumns>(`${CODES_TABLE} as c`)
+      .join(`${SESSIONS_TABLE} as s`, 's.id', 'c.session_id')
+      .where('c.code', codeHash)
+      .first(
+        's.*',
+        'c.session_id as code_session_id',
+        'c.expires_at as code_expires_at',
+        'c.used as code_used',
+      );
     if (!row) return { kind: 'unknown' };
-    const session = await this.#db<DbAuthorizationSessionRow>(SESSIONS_TABLE)
-      .where({ id: row.session_id })
-      .first();
-    if (!session) return { kind: 'unknown' };
     if (changed === 1) {
       return {
         kind: 'redeemed',
         code: {
-          sessionId: row.session_id,
-          expiresAt: parseDbDate(row.expires_at),
-          session: toSession(session),
+          sessionId: row.code_session_id,
+          expiresAt: parseDbDate(row.code_expires_at),
+          session: toSession(row),
         },
       };
     }
-    if (row.used) {
+    if (row.code_used) {
       return {
         kind: 'replayed',
-        sessionId: row.session_id,
-        clientId: session.client_id,
-        userEntityRef: session.user_entity_ref ?? undefined,
+        sessionId: row.code_session_id,
+        clientId: row.client_id,
+        userEntityRef: row.user_entity_ref ?? undefined,
       };
     }
     return { kind: 'expired' };
