@@ -27,8 +27,16 @@ export interface UserTokenClaims {
 export interface Identity {
   /** Serves `/.well-known/jwks.json` and `/v1/userinfo`. */
   router: express.Router;
-  /** Issues a Backstage user token (header typ `vnd.backstage.user`, `uip`, …) and saves user_info. */
-  issueUserToken(params: { claims: UserTokenClaims }): Promise<{ token: string; expiresInSeconds: number }>;
+  /**
+   * Issues a Backstage user token (header typ `vnd.backstage.user`, `uip`, …)
+   * and saves the claims as user_info, as every sign-in must (SPEC). Pass
+   * `saveUserInfo: false` only when the claims were just read from user_info
+   * (the OAuth grants), so re-saving them would write the same row again.
+   */
+  issueUserToken(params: {
+    claims: UserTokenClaims;
+    saveUserInfo?: boolean;
+  }): Promise<{ token: string; expiresInSeconds: number }>;
   /**
    * Signs any other JWT (e.g. an OIDC ID token) with the current signing key;
    * `iat`/`exp`/`iss` are set here, `typ` goes into the protected header.
@@ -66,12 +74,12 @@ export async function createIdentity(
 
   return {
     router: createIdentityRouter({ keys, httpAuth, getUserInfo }),
-    async issueUserToken({ claims }) {
+    async issueUserToken({ claims, saveUserInfo = true }) {
       // Upstream's default: a user owns at least their own entity.
       const { sub, ent = [sub], ...custom } = claims;
       const saved: UserTokenClaims = { sub, ent, ...custom };
       const issued = await issuer.issueUserToken(saved);
-      await userInfo.saveUserInfo(saved);
+      if (saveUserInfo) await userInfo.saveUserInfo(saved);
       return issued;
     },
     signJwt: (payload, signOptions) => issuer.signJwt(payload, signOptions),

@@ -112,9 +112,13 @@ export interface UserDirectory {
  * (identity/createIdentity.ts), declared here so oauth/ does not depend on it.
  */
 export interface TokenSigner {
-  /** A Backstage user token, which every Backstage API accepts. */
+  /**
+   * A Backstage user token, which every Backstage API accepts; saves the
+   * claims as user info unless `saveUserInfo` is false.
+   */
   issueUserToken(params: {
     claims: { sub: string; ent?: string[]; [claim: string]: unknown };
+    saveUserInfo?: boolean;
   }): Promise<{ token: string; expiresInSeconds: number }>;
   /** Any other JWT (here: ID tokens); `iss`, `iat`, `exp` are set by the signer. */
   signJwt(

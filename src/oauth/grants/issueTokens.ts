@@ -71,10 +71,15 @@ export async function buildTokenResponse(
   refreshToken?: string,
 ): Promise<TokenResponse> {
   // The claims saved at the user's sign-in, so the token matches the one the
-  // portal itself would issue (issuing also re-saves them as user info).
+  // portal itself would issue. Claims just read from user_info are not
+  // written back (one write less per exchange); only a user with no saved
+  // claims gets the defaults saved, so /v1/userinfo answers for the token.
   const saved = await ctx.signer.getUserInfo(access.userEntityRef);
   const claims = { ...saved?.claims, sub: access.userEntityRef };
-  const { token, expiresInSeconds } = await ctx.signer.issueUserToken({ claims });
+  const { token, expiresInSeconds } = await ctx.signer.issueUserToken({
+    claims,
+    saveUserInfo: saved === undefined,
+  });
   const response: TokenResponse = {
     access_token: token,
     token_type: 'Bearer',
