@@ -13,13 +13,20 @@ import {
   parseClientMetadataDocument,
   type ClientMetadataDocumentPolicy,
 } from './clientMetadataDocument';
-import type { ClientStore } from './ClientStore';
+import type { ClientStore, StoredClient } from './ClientStore';
 
 /** How long a fetched metadata document is trusted before it is fetched again. */
 export const CLIENT_METADATA_CACHE_SECONDS = 5 * 60;
 /** How long a failed fetch is remembered, so a bad URL cannot make us fetch in a loop. */
 export const CLIENT_METADATA_FAILURE_CACHE_SECONDS = 30;
 const MAX_CACHED_DOCUMENTS = 1000;
+/**
+ * How long a DCR client read from the database is reused. Registrations never
+ * change, but cleanup deletes unused clients, so keep this short. Only found
+ * clients are cached: another instance may register one at any time.
+ */
+export const DYNAMIC_CLIENT_CACHE_SECONDS = 30;
+const MAX_CACHED_DYNAMIC_CLIENTS = 1000;
 
 type CacheEntry = { client?: Client; reason?: string; expiresAt: number };
 
@@ -81,6 +88,23 @@ export async function createClientResolver(options: {
 
   const cache = new Map<string, CacheEntry>();
   const inFlight = new Map<string, Promise<Client | undefined>>();
+  const dynamicCache = new Map<string, { stored: StoredClient; expiresAt: number }>();
+
+  /** A DCR client (with its secret hash) from the short-lived cache or the database. */
+  async function getDynamic(clientId: string): Promise<StoredClient | undefined> {
+    const now = clock().getTime();
+    const cached = dynamicCache.get(clientId);
+    if (cached && cached.expiresAt > now) return cached.stored;
+    if (cached) dynamicCache.delete(clientId);
+    const stored = await store.get(clientId);
+    // Mirrored rows of static clients removed from config must not resurrect them.
+    if (stored?.client.kind !== 'dynamic') return undefined;
+    if (dynamicCache.size >= MAX_CACHED_DYNAMIC_CLIENTS) {
+      dynamicCache.delete(dynamicCache.keys().next().value!);
+    }
+    dynamicCache.set(clientId, { stored, expiresAt: now + DYNAMIC_CLIENT_CACHE_SECONDS * 1000 });
+    return stored;
+  }
 
   async function resolveDocument(clientId: string): Promise<Client | undefined> {
     const now = clock().getTime();
@@ -119,15 +143,13 @@ export async function createClientResolver(options: {
         }
         return pending;
       }
-      const stored = await store.get(clientId);
-      // Mirrored rows of static clients removed from config must not resurrect them.
-      return stored?.client.kind === 'dynamic' ? stored.client : undefined;
+      return (await getDynamic(clientId))?.client;
     },
 
     async verifySecret(client, presentedSecret) {
       let secretHash: string | undefined;
       if (client.kind === 'static') secretHash = statics.get(client.clientId)?.secretHash;
-      else if (client.kind === 'dynamic') secretHash = (await store.get(client.clientId))?.secretHash;
+      else if (client.kind === 'dynamic') secretHash = (await getDynamic(client.clientId))?.secretHash;
       if (!secretHash) return false;
       return constantEquals(sha256(presentedSecret), secretHash);
     },
