@@ -1,10 +1,10 @@
-import { mockServices } from '@backstage/backend-test-utils';
 import * as oidc from 'openid-client';
 import type { Knex } from 'knex';
 import request from 'supertest';
 import { sha256 } from '../oauth/crypto/sha256';
 import { createTestDatabases } from '../testUtils/databases';
 import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
+import { recordingAuditor } from './fixtures/recordingAuditor';
 
 jest.setTimeout(60_000);
 
@@ -21,9 +21,7 @@ function basic(clientId: string, secret: string): string {
 describe.each(databases.eachSupportedId())('client registration on %s', databaseId => {
   let knex: Knex;
   let backend: AuthBackend;
-  const auditor = mockServices.auditor.mock({
-    createEvent: jest.fn(async () => ({ success: jest.fn(async () => {}), fail: jest.fn() })),
-  });
+  const auditor = recordingAuditor();
 
   beforeAll(async () => {
     knex = await databases.init(databaseId);

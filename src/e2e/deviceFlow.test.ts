@@ -1,4 +1,3 @@
-import { mockServices } from '@backstage/backend-test-utils';
 import type { Knex } from 'knex';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext } from 'playwright-core';
@@ -6,6 +5,7 @@ import request from 'supertest';
 import { createTestDatabases } from '../testUtils/databases';
 import { holdSignIn, launchChromium, screenshot } from './harness/browser';
 import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
+import { recordingAuditor } from './fixtures/recordingAuditor';
 
 jest.setTimeout(120_000);
 
@@ -27,9 +27,7 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
   let browser: Browser;
   let context: BrowserContext;
   let client: oidc.Configuration;
-  const auditor = mockServices.auditor.mock({
-    createEvent: jest.fn(async () => ({ success: jest.fn(async () => {}), fail: jest.fn() })),
-  });
+  const auditor = recordingAuditor();
 
   beforeAll(async () => {
     knex = await databases.init(databaseId);

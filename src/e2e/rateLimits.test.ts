@@ -1,4 +1,3 @@
-import { mockServices } from '@backstage/backend-test-utils';
 import type { JsonObject } from '@backstage/types';
 import type { Knex } from 'knex';
 import request from 'supertest';
@@ -7,6 +6,7 @@ import { CONFIDENTIAL, codeFlowConfig } from './fixtures/codeFlowClients';
 import { guestUser } from './fixtures/guestUser';
 import { CodeFlow } from './harness/codeFlow';
 import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
+import { recordingAuditor } from './fixtures/recordingAuditor';
 
 jest.setTimeout(120_000);
 const databases = createTestDatabases();
@@ -15,9 +15,7 @@ const databases = createTestDatabases();
 describe('rate limits in a running backend', () => {
   let backend: AuthBackend;
   let knex: Knex;
-  const auditor = mockServices.auditor.mock({
-    createEvent: jest.fn(async () => ({ success: async () => {}, fail: async () => {} })),
-  });
+  const auditor = recordingAuditor();
 
   beforeAll(async () => {
     const auth = codeFlowConfig().auth as JsonObject;
