@@ -2,6 +2,7 @@ import { createTestDatabases } from '../testUtils/databases';
 import { applyDatabaseMigrations } from './migrations';
 import { DbAuthorizationCodeStore } from './DbAuthorizationCodeStore';
 import { DbAuthorizationSessionStore } from './DbAuthorizationSessionStore';
+import { DbUserInfoStore } from './DbUserInfoStore';
 
 jest.setTimeout(60_000);
 const databases = createTestDatabases();
@@ -60,7 +61,10 @@ describe.each(databases.eachSupportedId())('authorization sessions and codes on 
     expect(redeemed).toHaveLength(1);
     expect(results.filter(r => r.kind === 'replayed')).toHaveLength(19);
     expect(redeemed[0]).toMatchObject({
-      code: { session: { userEntityRef: 'user:default/a', nonce: 'n-1', scopes: ['openid', 'offline_access'] } },
+      code: {
+        session: { userEntityRef: 'user:default/a', nonce: 'n-1', scopes: ['openid', 'offline_access'] },
+        savedClaims: null,
+      },
     });
     expect(await codes.redeem('hash-1', now)).toEqual({
       kind: 'replayed',
@@ -68,6 +72,18 @@ describe.each(databases.eachSupportedId())('authorization sessions and codes on 
       clientId: 'https://tool.example/client.json',
       userEntityRef: 'user:default/a',
     });
+  });
+
+  it("reads the approving user's saved claims with the code, and no one else's", async () => {
+    const { knex, sessions, codes } = await setup();
+    const userInfo = DbUserInfoStore.create({ knex });
+    const claims = { sub: 'user:default/a', ent: ['user:default/a', 'group:default/team'], custom: 1 };
+    await userInfo.saveUserInfo(claims);
+    await userInfo.saveUserInfo({ sub: 'user:default/b', ent: ['group:default/admins'] });
+    await sessions.decide('session-1', { status: 'approved', userEntityRef: 'user:default/a', now });
+    await codes.create({ codeHash: 'hash-3', sessionId: 'session-1', expiresAt: later(60) });
+    const result = await codes.redeem('hash-3', now);
+    expect(result).toMatchObject({ kind: 'redeemed', code: { savedClaims: claims } });
   });
 
   it('tells expired and unknown codes apart without consuming them', async () => {

@@ -5,6 +5,7 @@ import {
   toSession,
   type DbAuthorizationSessionRow,
 } from './DbAuthorizationSessionStore';
+import { USER_INFO_TABLE, parseUserInfo } from './DbUserInfoStore';
 import { parseDbDate } from './parseDbDate';
 
 /** `oidc_authorization_codes`: `code` holds the SHA-256 of the code, never the code. */
@@ -23,6 +24,8 @@ interface CodeColumns {
   code_session_id: string;
   code_expires_at: DbAuthorizationCodeRow['expires_at'];
   code_used: DbAuthorizationCodeRow['used'];
+  /** The approving user's `user_info` JSON; null when none is saved (or nobody approved). */
+  saved_user_info: string | null;
 }
 
 /** Authorization codes in the plugin database. */
@@ -53,16 +56,19 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
       .where({ code: codeHash, used: false })
       .andWhere('expires_at', '>', now)
       .update({ used: true });
-    // One read for the code and its session (the FK makes the inner join safe:
-    // a code without its session reads as unknown, as before).
+    // One read for the code, its session and the approving user's saved claims
+    // (the token needs them). The FK makes the inner join safe: a code without
+    // its session reads as unknown.
     const row = await this.#db<DbAuthorizationSessionRow & CodeColumns>(`${CODES_TABLE} as c`)
       .join(`${SESSIONS_TABLE} as s`, 's.id', 'c.session_id')
+      .leftJoin(`${USER_INFO_TABLE} as u`, 'u.user_entity_ref', 's.user_entity_ref')
       .where('c.code', codeHash)
       .first(
         's.*',
         'c.session_id as code_session_id',
         'c.expires_at as code_expires_at',
         'c.used as code_used',
+        'u.user_info as saved_user_info',
       );
     if (!row) return { kind: 'unknown' };
     if (changed === 1) {
@@ -72,6 +78,7 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
           sessionId: row.code_session_id,
           expiresAt: parseDbDate(row.code_expires_at),
           session: toSession(row),
+          savedClaims: row.saved_user_info === null ? null : parseUserInfo(row.saved_user_info).claims,
         },
       };
     }

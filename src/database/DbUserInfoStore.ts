@@ -2,7 +2,13 @@ import type { Knex } from 'knex';
 import type { UserTokenClaims } from '../identity/createIdentity';
 import type { DbUserInfoRow } from './tables';
 
-const TABLE = 'user_info';
+export const USER_INFO_TABLE = 'user_info';
+const TABLE = USER_INFO_TABLE;
+
+/** Reads a `user_info.user_info` column (upstream's `{ claims }` JSON). */
+export function parseUserInfo(json: string): { claims: UserTokenClaims } {
+  return JSON.parse(json) as { claims: UserTokenClaims };
+}
 
 /** The claims saved at each user's last sign-in, in `user_info`. */
 export class DbUserInfoStore {
@@ -34,6 +40,6 @@ export class DbUserInfoStore {
       .where({ user_entity_ref: userEntityRef })
       .first('user_info');
     if (!row) return undefined;
-    return JSON.parse(row.user_info) as { claims: UserTokenClaims };
+    return parseUserInfo(row.user_info);
   }
 }

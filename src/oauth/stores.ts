@@ -36,11 +36,19 @@ export interface AuthorizationSessionStore {
   ): Promise<boolean>;
 }
 
-/** An authorization code joined with the session it was issued from. */
+/** The claims saved at a user's last sign-in (`user_info`), as the token signer reads them. */
+export type SavedUserClaims = { sub: string; ent?: string[]; [claim: string]: unknown };
+
+/**
+ * An authorization code joined with the session it was issued from and the
+ * approving user's saved claims, so a token exchange reads everything at once.
+ */
 export interface AuthorizationCodeRecord {
   sessionId: string;
   expiresAt: Date;
   session: AuthorizationSession;
+  /** Null when the user has no saved claims. */
+  savedClaims: SavedUserClaims | null;
 }
 
 export type RedeemResult =
@@ -117,7 +125,7 @@ export interface TokenSigner {
    * claims as user info unless `saveUserInfo` is false.
    */
   issueUserToken(params: {
-    claims: { sub: string; ent?: string[]; [claim: string]: unknown };
+    claims: SavedUserClaims;
     saveUserInfo?: boolean;
   }): Promise<{ token: string; expiresInSeconds: number }>;
   /** Any other JWT (here: ID tokens); `iss`, `iat`, `exp` are set by the signer. */
@@ -126,7 +134,5 @@ export interface TokenSigner {
     options: { typ: string; expiresInSeconds: number },
   ): Promise<string>;
   /** The claims saved at the user's last sign-in. */
-  getUserInfo(
-    userEntityRef: string,
-  ): Promise<{ claims: { sub: string; ent?: string[]; [claim: string]: unknown } } | undefined>;
+  getUserInfo(userEntityRef: string): Promise<{ claims: SavedUserClaims } | undefined>;
 }

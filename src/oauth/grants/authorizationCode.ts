@@ -53,6 +53,7 @@ export const authorizationCodeGrant: Grant = {
       ),
       nonce: session.nonce,
       user: await lookupProfile(ctx, session.userEntityRef, session.scopes),
+      savedClaims: result.code.savedClaims,
     };
     const refreshToken = wantsRefreshToken(ctx, access)
       ? await startRefreshFamily(ctx, access, session.id)

@@ -3,7 +3,7 @@ import type { Client } from '../model';
 import { OFFLINE_ACCESS } from '../checks/checkScope';
 import { randomToken } from '../crypto/randomToken';
 import { sha256 } from '../crypto/sha256';
-import type { DirectoryUser } from '../stores';
+import type { DirectoryUser, SavedUserClaims } from '../stores';
 import type { TokenResponse } from './grant';
 
 /** What a grant proved: who approved what, for which client, and when. */
@@ -15,6 +15,11 @@ export interface GrantedAccess {
   nonce?: string;
   /** The catalog entry, when the grant looked it up; used for profile/email claims. */
   user?: DirectoryUser;
+  /**
+   * The user's saved claims when the grant already read them (null: none
+   * saved); undefined makes the response read them.
+   */
+  savedClaims?: SavedUserClaims | null;
 }
 
 /**
@@ -74,8 +79,11 @@ export async function buildTokenResponse(
   // portal itself would issue. Claims just read from user_info are not
   // written back (one write less per exchange); only a user with no saved
   // claims gets the defaults saved, so /v1/userinfo answers for the token.
-  const saved = await ctx.signer.getUserInfo(access.userEntityRef);
-  const claims = { ...saved?.claims, sub: access.userEntityRef };
+  const saved =
+    access.savedClaims === undefined
+      ? (await ctx.signer.getUserInfo(access.userEntityRef))?.claims
+      : (access.savedClaims ?? undefined);
+  const claims = { ...saved, sub: access.userEntityRef };
   const { token, expiresInSeconds } = await ctx.signer.issueUserToken({
     claims,
     saveUserInfo: saved === undefined,
