@@ -5,6 +5,10 @@
  * (BENCH_TARGET=upstream). Everything else is identical. Prints "READY" on
  * stdout once the backend listens. Started by bench/run.js.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { dirname } from 'node:path';
+import { createInterface } from 'node:readline';
 import { createBackend } from '@backstage/backend-defaults';
 import { mockServices } from '@backstage/backend-test-utils';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
@@ -64,3 +68,28 @@ backend.start().then(
     process.exit(1);
   },
 );
+
+/*
+ * BENCH_PROFILE (set by bench/run.js): `start <file>` and `stop` on stdin
+ * record a V8 CPU profile of one measured run; each is answered on stdout.
+ */
+if (process.env.BENCH_PROFILE) {
+  const session = new Session();
+  session.connect();
+  const post = (method: string) =>
+    new Promise<any>((resolve, reject) => session.post(method, (error, result) => (error ? reject(error) : resolve(result))));
+  let file = '';
+  createInterface({ input: process.stdin }).on('line', async line => {
+    const [command, argument] = line.split(' ');
+    if (command === 'start') {
+      file = argument;
+      await post('Profiler.enable');
+      await post('Profiler.start');
+    } else if (command === 'stop') {
+      const { profile } = await post('Profiler.stop');
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, JSON.stringify(profile));
+    }
+    process.stdout.write(`PROFILER ${command}\n`);
+  });
+}

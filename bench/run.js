@@ -14,6 +14,8 @@
  *   BENCH_SCENARIOS (default all) comma-separated name prefixes; when set, only
  *                 those scenarios run, the PG part is skipped and RESULTS.md is
  *                 left alone (a quick before/after check, not a report)
+ *   BENCH_PROFILE   a folder: each host records a V8 CPU profile of every measured
+ *                 run (not the set-up) to <folder>/<target>-<scenario>-<n>.cpuprofile
  */
 const { spawn } = require('node:child_process');
 const { createHash, randomBytes } = require('node:crypto');
@@ -28,6 +30,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const CONNECTIONS = 10;
 const PG = process.env.BENCH_PG ?? 'postgresql://postgres:postgres@127.0.0.1:5433';
 const LARGE_ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const PROFILE = process.env.BENCH_PROFILE ? path.resolve(process.env.BENCH_PROFILE) : '';
 const ONLY = (process.env.BENCH_SCENARIOS ?? '')
   .split(',')
   .map(s => s.trim())
@@ -82,8 +85,8 @@ async function startHost(target, extraEnv = {}) {
     process.execPath,
     ['--require', require.resolve('@backstage/cli-node/config/nodeTransform.cjs'), path.join(__dirname, 'host.ts')],
     {
-      env: { ...process.env, ...extraEnv, ...targetEnv, BENCH_TARGET: target, BENCH_PORT: String(port), LOG_LEVEL: 'error', NODE_ENV: 'production' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...extraEnv, ...targetEnv, BENCH_PROFILE: PROFILE, BENCH_TARGET: target, BENCH_PORT: String(port), LOG_LEVEL: 'error', NODE_ENV: 'production' },
+      stdio: [PROFILE ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     },
   );
   children.add(child);
@@ -106,7 +109,25 @@ async function startHost(target, extraEnv = {}) {
     throw error;
   });
   const base = `http://127.0.0.1:${port}`;
-  return { target, base, stop: () => stopHost(child) };
+  return { target, base, stop: () => stopHost(child), profiler: command => profilerCommand(child, command) };
+}
+
+/**
+ * With BENCH_PROFILE, the host takes `start <file>` and `stop` on stdin and
+ * answers one line when done (bench/host.ts); without it this does nothing.
+ */
+function profilerCommand(child, command) {
+  if (!PROFILE) return Promise.resolve();
+  return new Promise(resolve => {
+    const onData = d => {
+      if (String(d).includes('PROFILER ')) {
+        child.stdout.off('data', onData);
+        resolve();
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stdin.write(`${command}\n`);
+  });
 }
 
 function stopHost(child) {
@@ -201,14 +222,19 @@ function headersObject(headers) {
   return Object.fromEntries(Object.entries(headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
 }
 
+let profiles = 0;
+
 /** Runs autocannon; `expect` is the status every response must have. */
 async function cannon(ctx, options, tally) {
+  const profileName = `${String(++profiles).padStart(3, '0')}-${ctx.target}-${ctx.scenario ?? 'other'}.cpuprofile`;
+  await ctx.profiler(`start ${path.join(PROFILE, profileName)}`);
   const result = await autocannon({
     url: ctx.base,
     connections: CONNECTIONS,
     duration: SECONDS,
     requests: options.requests,
   });
+  await ctx.profiler('stop');
   const seconds = result.duration;
   return {
     rps: result.requests.total / seconds,
@@ -485,7 +511,7 @@ async function main() {
       for (const t of ['ours', 'upstream']) await single('GET', '/api/auth/.well-known/jwks.json', 200)(ctx[t]);
       for (let round = 0; round < ROUNDS; round++) {
         const order = round % 2 === 0 ? ['ours', 'upstream'] : ['upstream', 'ours'];
-        for (const t of order) runs[t].push(await scenario(ctx[t]));
+        for (const t of order) runs[t].push(await scenario({ ...ctx[t], scenario: name.split(' ')[0] }));
       }
       results[name] = { ours: summarize(runs.ours), upstream: summarize(runs.upstream) };
       const ratio = results[name].ours.rps / results[name].upstream.rps;
