@@ -1,7 +1,7 @@
 import { parseEntityRef } from '@backstage/catalog-model';
 import { tokenTypes } from '@backstage/plugin-auth-node';
-import { FlattenedSign, SignJWT } from 'jose';
 import type { SigningKeys } from './SigningKeys';
+import { detachedJwsSignature, signCompactJws } from './signJws';
 import type { UserTokenClaims } from './createIdentity';
 
 /** Upstream's limit; larger tokens break headers and cookies downstream. */
@@ -54,11 +54,11 @@ export class BackstageTokenIssuer {
 
     // The limited token's header and payload must serialize exactly as the
     // framework rebuilds them: {"typ","alg","kid"} and {"sub","iat","exp"}.
-    const limited = await new FlattenedSign(
-      new TextEncoder().encode(JSON.stringify({ sub, iat, exp })),
-    )
-      .setProtectedHeader({ typ: tokenTypes.limitedUser.typParam, alg: key.alg, kid: key.kid })
-      .sign(key.privateKey);
+    const uip = await detachedJwsSignature(
+      { typ: tokenTypes.limitedUser.typParam, alg: key.alg, kid: key.kid },
+      { sub, iat, exp },
+      key.privateKey,
+    );
 
     const payload: Record<string, unknown> = {
       ...customClaims,
@@ -68,11 +68,13 @@ export class BackstageTokenIssuer {
       aud: tokenTypes.user.audClaim,
       iat,
       exp,
-      uip: limited.signature,
+      uip,
     };
-    const token = await new SignJWT(payload)
-      .setProtectedHeader({ typ: tokenTypes.user.typParam, alg: key.alg, kid: key.kid })
-      .sign(key.privateKey);
+    const token = await signCompactJws(
+      { typ: tokenTypes.user.typParam, alg: key.alg, kid: key.kid },
+      payload,
+      key.privateKey,
+    );
     if (token.length > MAX_USER_TOKEN_LENGTH) {
       throw new Error(
         `Refusing to issue a user token of ${token.length} characters for '${sub}' ` +
@@ -96,8 +98,10 @@ export class BackstageTokenIssuer {
     }
     const key = await this.#keys.currentKey();
     const iat = Math.floor(this.#now() / 1000);
-    return new SignJWT({ ...payload, iss: this.#issuer, iat, exp: iat + lifetime })
-      .setProtectedHeader({ typ: options.typ, alg: key.alg, kid: key.kid })
-      .sign(key.privateKey);
+    return signCompactJws(
+      { typ: options.typ, alg: key.alg, kid: key.kid },
+      { ...payload, iss: this.#issuer, iat, exp: iat + lifetime },
+      key.privateKey,
+    );
   }
 }
