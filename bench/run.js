@@ -8,7 +8,7 @@
  * this plugin with 10^3 and 10^6 stored rows on PostgreSQL. Writes
  * bench/RESULTS.md. Environment:
  *   BENCH_SECONDS (default 3)  seconds per measured run
- *   BENCH_ROUNDS  (default 2)  rounds per scenario and target
+ *   BENCH_ROUNDS  (default 3)  rounds per scenario and target
  *   BENCH_PG      (default postgresql://postgres:postgres@127.0.0.1:5433); "" skips the PG part
  *   BENCH_ROWS    (default 1000000) rows for the large-table measurement
  *   BENCH_SCENARIOS (default all) comma-separated name prefixes; when set, only
@@ -26,10 +26,12 @@ const autocannon = require('autocannon');
 const knexFactory = require('knex');
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = 10;
 const PG = process.env.BENCH_PG ?? 'postgresql://postgres:postgres@127.0.0.1:5433';
 const LARGE_ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+/** USER_HZ of /proc/<pid>/stat; 100 on every Linux build Node supports. */
+const CLOCK_TICKS = 100;
 const PROFILE = process.env.BENCH_PROFILE ? path.resolve(process.env.BENCH_PROFILE) : '';
 const ONLY = (process.env.BENCH_SCENARIOS ?? '')
   .split(',')
@@ -39,10 +41,10 @@ const ONLY = (process.env.BENCH_SCENARIOS ?? '')
  * Codes minted before each token-exchange run (each is single-use). Runs are
  * timed like the others: autocannon's `amount` mode only stops on its 1 s
  * tick, which would quantize req/s. The pool must outlast a run (an
- * exhausted pool shows up as failures): 3000 covers 1000 req/s for 3 s, and
- * is minted well within our 60 s code lifetime.
+ * exhausted pool shows up as failures): 1500 per second of run, minted well
+ * within our 60 s code lifetime.
  */
-const CODE_POOL = 3000;
+const CODE_POOL = 1500 * SECONDS;
 const REDIRECT_URI = 'http://127.0.0.1:9999/callback';
 const VERIFIER = randomBytes(32).toString('base64url');
 const CHALLENGE = createHash('sha256').update(VERIFIER).digest('base64url');
@@ -109,7 +111,24 @@ async function startHost(target, extraEnv = {}) {
     throw error;
   });
   const base = `http://127.0.0.1:${port}`;
-  return { target, base, stop: () => stopHost(child), profiler: command => profilerCommand(child, command) };
+  return {
+    target,
+    base,
+    stop: () => stopHost(child),
+    profiler: command => profilerCommand(child, command),
+    cpuSeconds: () => processCpuSeconds(child.pid),
+  };
+}
+
+/** User + system CPU time a process has used so far (Linux /proc), or NaN elsewhere. */
+function processCpuSeconds(pid) {
+  try {
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
 }
 
 /**
@@ -228,16 +247,19 @@ let profiles = 0;
 async function cannon(ctx, options, tally) {
   const profileName = `${String(++profiles).padStart(3, '0')}-${ctx.target}-${ctx.scenario ?? 'other'}.cpuprofile`;
   await ctx.profiler(`start ${path.join(PROFILE, profileName)}`);
+  const cpuBefore = ctx.cpuSeconds();
   const result = await autocannon({
     url: ctx.base,
     connections: CONNECTIONS,
     duration: SECONDS,
     requests: options.requests,
   });
+  const cpuSeconds = ctx.cpuSeconds() - cpuBefore;
   await ctx.profiler('stop');
   const seconds = result.duration;
   return {
     rps: result.requests.total / seconds,
+    cpuMsPerRequest: (cpuSeconds * 1000) / result.requests.total,
     p50: result.latency.p50,
     p99: result.latency.p99,
     total: result.requests.total,
@@ -416,7 +438,7 @@ async function largeTableLatency() {
 // ---------------------------------------------------------------- report
 
 function fmt(r) {
-  return `${r.rps.toFixed(0)} req/s${r.units !== undefined ? ` (${r.units.toFixed(0)} flows/s)` : ''}, p50 ${r.p50} ms, p99 ${r.p99} ms${r.failures ? `, ${r.failures} FAILED` : ''}`;
+  return `${r.rps.toFixed(0)} req/s, ${r.cpuMsPerRequest.toFixed(2)} CPU ms/req${r.units !== undefined ? ` (${r.units.toFixed(0)} flows/s)` : ''}, p50 ${r.p50} ms, p99 ${r.p99} ms${r.failures ? `, ${r.failures} FAILED` : ''}`;
 }
 
 function median(values) {
@@ -430,6 +452,7 @@ function summarize(runs) {
     units: runs[0].units === undefined ? undefined : median(runs.map(r => r.units)),
     p50: median(runs.map(r => r.p50)),
     p99: median(runs.map(r => r.p99)),
+    cpuMsPerRequest: median(runs.map(r => r.cpuMsPerRequest)),
     failures: runs.reduce((n, r) => n + r.failures, 0),
   };
 }
@@ -511,11 +534,18 @@ async function main() {
       for (const t of ['ours', 'upstream']) await single('GET', '/api/auth/.well-known/jwks.json', 200)(ctx[t]);
       for (let round = 0; round < ROUNDS; round++) {
         const order = round % 2 === 0 ? ['ours', 'upstream'] : ['upstream', 'ours'];
-        for (const t of order) runs[t].push(await scenario({ ...ctx[t], scenario: name.split(' ')[0] }));
+        for (const t of order) {
+          runs[t].push(await scenario({ ...ctx[t], scenario: name.split(' ')[0] }));
+          console.log(`  run ${round + 1} ${t.padEnd(8)}  ${fmt(runs[t].at(-1))}`);
+        }
       }
       results[name] = { ours: summarize(runs.ours), upstream: summarize(runs.upstream) };
       const ratio = results[name].ours.rps / results[name].upstream.rps;
-      console.log(`${name}\n  ours:     ${fmt(results[name].ours)}\n  upstream: ${fmt(results[name].upstream)}\n  ratio:    ${ratio.toFixed(2)}×`);
+      const cpuRatio = results[name].upstream.cpuMsPerRequest / results[name].ours.cpuMsPerRequest;
+      console.log(
+        `${name}\n  ours:     ${fmt(results[name].ours)}\n  upstream: ${fmt(results[name].upstream)}\n` +
+          `  ratio:    ${ratio.toFixed(2)}× req/s, ${cpuRatio.toFixed(2)}× less CPU per request`,
+      );
     }
   } finally {
     await Promise.all(Object.values(hosts).map(h => h.stop()));
