@@ -15,6 +15,7 @@ import type { CatalogService } from '@backstage/plugin-catalog-node';
 import Router from 'express-promise-router';
 import type express from 'express';
 import type { AuthConfig } from '../config/readAuthConfig';
+import { cacheSqliteStatements } from '../database/cacheSqliteStatements';
 import { applyDatabaseMigrations } from '../database/migrations';
 import { createIdentity } from '../identity/createIdentity';
 import { createProvidersRouter } from '../providers/createProvidersRouter';
@@ -50,6 +51,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   if (!options.database.migrations?.skip) {
     await applyDatabaseMigrations(knex);
   }
+  await cacheSqliteStatements(knex);
   const baseUrl = await options.discovery.getExternalBaseUrl('auth');
   await scheduleCleanupTask({ scheduler: options.scheduler, knex, logger: options.logger });
 
