@@ -1,4 +1,4 @@
-import { createLocalJWKSet, jwtVerify } from 'jose';
+import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import type { Knex } from 'knex';
 import request from 'supertest';
 import { createTestDatabases } from '../testUtils/databases';
@@ -82,6 +82,21 @@ describe.each(databases.eachSupportedId())('authorization code flow on %s', data
     });
     expect(payload.auth_time).toEqual(expect.any(Number));
     expect(payload.exp! - payload.iat!).toBe(tokens.expires_in);
+  });
+
+  it("signs the access token with the claims saved at the user's sign-in, leaving them as they were", async () => {
+    const { code, verifier } = await publicClient.approvedCode();
+    // As a sign-in resolver with custom claims would have saved them.
+    const claims = { sub: 'user:development/guest', ent: ['user:development/guest'], team: 'platform' };
+    await knex('user_info')
+      .where({ user_entity_ref: 'user:development/guest' })
+      .update({ user_info: JSON.stringify({ claims }) });
+    const before = await knex('user_info').where({ user_entity_ref: 'user:development/guest' }).first();
+
+    const res = await publicClient.redeem(code, verifier);
+    expect(res.status).toBe(200);
+    expect(decodeJwt(res.body.access_token)).toMatchObject({ sub: 'user:development/guest', team: 'platform' });
+    expect(await knex('user_info').where({ user_entity_ref: 'user:development/guest' }).first()).toEqual(before);
   });
 
   it('answers the token endpoint with no-store headers', async () => {
