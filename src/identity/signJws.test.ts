@@ -27,17 +27,17 @@ describe('signCompactJws', () => {
 
   it('refuses keys that do not fit the algorithm', async () => {
     const sign = (alg: string, key: Parameters<typeof signCompactJws>[2]) =>
-      expect(signCompactJws({ alg }, { sub: 'x' }, key)).rejects;
+      signCompactJws({ alg }, { sub: 'x' }, key);
     const p384 = (await generateKeyPair('ES384')).privateKey;
     const rsa = (await generateKeyPair('RS256')).privateKey;
     const weakRsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
     const ecPublic = (await generateKeyPair('ES256')).publicKey;
 
-    await sign('ES256', p384).toThrow("does not fit the JWS algorithm 'ES256'");
-    await sign('EdDSA', rsa).toThrow("does not fit the JWS algorithm 'EdDSA'");
-    await sign('RS256', weakRsa).toThrow("does not fit the JWS algorithm 'RS256'");
-    await sign('ES256', ecPublic).toThrow("does not fit the JWS algorithm 'ES256'");
-    await sign('HS256', rsa).toThrow("Unsupported JWS algorithm 'HS256'");
-    await sign('none', rsa).toThrow("Unsupported JWS algorithm 'none'");
+    await expect(sign('ES256', p384)).rejects.toThrow("does not fit the JWS algorithm 'ES256'");
+    await expect(sign('EdDSA', rsa)).rejects.toThrow("does not fit the JWS algorithm 'EdDSA'");
+    await expect(sign('RS256', weakRsa)).rejects.toThrow("does not fit the JWS algorithm 'RS256'");
+    await expect(sign('ES256', ecPublic)).rejects.toThrow("does not fit the JWS algorithm 'ES256'");
+    await expect(sign('HS256', rsa)).rejects.toThrow("Unsupported JWS algorithm 'HS256'");
+    await expect(sign('none', rsa)).rejects.toThrow("Unsupported JWS algorithm 'none'");
   });
 });
