@@ -12,8 +12,8 @@
  *   BENCH_PG      (default postgresql://postgres:postgres@127.0.0.1:5433); "" skips the PG part
  *   BENCH_ROWS    (default 1000000) rows for the large-table measurement
  *   BENCH_SCENARIOS (default all) comma-separated name prefixes; when set, only
- *                 those scenarios run, the PG part is skipped and RESULTS.md is
- *                 left alone (a quick before/after check, not a report)
+ *                 those scenarios run (`postgres` names the PG part) and
+ *                 RESULTS.md is left alone (a quick before/after check, not a report)
  *   BENCH_PROFILE   a folder: each host records a V8 CPU profile of every measured
  *                 run (not the set-up) to <folder>/<target>-<scenario>-<n>.cpuprofile
  */
@@ -409,32 +409,47 @@ async function fillTables(knex, rows) {
   await knex.raw('checkpoint');
 }
 
+/**
+ * Token exchange on two databases of one PostgreSQL server, one with 10^3
+ * and one with BENCH_ROWS stored rows, each behind its own host, measured in
+ * alternating rounds like ours/upstream so drift on the machine hits both.
+ */
 async function largeTableLatency() {
-  const prefix = `bench_${randomBytes(4).toString('hex')}_`;
-  const host = await startHost('ours', { BENCH_DATABASE: PG, BENCH_DB_PREFIX: prefix });
-  const knex = knexFactory({ client: 'pg', connection: `${PG}/${prefix}auth` });
-  const out = [];
+  const setups = [];
   try {
-    const ctx = await prepare(host);
     for (const rows of [1000, LARGE_ROWS]) {
+      const prefix = `bench_${randomBytes(4).toString('hex')}_`;
+      const setup = { rows, prefix, runs: [] };
+      setups.push(setup);
+      setup.host = await startHost('ours', { BENCH_DATABASE: PG, BENCH_DB_PREFIX: prefix });
+      setup.knex = knexFactory({ client: 'pg', connection: `${PG}/${prefix}auth` });
+      setup.ctx = { ...(await prepare(setup.host)), scenario: `pg-${rows}-rows` };
       const started = Date.now();
-      await fillTables(knex, rows);
-      const fillSeconds = (Date.now() - started) / 1000;
-      await SCENARIOS['token exchange'](ctx); // warm-up, not counted
-      const runs = [];
-      for (let round = 0; round <= ROUNDS; round++) runs.push(await SCENARIOS['token exchange'](ctx));
-      const best = { ...summarize(runs), runs: runs.length };
-      out.push({ rows, fillSeconds, ...best });
-      console.log(`  PostgreSQL, ${rows} rows per table: ${fmt(best)} (filled in ${fillSeconds.toFixed(1)} s)`);
+      await fillTables(setup.knex, rows);
+      setup.fillSeconds = (Date.now() - started) / 1000;
     }
+    for (const setup of setups) await SCENARIOS['token exchange']({ ...setup.ctx, seconds: WARM_UP_SECONDS });
+    for (let round = 0; round <= ROUNDS; round++) {
+      const order = round % 2 === 0 ? setups : [...setups].reverse();
+      for (const setup of order) {
+        setup.runs.push(await SCENARIOS['token exchange'](setup.ctx));
+        console.log(`  run ${round + 1} ${String(setup.rows).padEnd(8)}  ${fmt(setup.runs.at(-1))}`);
+      }
+    }
+    return setups.map(setup => {
+      const result = { rows: setup.rows, fillSeconds: setup.fillSeconds, ...summarize(setup.runs), runs: setup.runs.length };
+      console.log(`  PostgreSQL, ${setup.rows} rows per table: ${fmt(result)} (filled in ${setup.fillSeconds.toFixed(1)} s)`);
+      return result;
+    });
   } finally {
-    await knex.destroy();
-    await host.stop();
     const admin = knexFactory({ client: 'pg', connection: `${PG}/postgres` });
-    await admin.raw(`drop database if exists "${prefix}auth" with (force)`).catch(() => undefined);
+    for (const setup of setups) {
+      await setup.knex?.destroy();
+      await setup.host?.stop();
+      await admin.raw(`drop database if exists "${setup.prefix}auth" with (force)`).catch(() => undefined);
+    }
     await admin.destroy();
   }
-  return out;
 }
 
 // ---------------------------------------------------------------- report
@@ -508,7 +523,8 @@ function writeResults(results, large, started, loadAtStart) {
       '',
       'Rows per table in `oauth_authorization_sessions`, `oidc_authorization_codes` and',
       '`oidc_refresh_tokens`, bulk-inserted with `generate_series`, then `VACUUM ANALYZE` and',
-      `\`CHECKPOINT\`; one warm-up run, then the median of ${ROUNDS + 1} runs of ${SECONDS} s.`,
+      '`CHECKPOINT`. Each row count has its own database and host on the same server; after a',
+      `${WARM_UP_SECONDS} s warm-up each, they are measured in alternating rounds: the median of ${ROUNDS + 1} runs of ${SECONDS} s.`,
       'The PostgreSQL server (scripts/postgres.js, fsync off) runs on the same machine.',
       '',
       '| Stored rows | req/s | p50 ms | p99 ms |',
@@ -557,13 +573,13 @@ async function main() {
     await Promise.all(Object.values(hosts).map(h => h.stop()));
   }
   let large = [];
-  if (ONLY.length) {
-    console.log('BENCH_SCENARIOS set: PostgreSQL part skipped, bench/RESULTS.md left as is');
-    return;
-  }
-  if (PG) {
+  if (PG && (!ONLY.length || ONLY.includes('postgres'))) {
     console.log('Token exchange with stored rows on PostgreSQL');
     large = await largeTableLatency();
+  }
+  if (ONLY.length) {
+    console.log('BENCH_SCENARIOS set: bench/RESULTS.md left as is');
+    return;
   }
   writeResults(results, large, started, loadAtStart);
   console.log(`Wrote bench/RESULTS.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);
