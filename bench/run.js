@@ -17,22 +17,18 @@
  *   BENCH_PROFILE   a folder: each host records a V8 CPU profile of every measured
  *                 run (not the set-up) to <folder>/<target>-<scenario>-<n>.cpuprofile
  */
-const { spawn } = require('node:child_process');
 const { createHash, randomBytes } = require('node:crypto');
-const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const autocannon = require('autocannon');
 const knexFactory = require('knex');
+const { PROFILE, startHost } = require('./hosts');
+const { fmt, machine, summarize, writeResults } = require('./report');
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = 10;
 const PG = process.env.BENCH_PG ?? 'postgresql://postgres:postgres@127.0.0.1:5433';
 const LARGE_ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
-/** USER_HZ of /proc/<pid>/stat; 100 on every Linux build Node supports. */
-const CLOCK_TICKS = 100;
-const PROFILE = process.env.BENCH_PROFILE ? path.resolve(process.env.BENCH_PROFILE) : '';
 const ONLY = (process.env.BENCH_SCENARIOS ?? '')
   .split(',')
   .map(s => s.trim())
@@ -50,118 +46,6 @@ const WARM_UP_SECONDS = 1;
 const REDIRECT_URI = 'http://127.0.0.1:9999/callback';
 const VERIFIER = randomBytes(32).toString('base64url');
 const CHALLENGE = createHash('sha256').update(VERIFIER).digest('base64url');
-
-// ---------------------------------------------------------------- hosts
-
-/**
- * Upstream finds its migrations with resolvePackagePath('@backstage/plugin-auth-backend'),
- * but it is installed under an alias; NODE_PATH makes the real name resolve to it.
- */
-function upstreamNodePath() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-upstream-'));
-  fs.mkdirSync(path.join(dir, '@backstage'));
-  fs.symlinkSync(
-    path.dirname(require.resolve('upstream-auth-backend-0-30/package.json')),
-    path.join(dir, '@backstage', 'plugin-auth-backend'),
-  );
-  return dir;
-}
-
-const children = new Set();
-process.on('exit', () => children.forEach(child => child.kill('SIGKILL')));
-// Interrupted runs must not leave hosts behind (the exit hook above kills them).
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
-
-/** A free loopback port. */
-async function freePort() {
-  const server = require('node:net').createServer();
-  await new Promise(resolve => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise(resolve => server.close(resolve));
-  return port;
-}
-
-/** Starts bench/host.ts in its own process and resolves once it listens. */
-async function startHost(target, extraEnv = {}) {
-  const port = await freePort();
-  const targetEnv = target === 'upstream' ? { NODE_PATH: upstreamNodePath() } : {};
-  const child = spawn(
-    process.execPath,
-    ['--require', require.resolve('@backstage/cli-node/config/nodeTransform.cjs'), path.join(__dirname, 'host.ts')],
-    {
-      env: { ...process.env, ...extraEnv, ...targetEnv, BENCH_PROFILE: PROFILE, BENCH_TARGET: target, BENCH_PORT: String(port), LOG_LEVEL: 'error', NODE_ENV: 'production' },
-      stdio: [PROFILE ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-    },
-  );
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  let stderr = '';
-  child.stderr.on('data', d => {
-    stderr = (stderr + d).slice(-4000);
-  });
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${target} host did not start:\n${stderr}`)), 120_000);
-    child.stdout.on('data', d => {
-      if (String(d).includes('READY')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on('exit', code => reject(new Error(`${target} host exited (${code}):\n${stderr}`)));
-  }).catch(async error => {
-    await stopHost(child);
-    throw error;
-  });
-  const base = `http://127.0.0.1:${port}`;
-  return {
-    target,
-    base,
-    stop: () => stopHost(child),
-    profiler: command => profilerCommand(child, command),
-    cpuSeconds: () => processCpuSeconds(child.pid),
-  };
-}
-
-/** User + system CPU time a process has used so far (Linux /proc), or NaN elsewhere. */
-function processCpuSeconds(pid) {
-  try {
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return NaN;
-  }
-}
-
-/**
- * With BENCH_PROFILE, the host takes `start <file>` and `stop` on stdin and
- * answers one line when done (bench/host.ts); without it this does nothing.
- */
-function profilerCommand(child, command) {
-  if (!PROFILE) return Promise.resolve();
-  return new Promise(resolve => {
-    const onData = d => {
-      if (String(d).includes('PROFILER ')) {
-        child.stdout.off('data', onData);
-        resolve();
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stdin.write(`${command}\n`);
-  });
-}
-
-function stopHost(child) {
-  return new Promise(resolve => {
-    if (child.exitCode !== null) {
-      resolve();
-      return;
-    }
-    child.once('exit', resolve);
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-  });
-}
 
 // ---------------------------------------------------------------- protocol helpers
 
@@ -452,91 +336,6 @@ async function largeTableLatency() {
   }
 }
 
-// ---------------------------------------------------------------- report
-
-function fmt(r) {
-  return `${r.rps.toFixed(0)} req/s, ${r.cpuMsPerRequest.toFixed(2)} CPU ms/req${r.units !== undefined ? ` (${r.units.toFixed(0)} flows/s)` : ''}, p50 ${r.p50} ms, p99 ${r.p99} ms${r.failures ? `, ${r.failures} FAILED` : ''}`;
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)];
-}
-
-function summarize(runs) {
-  return {
-    rps: median(runs.map(r => r.rps)),
-    units: runs[0].units === undefined ? undefined : median(runs.map(r => r.units)),
-    p50: median(runs.map(r => r.p50)),
-    p99: median(runs.map(r => r.p99)),
-    cpuMsPerRequest: median(runs.map(r => r.cpuMsPerRequest)),
-    failures: runs.reduce((n, r) => n + r.failures, 0),
-  };
-}
-
-function machine() {
-  const cpu = os.cpus()[0]?.model ?? 'unknown';
-  return {
-    cpus: `${os.cpus().length} × ${cpu}`,
-    memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
-    node: process.version,
-    os: `${os.type()} ${os.release()}`,
-    load: os.loadavg().map(n => n.toFixed(2)).join(' '),
-  };
-}
-
-function writeResults(results, large, started, loadAtStart) {
-  const m = machine();
-  const lines = [
-    '# Benchmark results',
-    '',
-    `Generated by \`npm run bench\` on ${new Date().toISOString()} in ${((Date.now() - started) / 1000).toFixed(0)} s.`,
-    '',
-    `Machine: ${m.cpus}; ${m.memory} RAM; Node ${m.node}; ${m.os}. Load generator (autocannon,`,
-    `${CONNECTIONS} connections) and backend share the machine over loopback. Load average`,
-    `(1/5/15 min) at start: ${loadAtStart}; at end: ${m.load}.`,
-    '',
-    'Both targets run in the same host backend (`bench/host.ts`: `createBackend()`, guest provider,',
-    'in-memory catalog, SQLite in memory), each in its own process, measured in alternating rounds;',
-    `each figure is the median of ${ROUNDS} runs of ${SECONDS} s after a ${WARM_UP_SECONDS} s warm-up run of the scenario`,
-    '(token exchange: codes minted just before each run).',
-    'Upstream is `@backstage/plugin-auth-backend` 0.30.1 with `auth.experimentalDynamicClientRegistration`.',
-    'Our rate limits are set very high so the limiter runs but does not answer 429.',
-    'CPU ms/req is the host process\'s CPU time (all its threads, from /proc) over the run divided by',
-    'the requests answered: it moves less than req/s when the machine is shared.',
-    '',
-    '| Scenario | Ours req/s | Upstream req/s | Ratio | Ours / upstream CPU ms/req | Ours p50 / p99 ms | Upstream p50 / p99 ms |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ];
-  for (const [name, { ours, upstream }] of Object.entries(results)) {
-    const unit = r => (r.units !== undefined ? `${r.rps.toFixed(0)} (${r.units.toFixed(0)} flows/s)` : r.rps.toFixed(0));
-    const fail = r => (r.failures ? ` ⚠ ${r.failures} failed` : '');
-    lines.push(
-      `| ${name} | ${unit(ours)}${fail(ours)} | ${unit(upstream)}${fail(upstream)} | ${(ours.rps / upstream.rps).toFixed(2)}× | ` +
-        `${ours.cpuMsPerRequest.toFixed(2)} / ${upstream.cpuMsPerRequest.toFixed(2)} | ${ours.p50} / ${ours.p99} | ${upstream.p50} / ${upstream.p99} |`,
-    );
-  }
-  if (large.length) {
-    lines.push(
-      '',
-      '## Token exchange with many stored rows (this plugin, PostgreSQL)',
-      '',
-      'Rows per table in `oauth_authorization_sessions`, `oidc_authorization_codes` and',
-      '`oidc_refresh_tokens`, bulk-inserted with `generate_series`, then `VACUUM ANALYZE` and',
-      '`CHECKPOINT`. Each row count has its own database and host on the same server; after a',
-      `${WARM_UP_SECONDS} s warm-up each, they are measured in alternating rounds: the median of ${ROUNDS + 1} runs of ${SECONDS} s.`,
-      'The PostgreSQL server (scripts/postgres.js, fsync off) runs on the same machine.',
-      '',
-      '| Stored rows | req/s | p50 ms | p99 ms |',
-      '| ---: | ---: | ---: | ---: |',
-      ...large.map(r => `| ${r.rows.toLocaleString('en')} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} |`),
-      '',
-      `p99 ratio (${large.at(-1).rows.toLocaleString('en')} vs ${large[0].rows.toLocaleString('en')} rows): ${(large.at(-1).p99 / large[0].p99).toFixed(2)}×`,
-    );
-  }
-  fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), `${lines.join('\n')}\n`);
-}
-
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -581,7 +380,12 @@ async function main() {
     console.log('BENCH_SCENARIOS set: bench/RESULTS.md left as is');
     return;
   }
-  writeResults(results, large, started, loadAtStart);
+  writeResults(results, large, started, loadAtStart, {
+    connections: CONNECTIONS,
+    rounds: ROUNDS,
+    seconds: SECONDS,
+    warmUpSeconds: WARM_UP_SECONDS,
+  });
   console.log(`Wrote bench/RESULTS.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
