@@ -1,35 +1,20 @@
-import type { Knex } from 'knex';
 import request from 'supertest';
 import { createTestDatabases } from '../testUtils/databases';
-import { CONFIDENTIAL, PUBLIC, codeFlowConfig } from './fixtures/codeFlowClients';
-import { guestUser } from './fixtures/guestUser';
+import { PUBLIC } from './fixtures/codeFlowClients';
 import { CodeFlow } from './harness/codeFlow';
-import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
+import { useCodeFlowBackend } from './harness/useCodeFlowBackend';
 
 jest.setTimeout(120_000);
 const databases = createTestDatabases();
 
 describe.each(databases.eachSupportedId())('the authorization endpoint and consent API on %s', databaseId => {
-  let knex: Knex;
-  let backend: AuthBackend;
-  let confidential: CodeFlow;
-  let publicClient: CodeFlow;
-
-  beforeAll(async () => {
-    knex = await databases.init(databaseId);
-    backend = await startAuthBackend({ knex, entities: [guestUser()], config: codeFlowConfig() });
-    confidential = new CodeFlow(backend, CONFIDENTIAL);
-    publicClient = new CodeFlow(backend, PUBLIC);
-  });
-  afterAll(async () => {
-    await backend?.stop();
-  });
+  const suite = useCodeFlowBackend(databases, databaseId);
 
   const sessionCount = async () =>
-    Number((await knex('oauth_authorization_sessions').count({ n: '*' }))[0].n);
+    Number((await suite.knex('oauth_authorization_sessions').count({ n: '*' }))[0].n);
 
   it('lets only the port of a loopback redirect URI vary (RFC 8252)', async () => {
-    const flow = new CodeFlow(backend, { clientId: PUBLIC.clientId, redirectUri: 'http://127.0.0.1:50505/callback' });
+    const flow = new CodeFlow(suite.backend, { clientId: PUBLIC.clientId, redirectUri: 'http://127.0.0.1:50505/callback' });
     expect((await flow.tokens()).access_token).toEqual(expect.any(String));
     const other = await flow.authorize({ redirect_uri: 'http://127.0.0.1:50505/other' });
     expect(other.res.status).toBe(400);
@@ -41,7 +26,7 @@ describe.each(databases.eachSupportedId())('the authorization endpoint and conse
     ['plain', { code_challenge_method: 'plain' }, "code_challenge_method must be 'S256'; 'plain' is not supported"],
     ['without a method', { code_challenge_method: undefined }, "code_challenge_method must be 'S256'; 'plain' is not supported"],
   ])('refuses an authorization request with a %s challenge', async (_name, overrides, description) => {
-    const { res } = await publicClient.authorize(overrides);
+    const { res } = await suite.publicClient.authorize(overrides);
     expect(res.status).toBe(302);
     const location = new URL(res.headers.location);
     expect(`${location.origin}${location.pathname}`).toBe(PUBLIC.redirectUri);
@@ -49,7 +34,7 @@ describe.each(databases.eachSupportedId())('the authorization endpoint and conse
       error: 'invalid_request',
       error_description: description,
       state: 'state-123',
-      iss: backend.issuer,
+      iss: suite.backend.issuer,
     });
   });
 
@@ -59,7 +44,7 @@ describe.each(databases.eachSupportedId())('the authorization endpoint and conse
     ['a missing redirect URI', { redirect_uri: undefined }, 'invalid_request', "missing required parameter 'redirect_uri'"],
   ])('answers %s with 400 and no redirect', async (_name, overrides, error, description) => {
     const sessionsBefore = await sessionCount();
-    const { res } = await confidential.authorize(overrides);
+    const { res } = await suite.confidential.authorize(overrides);
     expect(res.status).toBe(400);
     expect(res.headers.location).toBeUndefined();
     expect(res.body).toEqual({ error, error_description: description });
@@ -74,59 +59,59 @@ describe.each(databases.eachSupportedId())('the authorization endpoint and conse
     ['prompt=none', { prompt: 'none' }, 'consent_required', 'the user must approve this request; prompt=none cannot be honoured'],
   ])('redirects %s with the error, state and iss', async (_name, overrides, error, description) => {
     const sessionsBefore = await sessionCount();
-    const { res } = await confidential.authorize(overrides);
+    const { res } = await suite.confidential.authorize(overrides);
     expect(res.status).toBe(302);
     const location = new URL(res.headers.location);
     expect(Object.fromEntries(location.searchParams)).toEqual({
       error,
       error_description: description,
       state: 'state-123',
-      iss: backend.issuer,
+      iss: suite.backend.issuer,
     });
     expect(await sessionCount()).toBe(sessionsBefore);
   });
 
   it('accepts a resource inside this installation', async () => {
-    const tokens = await publicClient.tokens({ resource: `${backend.baseUrl}/api/whoami` });
+    const tokens = await suite.publicClient.tokens({ resource: `${suite.backend.baseUrl}/api/whoami` });
     expect(tokens.access_token).toEqual(expect.any(String));
   });
 
   it('round-trips a state of 2000 characters', async () => {
     const state = 'x'.repeat(1000) + '-'.repeat(1000);
-    const { redirect } = await publicClient.approvedCode({ state });
+    const { redirect } = await suite.publicClient.approvedCode({ state });
     expect(redirect.searchParams.get('state')).toBe(state);
   });
 
   it('gives each consent session one decision by a signed-in user', async () => {
-    const { res } = await publicClient.authorize();
+    const { res } = await suite.publicClient.authorize();
     const sessionId = CodeFlow.sessionIdOf(res.headers.location);
-    const anonymous = await request(backend.server).post(`/api/auth/v1/sessions/${sessionId}/approve`).set('Content-Type', 'application/json');
+    const anonymous = await request(suite.backend.server).post(`/api/auth/v1/sessions/${sessionId}/approve`).set('Content-Type', 'application/json');
     expect(anonymous.status).toBe(401);
     expect(anonymous.body.error.name).toBe('AuthenticationError');
 
-    const { token } = await backend.signInAsGuest();
-    const reject = await request(backend.server).post(`/api/auth/v1/sessions/${sessionId}/reject`).auth(token, { type: 'bearer' }).set('Content-Type', 'application/json');
+    const { token } = await suite.backend.signInAsGuest();
+    const reject = await request(suite.backend.server).post(`/api/auth/v1/sessions/${sessionId}/reject`).auth(token, { type: 'bearer' }).set('Content-Type', 'application/json');
     expect(reject.status).toBe(200);
     expect(Object.fromEntries(new URL(reject.body.redirectUrl).searchParams)).toEqual({
       error: 'access_denied',
       error_description: 'the user denied the request',
       state: 'state-123',
-      iss: backend.issuer,
+      iss: suite.backend.issuer,
     });
-    const again = await request(backend.server).post(`/api/auth/v1/sessions/${sessionId}/approve`).auth(token, { type: 'bearer' }).set('Content-Type', 'application/json');
+    const again = await request(suite.backend.server).post(`/api/auth/v1/sessions/${sessionId}/approve`).auth(token, { type: 'bearer' }).set('Content-Type', 'application/json');
     expect(again.status).toBe(409);
-    expect((await request(backend.server).get('/api/auth/v1/sessions/no-such-session')).status).toBe(404);
+    expect((await request(suite.backend.server).get('/api/auth/v1/sessions/no-such-session')).status).toBe(404);
   });
 
   it('accepts the request as a POSTed form too (OIDC Core §3.1.2.1)', async () => {
-    const { params } = await publicClient.authorize();
-    const res = await request(backend.server).post('/api/auth/v1/authorize').type('form').send(params);
+    const { params } = await suite.publicClient.authorize();
+    const res = await request(suite.backend.server).post('/api/auth/v1/authorize').type('form').send(params);
     expect(res.status).toBe(302);
     expect(res.headers.location).toMatch(/\/oauth2\/authorize\/[^/]+$/);
   });
 
   it('answers a repeated parameter with 400 and no redirect', async () => {
-    const res = await request(backend.server).get(
+    const res = await request(suite.backend.server).get(
       `/api/auth/v1/authorize?client_id=${PUBLIC.clientId}&client_id=other&redirect_uri=${encodeURIComponent(PUBLIC.redirectUri)}`,
     );
     expect(res.status).toBe(400);
@@ -135,22 +120,22 @@ describe.each(databases.eachSupportedId())('the authorization endpoint and conse
   });
 
   it('lets no one decide an expired consent session', async () => {
-    const { res } = await publicClient.authorize();
+    const { res } = await suite.publicClient.authorize();
     const sessionId = CodeFlow.sessionIdOf(res.headers.location);
-    await knex('oauth_authorization_sessions').where({ id: sessionId }).update({ expires_at: new Date(Date.now() - 1000) });
-    expect((await request(backend.server).get(`/api/auth/v1/sessions/${sessionId}`)).status).toBe(404);
-    const { token } = await backend.signInAsGuest();
-    const approve = await request(backend.server).post(`/api/auth/v1/sessions/${sessionId}/approve`).auth(token, { type: 'bearer' }).set('Content-Type', 'application/json');
+    await suite.knex('oauth_authorization_sessions').where({ id: sessionId }).update({ expires_at: new Date(Date.now() - 1000) });
+    expect((await request(suite.backend.server).get(`/api/auth/v1/sessions/${sessionId}`)).status).toBe(404);
+    const { token } = await suite.backend.signInAsGuest();
+    const approve = await request(suite.backend.server).post(`/api/auth/v1/sessions/${sessionId}/approve`).auth(token, { type: 'bearer' }).set('Content-Type', 'application/json');
     expect(approve.status).toBe(404);
     expect(approve.body.error.name).toBe('NotFoundError');
-    const row = await knex('oauth_authorization_sessions').where({ id: sessionId }).first();
+    const row = await suite.knex('oauth_authorization_sessions').where({ id: sessionId }).first();
     expect(row.status).toBe('pending');
     expect(row.user_entity_ref).toBeNull();
   });
 
   it('binds an approved session to the approving user', async () => {
-    const { sessionId } = await publicClient.approvedCode();
-    const row = await knex('oauth_authorization_sessions').where({ id: sessionId }).first();
+    const { sessionId } = await suite.publicClient.approvedCode();
+    const row = await suite.knex('oauth_authorization_sessions').where({ id: sessionId }).first();
     expect(row).toMatchObject({ status: 'approved', user_entity_ref: 'user:development/guest' });
   });
 
@@ -158,16 +143,16 @@ describe.each(databases.eachSupportedId())('the authorization endpoint and conse
     ['malformed JSON', '{"x":', 400],
     ['an oversized body', JSON.stringify({ x: 'a'.repeat(10_000) }), 413],
   ])('answers %s on the consent API with a Backstage 4xx and no decision', async (_name, body, status) => {
-    const { res } = await publicClient.authorize();
+    const { res } = await suite.publicClient.authorize();
     const sessionId = CodeFlow.sessionIdOf(res.headers.location);
-    const { token } = await backend.signInAsGuest();
-    const approve = await request(backend.server)
+    const { token } = await suite.backend.signInAsGuest();
+    const approve = await request(suite.backend.server)
       .post(`/api/auth/v1/sessions/${sessionId}/approve`)
       .auth(token, { type: 'bearer' })
       .set('Content-Type', 'application/json')
       .send(body);
     expect(approve.status).toBe(status);
     expect(approve.body.error).toEqual(expect.objectContaining({ name: expect.any(String), message: expect.any(String) }));
-    expect((await knex('oauth_authorization_sessions').where({ id: sessionId }).first()).status).toBe('pending');
+    expect((await suite.knex('oauth_authorization_sessions').where({ id: sessionId }).first()).status).toBe('pending');
   });
 });

@@ -2,37 +2,23 @@ import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import type { Knex } from 'knex';
 import request from 'supertest';
 import { createTestDatabases } from '../testUtils/databases';
-import { CONFIDENTIAL, PUBLIC, codeFlowConfig } from './fixtures/codeFlowClients';
-import { guestUser } from './fixtures/guestUser';
+import { CONFIDENTIAL, PUBLIC } from './fixtures/codeFlowClients';
 import { CodeFlow } from './harness/codeFlow';
-import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
+import { useCodeFlowBackend } from './harness/useCodeFlowBackend';
 
 jest.setTimeout(120_000);
 const databases = createTestDatabases();
 
 describe.each(databases.eachSupportedId())('authorization code flow on %s', databaseId => {
-  let knex: Knex;
-  let backend: AuthBackend;
-  let confidential: CodeFlow;
-  let publicClient: CodeFlow;
-
-  beforeAll(async () => {
-    knex = await databases.init(databaseId);
-    backend = await startAuthBackend({ knex, entities: [guestUser()], config: codeFlowConfig() });
-    confidential = new CodeFlow(backend, CONFIDENTIAL);
-    publicClient = new CodeFlow(backend, PUBLIC);
-  });
-  afterAll(async () => {
-    await backend?.stop();
-  });
+  const suite = useCodeFlowBackend(databases, databaseId);
 
   it('issues tokens another plugin accepts and a verifiable ID token', async () => {
-    const { res } = await confidential.authorize();
+    const { res } = await suite.confidential.authorize();
     expect(res.status).toBe(302);
     expect(res.headers.location).toMatch(/^http:\/\/localhost:3000\/oauth2\/authorize\/[^/]+$/);
     const sessionId = CodeFlow.sessionIdOf(res.headers.location);
 
-    const session = await request(backend.server).get(`/api/auth/v1/sessions/${sessionId}`);
+    const session = await request(suite.backend.server).get(`/api/auth/v1/sessions/${sessionId}`);
     expect(session.status).toBe(200);
     expect(session.body).toEqual({
       id: sessionId,
@@ -42,8 +28,8 @@ describe.each(databases.eachSupportedId())('authorization code flow on %s', data
       redirectUri: CONFIDENTIAL.redirectUri,
     });
 
-    const { token: userToken } = await backend.signInAsGuest();
-    const approval = await request(backend.server)
+    const { token: userToken } = await suite.backend.signInAsGuest();
+    const approval = await request(suite.backend.server)
       .post(`/api/auth/v1/sessions/${sessionId}/approve`)
       .auth(userToken, { type: 'bearer' })
       .set('Content-Type', 'application/json');
@@ -51,25 +37,25 @@ describe.each(databases.eachSupportedId())('authorization code flow on %s', data
     const redirect = new URL(approval.body.redirectUrl);
     expect(`${redirect.origin}${redirect.pathname}`).toBe(CONFIDENTIAL.redirectUri);
     expect(redirect.searchParams.get('state')).toBe('state-123');
-    expect(redirect.searchParams.get('iss')).toBe(backend.issuer);
+    expect(redirect.searchParams.get('iss')).toBe(suite.backend.issuer);
 
-    const res2 = await confidential.redeem(redirect.searchParams.get('code')!, '');
+    const res2 = await suite.confidential.redeem(redirect.searchParams.get('code')!, '');
     // An empty verifier is an omitted one: refused, and the code is now spent.
     expect(res2.status).toBe(400);
     expect(res2.body.error).toBe('invalid_grant');
 
-    const tokens = await confidential.tokens();
+    const tokens = await suite.confidential.tokens();
     expect(tokens).toMatchObject({ token_type: 'Bearer', scope: 'openid profile email offline_access' });
     expect(tokens.expires_in).toBeGreaterThan(0);
     expect(tokens.refresh_token).toEqual(expect.any(String));
 
-    const me = await request(backend.server).get('/api/whoami/me').auth(tokens.access_token, { type: 'bearer' });
+    const me = await request(suite.backend.server).get('/api/whoami/me').auth(tokens.access_token, { type: 'bearer' });
     expect(me.status).toBe(200);
     expect(me.body.userEntityRef).toBe('user:development/guest');
 
-    const jwks = await request(backend.server).get('/api/auth/.well-known/jwks.json');
+    const jwks = await request(suite.backend.server).get('/api/auth/.well-known/jwks.json');
     const { payload, protectedHeader } = await jwtVerify(tokens.id_token!, createLocalJWKSet(jwks.body), {
-      issuer: backend.issuer,
+      issuer: suite.backend.issuer,
       audience: CONFIDENTIAL.clientId,
     });
     expect(protectedHeader.typ).toBe('JWT');
@@ -85,33 +71,33 @@ describe.each(databases.eachSupportedId())('authorization code flow on %s', data
   });
 
   it("signs the access token with the claims saved at the user's sign-in, leaving them as they were", async () => {
-    const { code, verifier } = await publicClient.approvedCode();
+    const { code, verifier } = await suite.publicClient.approvedCode();
     // As a sign-in resolver with custom claims would have saved them.
     const claims = { sub: 'user:development/guest', ent: ['user:development/guest'], team: 'platform' };
-    await knex('user_info')
+    await suite.knex('user_info')
       .where({ user_entity_ref: 'user:development/guest' })
       .update({ user_info: JSON.stringify({ claims }) });
-    const before = await knex('user_info').where({ user_entity_ref: 'user:development/guest' }).first();
+    const before = await suite.knex('user_info').where({ user_entity_ref: 'user:development/guest' }).first();
 
-    const res = await publicClient.redeem(code, verifier);
+    const res = await suite.publicClient.redeem(code, verifier);
     expect(res.status).toBe(200);
     expect(decodeJwt(res.body.access_token)).toMatchObject({ sub: 'user:development/guest', team: 'platform' });
-    expect(await knex('user_info').where({ user_entity_ref: 'user:development/guest' }).first()).toEqual(before);
+    expect(await suite.knex('user_info').where({ user_entity_ref: 'user:development/guest' }).first()).toEqual(before);
   });
 
   it('answers the token endpoint with no-store headers', async () => {
-    const { code, verifier } = await publicClient.approvedCode();
-    const res = await publicClient.redeem(code, verifier);
+    const { code, verifier } = await suite.publicClient.approvedCode();
+    const res = await suite.publicClient.redeem(code, verifier);
     expect(res.status).toBe(200);
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.headers.pragma).toBe('no-cache');
-    const bad = await publicClient.redeem(code, verifier);
+    const bad = await suite.publicClient.redeem(code, verifier);
     expect(bad.headers['cache-control']).toBe('no-store');
   });
 
   it('redeems a code once when twenty requests race', async () => {
-    const { code, verifier } = await publicClient.approvedCode();
-    const results = await Promise.all(Array.from({ length: 20 }, () => publicClient.redeem(code, verifier)));
+    const { code, verifier } = await suite.publicClient.approvedCode();
+    const results = await Promise.all(Array.from({ length: 20 }, () => suite.publicClient.redeem(code, verifier)));
     expect(results.filter(r => r.status === 200)).toHaveLength(1);
     const failures = results.filter(r => r.status !== 200);
     expect(failures).toHaveLength(19);
@@ -122,13 +108,13 @@ describe.each(databases.eachSupportedId())('authorization code flow on %s', data
   });
 
   it('revokes the refresh token issued from a code when the code is replayed', async () => {
-    const { code, verifier } = await confidential.approvedCode();
-    const first = await confidential.redeem(code, verifier);
+    const { code, verifier } = await suite.confidential.approvedCode();
+    const first = await suite.confidential.redeem(code, verifier);
     expect(first.status).toBe(200);
-    const replay = await confidential.redeem(code, verifier);
+    const replay = await suite.confidential.redeem(code, verifier);
     expect(replay.status).toBe(400);
     expect(replay.body).toEqual({ error: 'invalid_grant', error_description: 'authorization code was already used' });
-    const refresh = await confidential.token({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token });
+    const refresh = await suite.confidential.token({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token });
     expect(refresh.status).toBe(400);
     expect(refresh.body.error).toBe('invalid_grant');
   });
@@ -136,24 +122,24 @@ describe.each(databases.eachSupportedId())('authorization code flow on %s', data
   describe('PKCE', () => {
 
     it('refuses a wrong or missing verifier', async () => {
-      const wrong = await publicClient.approvedCode();
-      const res = await publicClient.redeem(wrong.code, `${wrong.verifier.slice(0, -2)}xx`);
+      const wrong = await suite.publicClient.approvedCode();
+      const res = await suite.publicClient.redeem(wrong.code, `${wrong.verifier.slice(0, -2)}xx`);
       expect(res.status).toBe(400);
       expect(res.body).toEqual({ error: 'invalid_grant', error_description: 'code_verifier does not match the code_challenge' });
 
-      const missing = await publicClient.approvedCode();
-      const res2 = await publicClient.token({ grant_type: 'authorization_code', code: missing.code, redirect_uri: PUBLIC.redirectUri });
+      const missing = await suite.publicClient.approvedCode();
+      const res2 = await suite.publicClient.token({ grant_type: 'authorization_code', code: missing.code, redirect_uri: PUBLIC.redirectUri });
       expect(res2.status).toBe(400);
       expect(res2.body).toEqual({ error: 'invalid_grant', error_description: 'code_verifier is required' });
     });
 
     it('refuses a verifier for a code issued without a challenge (downgrade)', async () => {
       // Such codes cannot be made through the API; plant one as an older release might have left it.
-      const { code, verifier, sessionId } = await publicClient.approvedCode();
-      await knex('oauth_authorization_sessions')
+      const { code, verifier, sessionId } = await suite.publicClient.approvedCode();
+      await suite.knex('oauth_authorization_sessions')
         .where({ id: sessionId })
         .update({ code_challenge: null, code_challenge_method: null });
-      const res = await publicClient.redeem(code, verifier);
+      const res = await suite.publicClient.redeem(code, verifier);
       expect(res.status).toBe(400);
       expect(res.body).toEqual({
         error: 'invalid_grant',
@@ -163,24 +149,24 @@ describe.each(databases.eachSupportedId())('authorization code flow on %s', data
   });
 
   it('answers a wrong client secret with 401 invalid_client and WWW-Authenticate', async () => {
-    const { code, verifier } = await confidential.approvedCode();
-    const wrong = new CodeFlow(backend, { ...CONFIDENTIAL, clientSecret: 'not-the-secret' });
+    const { code, verifier } = await suite.confidential.approvedCode();
+    const wrong = new CodeFlow(suite.backend, { ...CONFIDENTIAL, clientSecret: 'not-the-secret' });
     const res = await wrong.redeem(code, verifier);
     expect(res.status).toBe(401);
     expect(res.body.error).toBe('invalid_client');
     expect(res.headers['www-authenticate']).toMatch(/^Basic /);
     // The code was not touched by the unauthenticated request.
-    expect((await confidential.redeem(code, verifier)).status).toBe(200);
+    expect((await suite.confidential.redeem(code, verifier)).status).toBe(200);
   });
 
   it("refuses another client's code and a different redirect_uri", async () => {
-    const { code, verifier } = await confidential.approvedCode();
-    const res = await publicClient.token({ grant_type: 'authorization_code', code, redirect_uri: CONFIDENTIAL.redirectUri, code_verifier: verifier });
+    const { code, verifier } = await suite.confidential.approvedCode();
+    const res = await suite.publicClient.token({ grant_type: 'authorization_code', code, redirect_uri: CONFIDENTIAL.redirectUri, code_verifier: verifier });
     expect(res.status).toBe(400);
     expect(res.body.error).toBe('invalid_grant');
 
-    const second = await confidential.approvedCode();
-    const res2 = await confidential.redeem(second.code, second.verifier, { redirect_uri: `${CONFIDENTIAL.redirectUri}/x` });
+    const second = await suite.confidential.approvedCode();
+    const res2 = await suite.confidential.redeem(second.code, second.verifier, { redirect_uri: `${CONFIDENTIAL.redirectUri}/x` });
     expect(res2.body).toEqual({ error: 'invalid_grant', error_description: 'redirect_uri does not match the authorization request' });
   });
 
@@ -189,26 +175,26 @@ describe.each(databases.eachSupportedId())('authorization code flow on %s', data
     ['an unsupported content type', 'text/plain', 'grant_type=authorization_code', 400, 'invalid_request'],
     ['an oversized form', 'application/x-www-form-urlencoded', `grant_type=${'a'.repeat(70 * 1024)}`, 413, 'invalid_request'],
   ])('answers %s with a 4xx JSON error', async (_name, type, body, status, error) => {
-    const res = await request(backend.server).post('/api/auth/v1/token').set('Content-Type', type).send(body);
+    const res = await request(suite.backend.server).post('/api/auth/v1/token').set('Content-Type', type).send(body);
     expect(res.status).toBe(status);
     expect(res.body.error).toBe(error);
     expect(res.headers['content-type']).toMatch(/application\/json/);
   });
 
   it('refuses an unknown grant type and a client not registered for a grant', async () => {
-    const res = await publicClient.token({ grant_type: 'password', username: 'u', password: 'p' });
+    const res = await suite.publicClient.token({ grant_type: 'password', username: 'u', password: 'p' });
     expect(res.body).toEqual({ error: 'unsupported_grant_type', error_description: "grant_type 'password' is not supported" });
   });
 
   it('keeps no code, refresh token or client secret in clear in any table', async () => {
-    const { code, verifier } = await confidential.approvedCode();
-    const tokens = (await confidential.redeem(code, verifier)).body;
-    const rotated = (await confidential.token({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token })).body;
+    const { code, verifier } = await suite.confidential.approvedCode();
+    const tokens = (await suite.confidential.redeem(code, verifier)).body;
+    const rotated = (await suite.confidential.token({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token })).body;
     const secrets = [code, tokens.refresh_token, rotated.refresh_token, CONFIDENTIAL.clientSecret];
-    const tables = await listTables(knex);
+    const tables = await listTables(suite.knex);
     expect(tables).toEqual(expect.arrayContaining(['oidc_authorization_codes', 'oidc_refresh_tokens']));
     for (const table of tables) {
-      const dump = JSON.stringify(await knex(table).select());
+      const dump = JSON.stringify(await suite.knex(table).select());
       for (const secret of secrets) {
         expect(dump.includes(secret)).toBe(false);
       }
