@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import { DbSigningKeyStore } from '../database/DbSigningKeyStore';
 import { applyDatabaseMigrations } from '../database/migrations';
 import { createTestDatabases } from '../testUtils/databases';
+import { MemoryKeyStore } from './MemoryKeyStore';
 import { RotatingSigningKeys } from './RotatingSigningKeys';
 
 jest.setTimeout(60_000);
@@ -61,6 +62,34 @@ describe.each(databases.eachSupportedId())('RotatingSigningKeys on %s', database
     const jwks = createLocalJWKSet({ keys: await keys.listPublicKeys() });
     await expect(jwtVerify(token, jwks, { currentDate: new Date(nowMs) })).resolves.toBeDefined();
     expect((await keys.listPublicKeys()).map(k => k.kid).sort()).toEqual([first.kid, second.kid].sort());
+  });
+
+  it('never signs with a key whose listing ends before its tokens do, after a quiet spell', async () => {
+    // Keys stored by our clock, so the listing window follows the test's time.
+    const keys = RotatingSigningKeys.create({
+      store: MemoryKeyStore.create({ now: () => nowMs }),
+      algorithm: 'ES256',
+      rotationSeconds: HOUR,
+      maxTokenLifetimeSeconds: HOUR,
+      logger: mockServices.logger.mock(),
+      now: () => nowMs,
+    });
+    const first = await keys.currentKey();
+    nowMs += HOUR * 1000 - 4 * 60 * 1000;
+    await keys.currentKey(); // pre-publishes the next key ...
+    expect(await keys.listPublicKeys()).toHaveLength(2); // ... stored now
+    // Nobody asks for a key for a long while after rotation time.
+    for (const step of [3 * HOUR, 10 * 60, 50 * 60, 59 * 60]) {
+      nowMs += step * 1000;
+      const key = await keys.currentKey();
+      expect(key.kid).not.toBe(first.kid);
+      const token = await sign(keys);
+      // The token must verify with the JWKS until it expires.
+      nowMs += HOUR * 1000 - 1000;
+      const jwks = createLocalJWKSet({ keys: await keys.listPublicKeys() });
+      await expect(jwtVerify(token, jwks, { currentDate: new Date(nowMs) })).resolves.toBeDefined();
+      nowMs -= HOUR * 1000 - 1000;
+    }
   });
 
   it('shares one key among concurrent first callers', async () => {

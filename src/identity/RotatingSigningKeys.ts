@@ -41,7 +41,8 @@ export class RotatingSigningKeys implements SigningKeys {
   readonly #now: () => number;
   readonly #prepublishMs: number;
   #current?: { createdAtMs: number; key: Promise<SigningKey> };
-  #next?: Promise<SigningKey>;
+  /** The pre-published key and when it was stored (its listing counts from then). */
+  #next?: { createdAtMs: number; key: Promise<SigningKey> };
 
   static create(options: RotatingSigningKeysOptions): RotatingSigningKeys {
     return new RotatingSigningKeys(options);
@@ -67,8 +68,18 @@ export class RotatingSigningKeys implements SigningKeys {
       if (!this.#next && now >= rotateAt - this.#prepublishMs) this.#prepublish();
       return current.key;
     }
+    // A key's listing counts from when it was stored, which for a pre-published
+    // key may be long before this takeover (nobody asked around rotation
+    // time). It may sign only for as long as that listing covers its tokens:
+    // its rotation period counts from at most `prepublish` after it was stored,
+    // and one already past that period is not used at all.
+    const prepublished = this.#next;
+    const signsFrom = prepublished && Math.min(now, prepublished.createdAtMs + this.#prepublishMs);
     // One generation at a time: concurrent callers share the same promise.
-    const next = { createdAtMs: now, key: this.#next ?? this.#generate() };
+    const next =
+      prepublished && signsFrom !== undefined && now < signsFrom + this.#rotationMs
+        ? { createdAtMs: signsFrom, key: prepublished.key }
+        : { createdAtMs: now, key: this.#generate() };
     this.#next = undefined;
     this.#current = next;
     try {
@@ -81,7 +92,7 @@ export class RotatingSigningKeys implements SigningKeys {
 
   async listPublicKeys() {
     // A key being pre-published is listed as soon as it exists.
-    await this.#next?.catch(() => undefined);
+    await this.#next?.key.catch(() => undefined);
     const now = this.#now();
     const stored = await this.#store.listKeys();
     const live = stored.filter(k => k.createdAt.getTime() + this.#retentionMs > now);
@@ -97,9 +108,9 @@ export class RotatingSigningKeys implements SigningKeys {
   }
 
   #prepublish() {
-    const next = this.#generate();
+    const next = { createdAtMs: this.#now(), key: this.#generate() };
     this.#next = next;
-    next.catch(error => {
+    next.key.catch(error => {
       this.#logger.warn(`Failed to pre-publish the next signing key: ${error}`);
       if (this.#next === next) this.#next = undefined;
     });
