@@ -21,7 +21,6 @@ const CODES_TABLE = 'oidc_authorization_codes';
 
 /** The code's own columns in the joined read, renamed apart from the session's. */
 interface CodeColumns {
-  code_session_id: string;
   code_expires_at: DbAuthorizationCodeRow['expires_at'];
   code_used: DbAuthorizationCodeRow['used'];
   /** The approving user's `user_info` JSON; null when none is saved (or nobody approved). */
@@ -65,7 +64,6 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
       .where('c.code', codeHash)
       .first(
         's.*',
-        'c.session_id as code_session_id',
         'c.expires_at as code_expires_at',
         'c.used as code_used',
         'u.user_info as saved_user_info',
@@ -75,7 +73,7 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
       return {
         kind: 'redeemed',
         code: {
-          sessionId: row.code_session_id,
+          sessionId: row.id,
           expiresAt: parseDbDate(row.code_expires_at),
           session: toSession(row),
           savedClaims: row.saved_user_info === null ? null : parseUserInfo(row.saved_user_info).claims,
@@ -85,7 +83,7 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
     if (row.code_used) {
       return {
         kind: 'replayed',
-        sessionId: row.code_session_id,
+        sessionId: row.id,
         clientId: row.client_id,
         userEntityRef: row.user_entity_ref ?? undefined,
       };

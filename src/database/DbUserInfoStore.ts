@@ -3,7 +3,6 @@ import type { UserTokenClaims } from '../identity/createIdentity';
 import type { DbUserInfoRow } from './tables';
 
 export const USER_INFO_TABLE = 'user_info';
-const TABLE = USER_INFO_TABLE;
 
 /** Reads a `user_info.user_info` column (upstream's `{ claims }` JSON). */
 export function parseUserInfo(json: string): { claims: UserTokenClaims } {
@@ -24,7 +23,7 @@ export class DbUserInfoStore {
 
   /** Inserts or replaces the user's claims; `created_at` keeps the first sign-in. */
   async saveUserInfo(claims: UserTokenClaims): Promise<void> {
-    await this.#db<DbUserInfoRow>(TABLE)
+    await this.#db<DbUserInfoRow>(USER_INFO_TABLE)
       .insert({
         user_entity_ref: claims.sub,
         // Same JSON shape as upstream, so existing rows stay readable both ways.
@@ -36,7 +35,7 @@ export class DbUserInfoStore {
   }
 
   async getUserInfo(userEntityRef: string): Promise<{ claims: UserTokenClaims } | undefined> {
-    const row = await this.#db<DbUserInfoRow>(TABLE)
+    const row = await this.#db<DbUserInfoRow>(USER_INFO_TABLE)
       .where({ user_entity_ref: userEntityRef })
       .first('user_info');
     if (!row) return undefined;

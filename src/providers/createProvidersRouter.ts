@@ -110,14 +110,16 @@ function bindHandlers(providerId: string, provider: AuthProviderRouteHandlers): 
     const logout = provider.logout.bind(provider);
     r.post('/logout', (req, res) => logout(req, res));
   }
+  const noRoute = (req: express.Request) =>
+    new NotFoundError(`Auth provider '${providerId}' has no route ${req.method} ${req.path}`);
   r.use(req => {
-    throw new NotFoundError(`Auth provider '${providerId}' has no route ${req.method} ${req.path}`);
+    throw noRoute(req);
   });
   // Proxy providers (guest, oauth2-proxy, …) throw NotImplementedError from
   // start and the frame handler: a route this provider lacks is a 404, not a 501.
   r.use((err: unknown, req: express.Request, _res: express.Response, next: express.NextFunction) => {
     const lacksRoute = (err as Error | undefined)?.name === 'NotImplementedError';
-    next(lacksRoute ? new NotFoundError(`Auth provider '${providerId}' has no route ${req.method} ${req.path}`) : err);
+    next(lacksRoute ? noRoute(req) : err);
   });
   return r;
 }

@@ -14,6 +14,7 @@ import {
   type ClientMetadataDocumentPolicy,
 } from './clientMetadataDocument';
 import type { ClientStore, StoredClient } from './ClientStore';
+import { TtlCache } from './TtlCache';
 
 /** How long a fetched metadata document is trusted before it is fetched again. */
 export const CLIENT_METADATA_CACHE_SECONDS = 5 * 60;
@@ -28,7 +29,6 @@ const MAX_CACHED_DOCUMENTS = 1000;
 export const DYNAMIC_CLIENT_CACHE_SECONDS = 30;
 const MAX_CACHED_DYNAMIC_CLIENTS = 1000;
 
-type CacheEntry = { client?: Client; reason?: string; expiresAt: number };
 
 /**
  * Finds clients in order: pre-registered (app-config), the built-in CLI
@@ -86,32 +86,25 @@ export async function createClientResolver(options: {
     logger.info(`Replaced ${converted} clear-text client secrets in oidc_clients by their hashes`);
   }
 
-  const cache = new Map<string, CacheEntry>();
+  const documents = new TtlCache<Client | undefined>({ maxEntries: MAX_CACHED_DOCUMENTS, clock });
   const inFlight = new Map<string, Promise<Client | undefined>>();
-  const dynamicCache = new Map<string, { stored: StoredClient; expiresAt: number }>();
+  const dynamicClients = new TtlCache<StoredClient>({ maxEntries: MAX_CACHED_DYNAMIC_CLIENTS, clock });
 
   /** A DCR client (with its secret hash) from the short-lived cache or the database. */
   async function getDynamic(clientId: string): Promise<StoredClient | undefined> {
-    const now = clock().getTime();
-    const cached = dynamicCache.get(clientId);
-    if (cached && cached.expiresAt > now) return cached.stored;
-    if (cached) dynamicCache.delete(clientId);
+    const cached = dynamicClients.get(clientId);
+    if (cached) return cached.value;
     const stored = await store.get(clientId);
     // Mirrored rows of static clients removed from config must not resurrect them.
     if (stored?.client.kind !== 'dynamic') return undefined;
-    if (dynamicCache.size >= MAX_CACHED_DYNAMIC_CLIENTS) {
-      dynamicCache.delete(dynamicCache.keys().next().value!);
-    }
-    dynamicCache.set(clientId, { stored, expiresAt: now + DYNAMIC_CLIENT_CACHE_SECONDS * 1000 });
+    dynamicClients.set(clientId, stored, DYNAMIC_CLIENT_CACHE_SECONDS);
     return stored;
   }
 
   async function resolveDocument(clientId: string): Promise<Client | undefined> {
-    const now = clock().getTime();
-    const cached = cache.get(clientId);
-    if (cached && cached.expiresAt > now) return cached.client;
+    const cached = documents.get(clientId);
+    if (cached) return cached.value;
     let client: Client | undefined;
-    let reason: string | undefined;
     try {
       const url = checkClientIdUrl(clientId, policy);
       const document = await fetchClientMetadataDocument(url, policy);
@@ -119,12 +112,10 @@ export async function createClientResolver(options: {
       await store.upsert({ client });
     } catch (error) {
       if (!(error instanceof ClientMetadataDocumentError)) throw error;
-      reason = error.message;
-      logger.warn(`Refused client-ID metadata document ${clientId}: ${reason}`);
+      logger.warn(`Refused client-ID metadata document ${clientId}: ${error.message}`);
     }
-    if (cache.size >= MAX_CACHED_DOCUMENTS) cache.delete(cache.keys().next().value!);
     const ttl = client ? CLIENT_METADATA_CACHE_SECONDS : CLIENT_METADATA_FAILURE_CACHE_SECONDS;
-    cache.set(clientId, { client, reason, expiresAt: clock().getTime() + ttl * 1000 });
+    documents.set(clientId, client, ttl);
     return client;
   }
 
