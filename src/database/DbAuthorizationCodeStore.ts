@@ -7,6 +7,7 @@ import {
 } from './DbAuthorizationSessionStore';
 import { USER_INFO_TABLE, parseUserInfo } from './DbUserInfoStore';
 import { parseDbDate } from './parseDbDate';
+import { LITERAL_LIMIT } from './literalLimit';
 
 /** `oidc_authorization_codes`: `code` holds the SHA-256 of the code, never the code. */
 export interface DbAuthorizationCodeRow {
@@ -67,7 +68,8 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
         'c.expires_at as code_expires_at',
         'c.used as code_used',
         'u.user_info as saved_user_info',
-      );
+      )
+      .limit(1, LITERAL_LIMIT);
     if (!row) return { kind: 'unknown' };
     if (changed === 1) {
       return {

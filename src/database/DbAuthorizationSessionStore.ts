@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { AuthorizationSession, AuthorizationSessionStore } from '../oauth/stores';
 import { parseDbDate } from './parseDbDate';
+import { LITERAL_LIMIT } from './literalLimit';
 
 /** `oauth_authorization_sessions`: one row per authorization request (upstream's table). */
 export interface DbAuthorizationSessionRow {
@@ -51,7 +52,10 @@ export class DbAuthorizationSessionStore implements AuthorizationSessionStore {
   }
 
   async get(id: string): Promise<AuthorizationSession | undefined> {
-    const row = await this.#db<DbAuthorizationSessionRow>(SESSIONS_TABLE).where({ id }).first();
+    const row = await this.#db<DbAuthorizationSessionRow>(SESSIONS_TABLE)
+      .where({ id })
+      .first()
+      .limit(1, LITERAL_LIMIT);
     return row ? toSession(row) : undefined;
   }
 

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { ClientStore, StoredClient } from '../oauth/clients/ClientStore';
 import type { Client, ClientKind, TokenEndpointAuthMethod } from '../oauth/model';
 import { sha256 } from '../oauth/crypto/sha256';
+import { LITERAL_LIMIT } from './literalLimit';
 
 /** `oidc_clients`: upstream's table; `client_secret` holds the SHA-256 hash, never the secret. */
 export interface DbOidcClientRow {
@@ -43,7 +44,10 @@ export class DbClientStore implements ClientStore {
   }
 
   async get(clientId: string): Promise<StoredClient | undefined> {
-    const row = await this.#db<DbOidcClientRow>(TABLE).where({ client_id: clientId }).first();
+    const row = await this.#db<DbOidcClientRow>(TABLE)
+      .where({ client_id: clientId })
+      .first()
+      .limit(1, LITERAL_LIMIT);
     return row ? this.#fromRow(row) : undefined;
   }
 

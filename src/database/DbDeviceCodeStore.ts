@@ -8,6 +8,7 @@ import type {
 } from '../oauth/DeviceCodeStore';
 import type { Clock } from '../oauth/model';
 import { parseDbDate } from './parseDbDate';
+import { LITERAL_LIMIT } from './literalLimit';
 
 /** `oidc_device_codes`: one row per device authorization request. */
 export interface DbDeviceCodeRow {
@@ -91,7 +92,8 @@ export class DbDeviceCodeStore implements DeviceCodeStore {
   ): Promise<boolean> {
     const taken = await this.#db<DbDeviceCodeRow>(CODES)
       .where({ user_code_hash: record.userCodeHash })
-      .first('device_code_hash');
+      .first('device_code_hash')
+      .limit(1, LITERAL_LIMIT);
     if (taken) return false;
     try {
       await this.#db<DbDeviceCodeRow>(CODES).insert(
@@ -102,7 +104,8 @@ export class DbDeviceCodeStore implements DeviceCodeStore {
       // A concurrent request drew the same user code between check and insert.
       const again = await this.#db<DbDeviceCodeRow>(CODES)
         .where({ user_code_hash: record.userCodeHash })
-        .first('device_code_hash');
+        .first('device_code_hash')
+        .limit(1, LITERAL_LIMIT);
       if (again && again.device_code_hash !== record.deviceCodeHash) return false;
       throw error;
     }
@@ -111,7 +114,8 @@ export class DbDeviceCodeStore implements DeviceCodeStore {
   async findByDeviceCodeHash(deviceCodeHash: string): Promise<DeviceCodeRecord | undefined> {
     const row = await this.#db<DbDeviceCodeRow>(CODES)
       .where({ device_code_hash: deviceCodeHash })
-      .first();
+      .first()
+      .limit(1, LITERAL_LIMIT);
     return row ? this.#fromRow(row) : undefined;
   }
 
@@ -119,7 +123,8 @@ export class DbDeviceCodeStore implements DeviceCodeStore {
     if (userCodeHashes.length === 0) return undefined;
     const row = await this.#db<DbDeviceCodeRow>(CODES)
       .whereIn('user_code_hash', userCodeHashes)
-      .first();
+      .first()
+      .limit(1, LITERAL_LIMIT);
     return row ? this.#fromRow(row) : undefined;
   }
 

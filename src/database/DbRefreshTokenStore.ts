@@ -5,6 +5,7 @@ import type {
   RefreshTokenStore,
 } from '../oauth/stores';
 import { parseDbDate } from './parseDbDate';
+import { LITERAL_LIMIT } from './literalLimit';
 
 /** `oidc_refresh_tokens`: `token_hash` is the SHA-256 of the token, never the token. */
 export interface DbRefreshTokenRow {
@@ -44,7 +45,10 @@ export class DbRefreshTokenStore implements RefreshTokenStore {
   }
 
   async find(tokenHash: string): Promise<RefreshTokenRecord | undefined> {
-    const row = await this.#db<DbRefreshTokenRow>(TABLE).where({ token_hash: tokenHash }).first();
+    const row = await this.#db<DbRefreshTokenRow>(TABLE)
+      .where({ token_hash: tokenHash })
+      .first()
+      .limit(1, LITERAL_LIMIT);
     return row ? this.#fromRow(row) : undefined;
   }
 

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { UserTokenClaims } from '../identity/createIdentity';
 import type { DbUserInfoRow } from './tables';
+import { LITERAL_LIMIT } from './literalLimit';
 
 export const USER_INFO_TABLE = 'user_info';
 
@@ -37,7 +38,8 @@ export class DbUserInfoStore {
   async getUserInfo(userEntityRef: string): Promise<{ claims: UserTokenClaims } | undefined> {
     const row = await this.#db<DbUserInfoRow>(USER_INFO_TABLE)
       .where({ user_entity_ref: userEntityRef })
-      .first('user_info');
+      .first('user_info')
+      .limit(1, LITERAL_LIMIT);
     if (!row) return undefined;
     return parseUserInfo(row.user_info);
   }
