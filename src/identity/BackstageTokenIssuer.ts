@@ -54,7 +54,7 @@ export class BackstageTokenIssuer {
 
     // The limited token's header and payload must serialize exactly as the
     // framework rebuilds them: {"typ","alg","kid"} and {"sub","iat","exp"}.
-    const uip = detachedJwsSignature(
+    const uip = await detachedJwsSignature(
       { typ: tokenTypes.limitedUser.typParam, alg: key.alg, kid: key.kid },
       { sub, iat, exp },
       key.privateKey,
@@ -70,7 +70,7 @@ export class BackstageTokenIssuer {
       exp,
       uip,
     };
-    const token = signCompactJws(
+    const token = await signCompactJws(
       { typ: tokenTypes.user.typParam, alg: key.alg, kid: key.kid },
       payload,
       key.privateKey,

@@ -45,6 +45,8 @@ export interface Identity {
     payload: Record<string, unknown>,
     options: { typ: string; expiresInSeconds: number },
   ): Promise<string>;
+  /** How long a user token lives; {@link Identity.signJwt} refuses longer lifetimes. */
+  readonly tokenLifetimeSeconds: number;
   /** The JWS algorithm tokens are signed with (for discovery metadata). */
   readonly signingAlgorithm: string;
   /** The claims saved for a user at their last sign-in. */
@@ -83,6 +85,7 @@ export async function createIdentity(
       return issued;
     },
     signJwt: (payload, signOptions) => issuer.signJwt(payload, signOptions),
+    tokenLifetimeSeconds: config.identity.tokenLifetimeSeconds,
     signingAlgorithm: keys.algorithm,
     getUserInfo,
   };

@@ -128,6 +128,8 @@ export interface TokenSigner {
     claims: SavedUserClaims;
     saveUserInfo?: boolean;
   }): Promise<{ token: string; expiresInSeconds: number }>;
+  /** How long a user token lives; other JWTs may live as long, not longer. */
+  readonly tokenLifetimeSeconds: number;
   /** Any other JWT (here: ID tokens); `iss`, `iat`, `exp` are set by the signer. */
   signJwt(
     payload: Record<string, unknown>,

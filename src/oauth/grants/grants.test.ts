@@ -63,6 +63,7 @@ describe.each(databases.eachSupportedId())('grants with a moving clock on %s', d
       refreshTokens: DbRefreshTokenStore.create({ knex }),
       signer: {
         issueUserToken: async ({ claims }) => ({ token: `user-token:${claims.sub}`, expiresInSeconds: 3600 }),
+        tokenLifetimeSeconds: 3600,
         // Readable stand-in for a signed JWT: the payload itself.
         signJwt: async payload => JSON.stringify(payload),
         getUserInfo: async sub => ({ claims: { sub, ent: [sub] } }),

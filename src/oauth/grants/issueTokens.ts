@@ -84,22 +84,23 @@ export async function buildTokenResponse(
       ? (await ctx.signer.getUserInfo(access.userEntityRef))?.claims
       : (access.savedClaims ?? undefined);
   const claims = { ...saved, sub: access.userEntityRef };
-  const { token, expiresInSeconds } = await ctx.signer.issueUserToken({
-    claims,
-    saveUserInfo: saved === undefined,
-  });
+  // The ID token does not depend on the access token: both are signed at once.
+  const [{ token, expiresInSeconds }, idToken] = await Promise.all([
+    ctx.signer.issueUserToken({ claims, saveUserInfo: saved === undefined }),
+    access.scopes.includes('openid')
+      ? ctx.signer.signJwt(idTokenClaims(access), {
+          typ: 'JWT',
+          expiresInSeconds: ctx.signer.tokenLifetimeSeconds,
+        })
+      : undefined,
+  ]);
   const response: TokenResponse = {
     access_token: token,
     token_type: 'Bearer',
     expires_in: expiresInSeconds,
     scope: access.scopes.join(' '),
   };
-  if (access.scopes.includes('openid')) {
-    response.id_token = await ctx.signer.signJwt(idTokenClaims(access), {
-      typ: 'JWT',
-      expiresInSeconds,
-    });
-  }
+  if (idToken !== undefined) response.id_token = idToken;
   if (refreshToken) response.refresh_token = refreshToken;
   return response;
 }
