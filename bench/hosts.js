@@ -78,10 +78,15 @@ async function startHost(target, extraEnv = {}) {
     stop: () => stopHost(child),
     profiler: command => profilerCommand(child, command),
     cpuSeconds: () => processCpuSeconds(child.pid),
+    // A process's main thread is its own task: /proc/<pid>/task/<pid>.
+    loopCpuSeconds: () => processCpuSeconds(`${child.pid}/task/${child.pid}`),
   };
 }
 
-/** User + system CPU time a process has used so far (Linux /proc), or NaN elsewhere. */
+/**
+ * User + system CPU time a process (or, given `<pid>/task/<tid>`, one of its
+ * threads) has used so far (Linux /proc), or NaN elsewhere.
+ */
 function processCpuSeconds(pid) {
   try {
     // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
@@ -122,4 +127,18 @@ function stopHost(child) {
   });
 }
 
-module.exports = { PROFILE, startHost };
+/**
+ * The machine's CPU time so far and the part of it stolen by the hypervisor
+ * (Linux /proc/stat, in clock ticks), or undefined elsewhere.
+ */
+function machineCpuTicks() {
+  try {
+    const [, ...fields] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is counted in user)
+    return { total: fields.slice(0, 8).reduce((a, b) => a + b, 0), steal: fields[7] };
+  } catch {
+    return undefined;
+  }
+}
+
+module.exports = { PROFILE, machineCpuTicks, startHost };

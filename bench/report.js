@@ -6,7 +6,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 function fmt(r) {
-  return `${r.rps.toFixed(0)} req/s, ${r.cpuMsPerRequest.toFixed(2)} CPU ms/req${r.units !== undefined ? ` (${r.units.toFixed(0)} flows/s)` : ''}, p50 ${r.p50} ms, p99 ${r.p99} ms${r.failures ? `, ${r.failures} FAILED` : ''}`;
+  return `${r.rps.toFixed(0)} req/s, ${r.cpuMsPerRequest.toFixed(2)} CPU ms/req (event loop ${r.loopMsPerRequest.toFixed(2)})${r.units !== undefined ? ` (${r.units.toFixed(0)} flows/s)` : ''}, p50 ${r.p50} ms, p99 ${r.p99} ms${r.failures ? `, ${r.failures} FAILED` : ''}`;
 }
 
 function median(values) {
@@ -21,6 +21,7 @@ function summarize(runs) {
     p50: median(runs.map(r => r.p50)),
     p99: median(runs.map(r => r.p99)),
     cpuMsPerRequest: median(runs.map(r => r.cpuMsPerRequest)),
+    loopMsPerRequest: median(runs.map(r => r.loopMsPerRequest)),
     failures: runs.reduce((n, r) => n + r.failures, 0),
   };
 }
@@ -36,9 +37,13 @@ function machine() {
   };
 }
 
-/** `settings`: { connections, rounds, seconds, warmUpSeconds } of the run. */
+/** `settings`: { connections, rounds, seconds, warmUpSeconds, stealPercent? } of the run. */
 function writeResults(results, large, started, loadAtStart, settings) {
   const { connections: CONNECTIONS, rounds: ROUNDS, seconds: SECONDS, warmUpSeconds: WARM_UP_SECONDS } = settings;
+  const steal =
+    settings.stealPercent === undefined
+      ? ''
+      : ` The hypervisor took ${settings.stealPercent.toFixed(1)} % of the machine's CPU time (steal) during the comparison.`;
   const m = machine();
   const lines = [
     '# Benchmark results',
@@ -47,7 +52,7 @@ function writeResults(results, large, started, loadAtStart, settings) {
     '',
     `Machine: ${m.cpus}; ${m.memory} RAM; Node ${m.node}; ${m.os}. Load generator (autocannon,`,
     `${CONNECTIONS} connections) and backend share the machine over loopback. Load average`,
-    `(1/5/15 min) at start: ${loadAtStart}; at end: ${m.load}.`,
+    `(1/5/15 min) at start: ${loadAtStart}; at end: ${m.load}.${steal}`,
     '',
     'Both targets run in the same host backend (`bench/host.ts`: `createBackend()`, guest provider,',
     'in-memory catalog, SQLite in memory), each in its own process, measured in alternating rounds;',
@@ -56,17 +61,21 @@ function writeResults(results, large, started, loadAtStart, settings) {
     'Upstream is `@backstage/plugin-auth-backend` 0.30.1 with `auth.experimentalDynamicClientRegistration`.',
     'Our rate limits are set very high so the limiter runs but does not answer 429.',
     'CPU ms/req is the host process\'s CPU time (all its threads, from /proc) over the run divided by',
-    'the requests answered: it moves less than req/s when the machine is shared.',
+    'the requests answered: it moves less than req/s when the machine is shared. Event-loop ms/req is',
+    'the same for the main thread alone, which runs JavaScript and so bounds req/s; CPU spent on the',
+    "thread pool (signatures: ours with node:crypto's callback form, upstream's with WebCrypto) is in",
+    'the first figure only.',
     '',
-    '| Scenario | Ours req/s | Upstream req/s | Ratio | Ours / upstream CPU ms/req | Ours p50 / p99 ms | Upstream p50 / p99 ms |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| Scenario | Ours req/s | Upstream req/s | Ratio | Ours / upstream CPU ms/req | Ours / upstream event-loop ms/req | Ours p50 / p99 ms | Upstream p50 / p99 ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const [name, { ours, upstream }] of Object.entries(results)) {
     const unit = r => (r.units !== undefined ? `${r.rps.toFixed(0)} (${r.units.toFixed(0)} flows/s)` : r.rps.toFixed(0));
     const fail = r => (r.failures ? ` ⚠ ${r.failures} failed` : '');
     lines.push(
       `| ${name} | ${unit(ours)}${fail(ours)} | ${unit(upstream)}${fail(upstream)} | ${(ours.rps / upstream.rps).toFixed(2)}× | ` +
-        `${ours.cpuMsPerRequest.toFixed(2)} / ${upstream.cpuMsPerRequest.toFixed(2)} | ${ours.p50} / ${ours.p99} | ${upstream.p50} / ${upstream.p99} |`,
+        `${ours.cpuMsPerRequest.toFixed(2)} / ${upstream.cpuMsPerRequest.toFixed(2)} | ` +
+        `${ours.loopMsPerRequest.toFixed(2)} / ${upstream.loopMsPerRequest.toFixed(2)} | ${ours.p50} / ${ours.p99} | ${upstream.p50} / ${upstream.p99} |`,
     );
   }
   if (large.length) {

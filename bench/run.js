@@ -21,7 +21,7 @@ const { createHash, randomBytes } = require('node:crypto');
 const path = require('node:path');
 const autocannon = require('autocannon');
 const knexFactory = require('knex');
-const { PROFILE, startHost } = require('./hosts');
+const { PROFILE, machineCpuTicks, startHost } = require('./hosts');
 const { fmt, machine, summarize, writeResults } = require('./report');
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -134,6 +134,7 @@ async function cannon(ctx, options, tally) {
   const profileName = `${String(++profiles).padStart(3, '0')}-${ctx.target}-${ctx.scenario ?? 'other'}.cpuprofile`;
   await ctx.profiler(`start ${path.join(PROFILE, profileName)}`);
   const cpuBefore = ctx.cpuSeconds();
+  const loopBefore = ctx.loopCpuSeconds();
   const result = await autocannon({
     url: ctx.base,
     connections: CONNECTIONS,
@@ -141,11 +142,13 @@ async function cannon(ctx, options, tally) {
     requests: options.requests,
   });
   const cpuSeconds = ctx.cpuSeconds() - cpuBefore;
+  const loopSeconds = ctx.loopCpuSeconds() - loopBefore;
   await ctx.profiler('stop');
   const seconds = result.duration;
   return {
     rps: result.requests.total / seconds,
     cpuMsPerRequest: (cpuSeconds * 1000) / result.requests.total,
+    loopMsPerRequest: (loopSeconds * 1000) / result.requests.total,
     p50: result.latency.p50,
     p99: result.latency.p99,
     total: result.requests.total,
@@ -341,6 +344,8 @@ async function largeTableLatency() {
 async function main() {
   const started = Date.now();
   const loadAtStart = machine().load;
+  const ticksAtStart = machineCpuTicks();
+  let stealPercent;
   console.log(`Machine: ${JSON.stringify(machine())}`);
   const hosts = {};
   const results = {};
@@ -363,10 +368,17 @@ async function main() {
       results[name] = { ours: summarize(runs.ours), upstream: summarize(runs.upstream) };
       const ratio = results[name].ours.rps / results[name].upstream.rps;
       const cpuRatio = results[name].upstream.cpuMsPerRequest / results[name].ours.cpuMsPerRequest;
+      const loopRatio = results[name].upstream.loopMsPerRequest / results[name].ours.loopMsPerRequest;
       console.log(
         `${name}\n  ours:     ${fmt(results[name].ours)}\n  upstream: ${fmt(results[name].upstream)}\n` +
-          `  ratio:    ${ratio.toFixed(2)}× req/s, ${cpuRatio.toFixed(2)}× less CPU per request`,
+          `  ratio:    ${ratio.toFixed(2)}× req/s, ${cpuRatio.toFixed(2)}× less CPU and ` +
+          `${loopRatio.toFixed(2)}× less event-loop time per request`,
       );
+    }
+    const ticks = machineCpuTicks();
+    if (ticks && ticksAtStart) {
+      stealPercent = (100 * (ticks.steal - ticksAtStart.steal)) / (ticks.total - ticksAtStart.total);
+      console.log(`CPU time stolen by the hypervisor meanwhile: ${stealPercent.toFixed(1)} %`);
     }
   } finally {
     await Promise.all(Object.values(hosts).map(h => h.stop()));
@@ -385,6 +397,7 @@ async function main() {
     rounds: ROUNDS,
     seconds: SECONDS,
     warmUpSeconds: WARM_UP_SECONDS,
+    stealPercent,
   });
   console.log(`Wrote bench/RESULTS.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
