@@ -6,7 +6,14 @@ const os = require('node:os');
 const path = require('node:path');
 
 function fmt(r) {
-  return `${r.rps.toFixed(0)} req/s, ${r.cpuMsPerRequest.toFixed(2)} CPU ms/req (event loop ${r.loopMsPerRequest.toFixed(2)})${r.units !== undefined ? ` (${r.units.toFixed(0)} flows/s)` : ''}, p50 ${r.p50} ms, p99 ${r.p99} ms${r.failures ? `, ${r.failures} FAILED` : ''}`;
+  return `${r.rps.toFixed(0)} req/s, ${r.cpuMsPerRequest.toFixed(2)} CPU ms/req (event loop ${r.loopMsPerRequest.toFixed(2)})${r.units !== undefined ? ` (${r.units.toFixed(0)} flows/s)` : ''}, p50 ${r.p50} ms, p99 ${r.p99} ms${r.failures ? `, ${r.failures} FAILED (${failedWith(r)})` : ''}`;
+}
+
+/** "400 ×12, timeout ×3": what the failed requests got. */
+function failedWith(r) {
+  return Object.entries(r.failedWith ?? {})
+    .map(([what, n]) => `${what} ×${n}`)
+    .join(', ');
 }
 
 function median(values) {
@@ -23,6 +30,10 @@ function summarize(runs) {
     cpuMsPerRequest: median(runs.map(r => r.cpuMsPerRequest)),
     loopMsPerRequest: median(runs.map(r => r.loopMsPerRequest)),
     failures: runs.reduce((n, r) => n + r.failures, 0),
+    failedWith: runs.reduce((all, r) => {
+      for (const [what, n] of Object.entries(r.failedWith ?? {})) all[what] = (all[what] ?? 0) + n;
+      return all;
+    }, {}),
   };
 }
 
@@ -37,7 +48,7 @@ function machine() {
   };
 }
 
-/** `settings`: { connections, rounds, seconds, warmUpSeconds, stealPercent? } of the run. */
+/** `settings`: { connections, rounds, pgRuns, seconds, warmUpSeconds, stealPercent? } of the run. */
 function writeResults(results, large, started, loadAtStart, settings) {
   const { connections: CONNECTIONS, rounds: ROUNDS, seconds: SECONDS, warmUpSeconds: WARM_UP_SECONDS } = settings;
   const steal =
@@ -71,7 +82,7 @@ function writeResults(results, large, started, loadAtStart, settings) {
   ];
   for (const [name, { ours, upstream }] of Object.entries(results)) {
     const unit = r => (r.units !== undefined ? `${r.rps.toFixed(0)} (${r.units.toFixed(0)} flows/s)` : r.rps.toFixed(0));
-    const fail = r => (r.failures ? ` ⚠ ${r.failures} failed` : '');
+    const fail = r => (r.failures ? ` ⚠ ${r.failures} failed (${failedWith(r)})` : '');
     lines.push(
       `| ${name} | ${unit(ours)}${fail(ours)} | ${unit(upstream)}${fail(upstream)} | ${(ours.rps / upstream.rps).toFixed(2)}× | ` +
         `${ours.cpuMsPerRequest.toFixed(2)} / ${upstream.cpuMsPerRequest.toFixed(2)} | ` +
@@ -86,7 +97,7 @@ function writeResults(results, large, started, loadAtStart, settings) {
       'Rows per table in `oauth_authorization_sessions`, `oidc_authorization_codes` and',
       '`oidc_refresh_tokens`, bulk-inserted with `generate_series`, then `VACUUM ANALYZE` and',
       '`CHECKPOINT`. Each row count has its own database and host on the same server; after a',
-      `${WARM_UP_SECONDS} s warm-up each, they are measured in alternating rounds: the median of ${ROUNDS + 1} runs of ${SECONDS} s.`,
+      `${WARM_UP_SECONDS} s warm-up each, they are measured in alternating rounds: the median of ${settings.pgRuns} runs of ${SECONDS} s.`,
       'The PostgreSQL server (scripts/postgres.js, fsync off) runs on the same machine.',
       '',
       '| Stored rows | req/s | p50 ms | p99 ms |',
