@@ -6,12 +6,16 @@ const os = require('node:os');
 const path = require('node:path');
 
 function fmt(r) {
-  return `${r.rps.toFixed(0)} req/s, ${r.cpuMsPerRequest.toFixed(2)} CPU ms/req (event loop ${r.loopMsPerRequest.toFixed(2)})${r.units !== undefined ? ` (${r.units.toFixed(0)} flows/s)` : ''}, p50 ${r.p50} ms, p99 ${r.p99} ms${r.failures ? `, ${r.failures} FAILED (${failedWith(r)})` : ''}`;
+  return `${r.rps.toFixed(0)} req/s, ${r.cpuMsPerRequest.toFixed(2)} CPU ms/req (event loop ${r.loopMsPerRequest.toFixed(2)})${r.units !== undefined ? ` (${r.units.toFixed(0)} flows/s)` : ''}, p50 ${r.p50} ms, p99 ${r.p99} ms${failures(r) ? `, ${failures(r)} FAILED (${failedWith(r)})` : ''}`;
+}
+
+function failures(r) {
+  return Object.values(r.failedWith).reduce((a, b) => a + b, 0);
 }
 
 /** "400 ×12, timeout ×3": what the failed requests got. */
 function failedWith(r) {
-  return Object.entries(r.failedWith ?? {})
+  return Object.entries(r.failedWith)
     .map(([what, n]) => `${what} ×${n}`)
     .join(', ');
 }
@@ -29,9 +33,8 @@ function summarize(runs) {
     p99: median(runs.map(r => r.p99)),
     cpuMsPerRequest: median(runs.map(r => r.cpuMsPerRequest)),
     loopMsPerRequest: median(runs.map(r => r.loopMsPerRequest)),
-    failures: runs.reduce((n, r) => n + r.failures, 0),
     failedWith: runs.reduce((all, r) => {
-      for (const [what, n] of Object.entries(r.failedWith ?? {})) all[what] = (all[what] ?? 0) + n;
+      for (const [what, n] of Object.entries(r.failedWith)) all[what] = (all[what] ?? 0) + n;
       return all;
     }, {}),
   };
@@ -82,7 +85,7 @@ function writeResults(results, large, started, loadAtStart, settings) {
   ];
   for (const [name, { ours, upstream }] of Object.entries(results)) {
     const unit = r => (r.units !== undefined ? `${r.rps.toFixed(0)} (${r.units.toFixed(0)} flows/s)` : r.rps.toFixed(0));
-    const fail = r => (r.failures ? ` ⚠ ${r.failures} failed (${failedWith(r)})` : '');
+    const fail = r => (failures(r) ? ` ⚠ ${failures(r)} failed (${failedWith(r)})` : '');
     lines.push(
       `| ${name} | ${unit(ours)}${fail(ours)} | ${unit(upstream)}${fail(upstream)} | ${(ours.rps / upstream.rps).toFixed(2)}× | ` +
         `${ours.cpuMsPerRequest.toFixed(2)} / ${upstream.cpuMsPerRequest.toFixed(2)} | ` +
