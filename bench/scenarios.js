@@ -1,0 +1,269 @@
+/* eslint-disable no-console */
+/*
+ * The scenarios of bench/run.js: how each target is prepared (a guest token
+ * and a public DCR client), how codes are minted, and one autocannon run of
+ * each scenario with the host's CPU time and unexpected answers tallied.
+ */
+const { createHash, randomBytes } = require('node:crypto');
+const path = require('node:path');
+const autocannon = require('autocannon');
+const { PROFILE } = require('./hosts');
+
+/** Seconds per measured run. */
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const CONNECTIONS = 10;
+/**
+ * Codes minted before each token-exchange run (each is single-use). Runs are
+ * timed like the others: autocannon's `amount` mode only stops on its 1 s
+ * tick, which would quantize req/s. A timed run also ends on a tick, so it
+ * can last a second longer than asked. The pool must outlast that (an
+ * exhausted pool shows up as failures, and its quick 400s would inflate
+ * req/s): per second of run plus one, the larger of CODES_PER_SECOND and
+ * 1.5 times the fastest rate seen on that host so far; codes live 60 s, and
+ * minting even the largest pool takes well under that.
+ */
+const CODES_PER_SECOND = 1500;
+const fastestTokenRate = new Map();
+const REDIRECT_URI = 'http://127.0.0.1:9999/callback';
+const VERIFIER = randomBytes(32).toString('base64url');
+const CHALLENGE = createHash('sha256').update(VERIFIER).digest('base64url');
+
+// ---------------------------------------------------------------- protocol helpers
+
+async function http(base, pathname, init = {}) {
+  const res = await fetch(`${base}${pathname}`, { redirect: 'manual', ...init });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
+}
+
+/** Signs in as the guest and registers a public DCR client; what every scenario needs. */
+async function prepare(host) {
+  const signIn = await http(host.base, '/api/auth/guest/refresh', {
+    method: 'POST',
+    headers: { 'x-requested-with': 'XMLHttpRequest' },
+  });
+  if (signIn.status !== 200) throw new Error(`${host.target}: guest sign-in ${signIn.status} ${signIn.text}`);
+  const token = signIn.json().backstageIdentity.token;
+  const reg = await http(host.base, '/api/auth/v1/register', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      client_name: 'bench',
+      redirect_uris: [REDIRECT_URI],
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+    }),
+  });
+  if (reg.status !== 201) throw new Error(`${host.target}: register ${reg.status} ${reg.text}`);
+  const clientId = reg.json().client_id;
+  const authorizePath = `/api/auth/v1/authorize?${new URLSearchParams({
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid',
+    state: 'bench-state',
+    nonce: 'bench-nonce',
+    code_challenge: CHALLENGE,
+    code_challenge_method: 'S256',
+  })}`;
+  return { ...host, token, clientId, authorizePath };
+}
+
+const sessionIdOf = location => {
+  const match = /\/oauth2\/authorize\/([^/?#]+)/.exec(location ?? '');
+  if (!match) throw new Error(`not a consent redirect: ${location}`);
+  return decodeURIComponent(match[1]);
+};
+const codeOf = body => new URL(JSON.parse(body).redirectUrl).searchParams.get('code');
+const tokenBody = (ctx, code) =>
+  JSON.stringify({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: VERIFIER, client_id: ctx.clientId });
+const approveHeaders = ctx => ({ authorization: `Bearer ${ctx.token}`, 'content-type': 'application/json' });
+
+async function freshCode(ctx) {
+  const authorize = await http(ctx.base, ctx.authorizePath);
+  if (authorize.status !== 302) throw new Error(`${ctx.target}: authorize ${authorize.status} ${authorize.text}`);
+  const sessionId = sessionIdOf(authorize.headers.get('location'));
+  const approve = await http(ctx.base, `/api/auth/v1/sessions/${encodeURIComponent(sessionId)}/approve`, {
+    method: 'POST',
+    headers: approveHeaders(ctx),
+  });
+  if (approve.status !== 200) throw new Error(`${ctx.target}: approve ${approve.status} ${approve.text}`);
+  return codeOf(approve.text);
+}
+
+async function freshCodes(ctx, n) {
+  const codes = [];
+  // A few in parallel, as the load generator would; codes live 60 s on ours.
+  while (codes.length < n) {
+    codes.push(...(await Promise.all(Array.from({ length: Math.min(10, n - codes.length) }, () => freshCode(ctx)))));
+  }
+  return codes;
+}
+
+// ---------------------------------------------------------------- scenarios
+
+/** autocannon hands headers over with their original case. */
+function headersObject(headers) {
+  return Object.fromEntries(Object.entries(headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
+}
+
+let profiles = 0;
+
+/** Runs autocannon; `expect` is the status every response must have. */
+async function cannon(ctx, options, tally) {
+  const profileName = `${String(++profiles).padStart(3, '0')}-${ctx.target}-${ctx.scenario ?? 'other'}.cpuprofile`;
+  await ctx.profiler(`start ${path.join(PROFILE, profileName)}`);
+  const cpuBefore = ctx.cpuSeconds();
+  const loopBefore = ctx.loopCpuSeconds();
+  const result = await autocannon({
+    url: ctx.base,
+    connections: CONNECTIONS,
+    duration: ctx.seconds ?? SECONDS,
+    requests: options.requests,
+  });
+  const cpuSeconds = ctx.cpuSeconds() - cpuBefore;
+  const loopSeconds = ctx.loopCpuSeconds() - loopBefore;
+  await ctx.profiler('stop');
+  const seconds = result.duration;
+  for (const [status, body] of Object.entries(tally.samples)) {
+    console.log(`  ${ctx.target} ${ctx.scenario ?? ''}: first unexpected ${status}: ${body}`);
+  }
+  return {
+    rps: result.requests.total / seconds,
+    cpuMsPerRequest: (cpuSeconds * 1000) / result.requests.total,
+    loopMsPerRequest: (loopSeconds * 1000) / result.requests.total,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    total: result.requests.total,
+    failedWith: {
+      ...tally.failedWith,
+      ...(result.errors ? { error: result.errors } : {}),
+      ...(result.timeouts ? { timeout: result.timeouts } : {}),
+    },
+    units: tally.units ? tally.units / seconds : undefined,
+  };
+}
+
+/** Unexpected answers counted by what they were, so a report can say what went wrong. */
+function newTally(extra = {}) {
+  return { failedWith: {}, samples: {}, ...extra };
+}
+
+/**
+ * Counts `status` as a failure in `tally` unless it is `want`; true when it
+ * is. `status` may also name a failure the load generator caused. The first
+ * body of each kind is kept for the log.
+ */
+function check(tally, status, want, body) {
+  if (status === want) return true;
+  tally.failedWith[status] = (tally.failedWith[status] ?? 0) + 1;
+  if (!(status in tally.samples)) tally.samples[status] = String(body ?? '').slice(0, 300);
+  return false;
+}
+
+function single(method, pathname, expectStatus, extra = {}) {
+  return async ctx => {
+    const tally = newTally();
+    return cannon(
+      ctx,
+      {
+        requests: [
+          {
+            method,
+            path: typeof pathname === 'function' ? pathname(ctx) : pathname,
+            headers: extra.headers?.(ctx),
+            onResponse: (status, body) => {
+              check(tally, status, expectStatus, body);
+            },
+          },
+        ],
+      },
+      tally,
+    );
+  };
+}
+
+const SCENARIOS = {
+  discovery: single('GET', '/api/auth/.well-known/openid-configuration', 200),
+  jwks: single('GET', '/api/auth/.well-known/jwks.json', 200),
+  'guest sign-in': single('POST', '/api/auth/guest/refresh', 200, {
+    headers: () => ({ 'x-requested-with': 'XMLHttpRequest' }),
+  }),
+  userinfo: single('GET', '/api/auth/v1/userinfo', 200, {
+    headers: ctx => ({ authorization: `Bearer ${ctx.token}` }),
+  }),
+  authorize: single('GET', ctx => ctx.authorizePath, 302),
+  'token exchange': async ctx => {
+    const seconds = ctx.seconds ?? SECONDS;
+    const perSecond = Math.max(CODES_PER_SECOND, 1.5 * (fastestTokenRate.get(ctx.base) ?? 0));
+    const codes = await freshCodes(ctx, Math.ceil(perSecond * (seconds + 1)));
+    const tally = newTally();
+    const result = await cannon(
+      ctx,
+      {
+        requests: [
+          {
+            method: 'POST',
+            path: '/api/auth/v1/token',
+            headers: { 'content-type': 'application/json' },
+            // A request sent after the pool ran out fails as 'pool exhausted'.
+            setupRequest: (req, context) => {
+              const code = codes.pop();
+              context.poolExhausted = !code;
+              return { ...req, body: tokenBody(ctx, code ?? 'pool-exhausted') };
+            },
+            onResponse: (status, body, context) => {
+              check(tally, context.poolExhausted ? 'pool exhausted' : status, 200, body);
+            },
+          },
+        ],
+      },
+      tally,
+    );
+    fastestTokenRate.set(ctx.base, Math.max(result.rps, fastestTokenRate.get(ctx.base) ?? 0));
+    return result;
+  },
+  'full flow (authorize → approve → token)': async ctx => {
+    const tally = newTally({ units: 0 });
+    return cannon(
+      ctx,
+      {
+        requests: [
+          {
+            method: 'GET',
+            path: ctx.authorizePath,
+            onResponse: (status, body, context, headers) => {
+              check(tally, status, 302, body);
+              context.sessionId = status === 302 ? sessionIdOf(headersObject(headers).location) : 'none';
+            },
+          },
+          {
+            method: 'POST',
+            headers: approveHeaders(ctx),
+            setupRequest: (req, context) => ({
+              ...req,
+              path: `/api/auth/v1/sessions/${encodeURIComponent(context.sessionId)}/approve`,
+            }),
+            onResponse: (status, body, context) => {
+              check(tally, status, 200, body);
+              context.code = status === 200 ? codeOf(body) : 'none';
+            },
+          },
+          {
+            method: 'POST',
+            path: '/api/auth/v1/token',
+            headers: { 'content-type': 'application/json' },
+            setupRequest: (req, context) => ({ ...req, body: tokenBody(ctx, context.code) }),
+            onResponse: (status, body) => {
+              if (check(tally, status, 200, body)) tally.units++;
+            },
+          },
+        ],
+      },
+      tally,
+    );
+  },
+};
+
+module.exports = { CONNECTIONS, REDIRECT_URI, SCENARIOS, SECONDS, prepare };
