@@ -1,5 +1,6 @@
 import type { Config } from '@backstage/config';
 import { InputError } from '@backstage/errors';
+import { redirectUriRuleViolation } from '../oauth/checks/redirectUriRule';
 import { supportedGrantTypes, supportedScopes } from '../oauth/supportedScopes';
 import { readWith } from './readDuration';
 
@@ -102,14 +103,8 @@ export function readStaticClients(
 }
 
 function checkRedirectUri(uri: string, key: string): void {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    throw new InputError(`${key}: '${uri}' is not an absolute URL`);
-  }
-  // RFC 6749 §3.1.2: the redirection endpoint URI must not include a fragment
-  if (url.hash !== '' || uri.includes('#')) {
-    throw new InputError(`${key}: '${uri}' must not contain a fragment`);
+  const violation = redirectUriRuleViolation(uri);
+  if (violation !== undefined) {
+    throw new InputError(`${key}: '${uri}' ${violation}`);
   }
 }

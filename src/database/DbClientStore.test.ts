@@ -46,11 +46,17 @@ describe.each(databases.eachSupportedId())('DbClientStore on %p', databaseId => 
     expect(row.scope).toBeNull();
   });
 
-  it('replaces a mirrored client on upsert', async () => {
-    const { store } = await setup();
-    await store.upsert({ client: client('s1', { kind: 'static', clientName: 'Old' }) });
-    await store.upsert({ client: client('s1', { kind: 'static', clientName: 'New' }) });
-    expect((await store.get('s1'))?.client.clientName).toBe('New');
+  it('deletes the copies earlier versions kept of config and metadata-document clients', async () => {
+    const { knex, store } = await setup();
+    await store.create({ client: client('dcr-1') });
+    // What an earlier version wrote: a config client with its secret's unsalted hash.
+    await store.create({ client: client('s1', { kind: 'static' }), secretHash: sha256('config-secret') });
+    for (let i = 0; i < 520; i++) {
+      await store.create({ client: client(`https://tools.example/${String(i).padStart(4, '0')}.json`, { kind: 'metadata-document' }) });
+    }
+    expect(await store.deleteMirrors()).toBe(521);
+    expect(await knex('oidc_clients').pluck('client_id')).toEqual(['dcr-1']);
+    expect(await store.deleteMirrors()).toBe(0);
   });
 
   it('hashes clear-text secrets left by upstream and reads such rows as DCR clients', async () => {

@@ -29,6 +29,9 @@ interface DbClientMetadata {
 }
 
 const TABLE = 'oidc_clients';
+/** Kinds that earlier versions copied into the table; see deleteMirrors. */
+const MIRRORED_KINDS: ReadonlySet<string> = new Set<ClientKind>(['static', 'metadata-document']);
+const MIRROR_PAGE_SIZE = 500;
 const HASH_SHAPE = /^[0-9a-f]{64}$/;
 
 /** Registered and mirrored OAuth clients in the plugin database. */
@@ -55,11 +58,26 @@ export class DbClientStore implements ClientStore {
     await this.#db<DbOidcClientRow>(TABLE).insert(this.#toRow(client));
   }
 
-  async upsert(client: StoredClient): Promise<void> {
-    await this.#db<DbOidcClientRow>(TABLE)
-      .insert(this.#toRow(client))
-      .onConflict('client_id')
-      .merge();
+  async deleteMirrors(): Promise<number> {
+    let deleted = 0;
+    let after = '';
+    // Keyset pages, so a table grown large before this version stays cheap to scan.
+    for (;;) {
+      const rows: Array<Pick<DbOidcClientRow, 'client_id' | 'metadata'>> = await this.#db<DbOidcClientRow>(TABLE)
+        .whereNotNull('metadata')
+        .andWhere('client_id', '>', after)
+        .orderBy('client_id')
+        .limit(MIRROR_PAGE_SIZE)
+        .select('client_id', 'metadata');
+      const mirrors = rows
+        .filter(row => MIRRORED_KINDS.has(parseJson<Partial<DbClientMetadata>>(row.metadata)?.kind ?? 'dynamic'))
+        .map(row => row.client_id);
+      if (mirrors.length > 0) {
+        deleted += await this.#db<DbOidcClientRow>(TABLE).whereIn('client_id', mirrors).delete();
+      }
+      if (rows.length < MIRROR_PAGE_SIZE) return deleted;
+      after = rows[rows.length - 1].client_id;
+    }
   }
 
   /**

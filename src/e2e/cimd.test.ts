@@ -111,14 +111,15 @@ describe.each(databases.eachSupportedId())('client-ID metadata documents on %s',
       const res = await authorize(backend, clientId);
       expect(res.status).toBe(302);
       expect(res.headers.location).toMatch(/^http:\/\/localhost:3000\/oauth2\/authorize\//);
-      const row = await knex('oidc_clients').where({ client_id: clientId }).first();
-      expect(row.client_name).toBe('Loopback tool');
-      expect(row.client_secret).toBe('');
+      // The document is the client's only record: nothing is stored for it.
+      expect(await knex('oidc_clients').where({ client_id: clientId }).first()).toBeUndefined();
 
       const session = await request(backend.server).get(
         `/api/auth/v1/sessions/${encodeURIComponent(res.headers.location.split('/').pop()!)}`,
       );
-      expect(session.body.clientName).toBe('Loopback tool');
+      // A name the document chose is shown with the host that served it.
+      expect(session.body.clientName).toBe(`Loopback tool (127.0.0.1:${documents.port})`);
+      expect(session.body.clientHost).toBe(`127.0.0.1:${documents.port}`);
     });
 
     it('fetches a document once while it is cached', async () => {

@@ -2,6 +2,7 @@ import * as oidc from 'openid-client';
 import type { Knex } from 'knex';
 import request from 'supertest';
 import { sha256 } from '../oauth/crypto/sha256';
+import { applyDatabaseMigrations } from '../database/migrations';
 import { createTestDatabases } from '../testUtils/databases';
 import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
 import { recordingAuditor } from './fixtures/recordingAuditor';
@@ -25,6 +26,19 @@ describe.each(databases.eachSupportedId())('client registration on %s', database
 
   beforeAll(async () => {
     knex = await databases.init(databaseId);
+    // What an earlier version left: a copy of a config client with an
+    // unsalted SHA-256 of its secret. Starting up must delete it.
+    await applyDatabaseMigrations(knex);
+    await knex('oidc_clients').insert({
+      client_id: 'grafana',
+      client_secret: sha256(STATIC_SECRET),
+      client_name: 'Grafana',
+      response_types: '["code"]',
+      grant_types: '["authorization_code"]',
+      redirect_uris: '["https://grafana.example.com/login/generic_oauth"]',
+      scope: null,
+      metadata: JSON.stringify({ kind: 'static', tokenEndpointAuthMethod: 'client_secret_basic', registration: {} }),
+    });
     backend = await startAuthBackend({
       knex,
       features: [auditor.factory],
@@ -35,7 +49,7 @@ describe.each(databases.eachSupportedId())('client registration on %s', database
             allowedRedirectUriPatterns: [
               'http://127.0.0.1:*/callback',
               'https://*.example.com/**',
-              'cursor://anysphere.cursor-retrieval/oauth/*/callback',
+              'com.example.tool:/oauth/*/callback',
             ],
           },
           oidcProvider: {
@@ -251,10 +265,17 @@ describe.each(databases.eachSupportedId())('client registration on %s', database
       expect(mismatch.body.error).toBe('invalid_request');
     });
 
-    it('are mirrored into oidc_clients without their secret in clear', async () => {
-      const row = await knex('oidc_clients').where({ client_id: 'grafana' }).first();
-      expect(row.client_secret).toBe(sha256(STATIC_SECRET));
-      expect(JSON.stringify(await clientRows())).not.toContain('p@ss');
+    it('never have their secret, or a fast hash of it, in the database', async () => {
+      expect(await knex('oidc_clients').where({ client_id: 'grafana' }).first()).toBeUndefined();
+      const everything = JSON.stringify(
+        await Promise.all(
+          ['oidc_clients', 'oauth_authorization_sessions', 'oidc_refresh_tokens', 'user_info'].map(t =>
+            knex(t).select('*'),
+          ),
+        ),
+      );
+      expect(everything).not.toContain(STATIC_SECRET);
+      expect(everything).not.toContain(sha256(STATIC_SECRET));
     });
 
     it('identify a public client by client_id alone and refuse a secret from it', async () => {

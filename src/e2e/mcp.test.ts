@@ -77,7 +77,11 @@ describe.each(databases.eachSupportedId())('an MCP client signs in through the p
       config: {
         auth: {
           experimentalDynamicClientRegistration: { enabled: true },
-          clientIdMetadataDocuments: { enabled: true },
+          clientIdMetadataDocuments: {
+            enabled: true,
+            // The defaults allow only the well-known MCP clients' documents.
+            allowedClientIdPatterns: ['https://127.0.0.1:*/mcp-client.json'],
+          },
           experimentalRefreshToken: { enabled: true },
           // Development/test only: lets the portal fetch a metadata document from loopback.
           oidcProvider: { dangerouslyAllowInsecureClientIdMetadataDocuments: true },

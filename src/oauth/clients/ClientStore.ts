@@ -8,16 +8,20 @@ export interface StoredClient {
 }
 
 /**
- * Clients in `oidc_clients`. Dynamically registered clients live only here;
- * static and metadata-document clients are mirrored here so that rows in
- * other tables (authorization sessions) can reference them.
+ * Clients in `oidc_clients`: dynamically registered ones (and upstream's).
+ * Clients from config and metadata documents are never stored: config and
+ * the documents are their source, and storing them would put config secrets
+ * in the database and let anyone with a document host grow the table.
  */
 export interface ClientStore {
   get(clientId: string): Promise<StoredClient | undefined>;
   /** Inserts a newly registered client (its id is freshly generated). */
   create(client: StoredClient): Promise<void>;
-  /** Inserts or replaces a mirrored (static or metadata-document) client. */
-  upsert(client: StoredClient): Promise<void>;
+  /**
+   * Deletes the rows earlier versions mirrored for config and metadata-document
+   * clients (with config secrets' unsalted hashes); returns how many.
+   */
+  deleteMirrors(): Promise<number>;
   /** Replaces clear-text secrets left by upstream with their hashes; returns how many. */
   hashLegacySecrets(): Promise<number>;
 }

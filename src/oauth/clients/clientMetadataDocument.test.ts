@@ -56,6 +56,23 @@ describe('parseClientMetadataDocument', () => {
     });
   });
 
+  it('keeps only the redirect URIs that keep the rule and the allow-list', () => {
+    const client = parseClientMetadataDocument(
+      id,
+      {
+        ...valid,
+        redirect_uris: [
+          // eslint-disable-next-line no-script-url -- the hostile entry under test
+          'javascript:alert(document.domain)//',
+          'http://127.0.0.1:9/callback',
+          'http://user@127.0.0.1:9/callback',
+        ],
+      },
+      policy,
+    );
+    expect(client.redirectUris).toEqual(['http://127.0.0.1:9/callback']);
+  });
+
   it.each([
     [[], 'not a JSON object'],
     [{ ...valid, client_id: 'https://other.example.com/c.json' }, 'does not equal its URL'],
@@ -63,7 +80,11 @@ describe('parseClientMetadataDocument', () => {
     [{ ...valid, token_endpoint_auth_method: 'private_key_jwt' }, "must be 'none'"],
     [{ ...valid, redirect_uris: [] }, 'non-empty array'],
     [{ ...valid, redirect_uris: ['https://evil.test/cb'] }, 'allowedRedirectUriPatterns'],
-    [{ ...valid, redirect_uris: ['http://127.0.0.1/cb#f'] }, 'not a valid absolute URL'],
+    [{ ...valid, redirect_uris: ['http://127.0.0.1/cb#f'] }, 'must not contain a fragment'],
+    // eslint-disable-next-line no-script-url -- the hostile document under test
+    [{ ...valid, redirect_uris: ['javascript:alert(document.domain)//'] }, "must not use the 'javascript:' scheme"],
+    [{ ...valid, redirect_uris: ['java\tscript:alert(1)'] }, 'control characters'],
+    [{ ...valid, redirect_uris: ['data:text/html,<script>alert(1)</script>'] }, "'data:' scheme"],
     [{ ...valid, grant_types: ['client_credentials'] }, 'no grant type'],
   ])('refuses %j', (doc, reason) => {
     expect(() => parseClientMetadataDocument(id, doc, policy)).toThrow(reason);

@@ -2,6 +2,7 @@ import dns from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
+import { redirectUriRuleViolation } from '../checks/redirectUriRule';
 import type { Client } from '../model';
 import { isPublicAddress } from './isPublicAddress';
 
@@ -228,13 +229,18 @@ export function parseClientMetadataDocument(
   ) {
     throw new ClientMetadataDocumentError('redirect_uris must be a non-empty array of strings');
   }
-  for (const uri of redirectUris as string[]) {
-    if (!isAbsoluteUrlWithoutFragment(uri)) {
-      throw new ClientMetadataDocumentError(`redirect URI '${uri}' is not a valid absolute URL`);
-    }
-    if (!policy.isRedirectUriAllowed(uri)) {
-      throw new ClientMetadataDocumentError(`redirect URI '${uri}' is not in allowedRedirectUriPatterns`);
-    }
+  // A URI that breaks the redirect rule or the allow-list is left out; a
+  // document left with none cannot be used (the authorization endpoint only
+  // accepts a redirect_uri from this filtered list).
+  const usable = (redirectUris as string[]).filter(
+    uri => redirectUriRuleViolation(uri) === undefined && policy.isRedirectUriAllowed(uri),
+  );
+  if (usable.length === 0) {
+    const [first] = redirectUris as string[];
+    const why = redirectUriRuleViolation(first) ?? 'is not in allowedRedirectUriPatterns';
+    throw new ClientMetadataDocumentError(
+      `no usable redirect URI: '${first}' ${why}${redirectUris.length > 1 ? ', and so do the others' : ''}`,
+    );
   }
   const requestedGrants = Array.isArray(doc.grant_types)
     ? doc.grant_types.filter((g): g is string => typeof g === 'string')
@@ -253,21 +259,11 @@ export function parseClientMetadataDocument(
     clientId,
     clientName: name || new URL(clientId).host,
     kind: 'metadata-document',
-    redirectUris: redirectUris as string[],
+    redirectUris: usable,
     grantTypes,
     responseTypes: ['code'],
     ...(scopes ? { scopes } : {}),
     tokenEndpointAuthMethod: 'none',
     metadata: doc,
   };
-}
-
-/** RFC 6749 §3.1.2: an absolute URI without a fragment. */
-export function isAbsoluteUrlWithoutFragment(uri: string): boolean {
-  try {
-    const url = new URL(uri);
-    return url.hash === '' && !uri.includes('#');
-  } catch {
-    return false;
-  }
 }

@@ -2,6 +2,7 @@ import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { OidcProviderConfig, StaticClientConfig } from '../../config/readOidcProviderConfig';
 import { constantEquals } from '../crypto/constantEquals';
 import { sha256 } from '../crypto/sha256';
+import { TemporarilyUnavailable } from '../errors';
 import type { Client, ClientResolver, Clock } from '../model';
 import { supportedGrantTypes, supportedScopes } from '../supportedScopes';
 import { cliClientId, cliClientMetadataDocument } from './cliClientMetadata';
@@ -21,6 +22,14 @@ export const CLIENT_METADATA_CACHE_SECONDS = 5 * 60;
 /** How long a failed fetch is remembered, so a bad URL cannot make us fetch in a loop. */
 export const CLIENT_METADATA_FAILURE_CACHE_SECONDS = 30;
 const MAX_CACHED_DOCUMENTS = 1000;
+/** Refusals are kept apart, so a flood of bad URLs cannot evict good documents. */
+const MAX_CACHED_FAILURES = 10_000;
+/**
+ * Fetches running at once, in all and per host: enough for real clients,
+ * while a flood of URLs (or one slow host) cannot tie up sockets and memory.
+ */
+export const MAX_CONCURRENT_DOCUMENT_FETCHES = 20;
+export const MAX_CONCURRENT_DOCUMENT_FETCHES_PER_HOST = 4;
 /**
  * How long a DCR client read from the database is reused. Registrations never
  * change, but cleanup deletes unused clients, so keep this short. Only found
@@ -77,17 +86,19 @@ export async function createClientResolver(options: {
       )
     : undefined;
 
-  // Mirror non-database clients into oidc_clients: authorization sessions
-  // reference client_id with a foreign key.
-  for (const entry of statics.values()) await store.upsert(entry);
-  if (cli) await store.upsert({ client: cli });
+  const mirrors = await store.deleteMirrors();
+  if (mirrors > 0) {
+    logger.info(`Deleted ${mirrors} copies of config and metadata-document clients from oidc_clients`);
+  }
   const converted = await store.hashLegacySecrets();
   if (converted > 0) {
     logger.info(`Replaced ${converted} clear-text client secrets in oidc_clients by their hashes`);
   }
 
-  const documents = new TtlCache<Client | undefined>({ maxEntries: MAX_CACHED_DOCUMENTS, clock });
+  const documents = new TtlCache<Client>({ maxEntries: MAX_CACHED_DOCUMENTS, clock });
+  const failures = new TtlCache<true>({ maxEntries: MAX_CACHED_FAILURES, clock });
   const inFlight = new Map<string, Promise<Client | undefined>>();
+  const fetchesPerHost = new Map<string, number>();
   const dynamicClients = new TtlCache<StoredClient>({ maxEntries: MAX_CACHED_DYNAMIC_CLIENTS, clock });
 
   /** A DCR client (with its secret hash) from the short-lived cache or the database. */
@@ -101,22 +112,51 @@ export async function createClientResolver(options: {
     return stored;
   }
 
-  async function resolveDocument(clientId: string): Promise<Client | undefined> {
-    const cached = documents.get(clientId);
-    if (cached) return cached.value;
+  async function resolveDocument(clientId: string, url: URL): Promise<Client | undefined> {
     let client: Client | undefined;
     try {
-      const url = checkClientIdUrl(clientId, policy);
       const document = await fetchClientMetadataDocument(url, policy);
       client = parseClientMetadataDocument(clientId, document, policy);
-      await store.upsert({ client });
     } catch (error) {
       if (!(error instanceof ClientMetadataDocumentError)) throw error;
       logger.warn(`Refused client-ID metadata document ${clientId}: ${error.message}`);
     }
-    const ttl = client ? CLIENT_METADATA_CACHE_SECONDS : CLIENT_METADATA_FAILURE_CACHE_SECONDS;
-    documents.set(clientId, client, ttl);
+    if (client) documents.set(clientId, client, CLIENT_METADATA_CACHE_SECONDS);
+    else failures.set(clientId, true, CLIENT_METADATA_FAILURE_CACHE_SECONDS);
     return client;
+  }
+
+  /** The document behind a URL client_id: cached, joined to a running fetch, or fetched. */
+  function findDocumentClient(clientId: string): Client | undefined | Promise<Client | undefined> {
+    const cached = documents.get(clientId);
+    if (cached) return cached.value;
+    if (failures.get(clientId)) return undefined;
+    // One fetch per URL at a time, however many requests name it.
+    const running = inFlight.get(clientId);
+    if (running) return running;
+    let url: URL;
+    try {
+      url = checkClientIdUrl(clientId, policy);
+    } catch (error) {
+      if (!(error instanceof ClientMetadataDocumentError)) throw error;
+      return undefined;
+    }
+    const host = url.host;
+    const onHost = fetchesPerHost.get(host) ?? 0;
+    if (inFlight.size >= MAX_CONCURRENT_DOCUMENT_FETCHES || onHost >= MAX_CONCURRENT_DOCUMENT_FETCHES_PER_HOST) {
+      throw new TemporarilyUnavailable(
+        'too many client metadata documents are being fetched right now; retry in a moment',
+      );
+    }
+    fetchesPerHost.set(host, onHost + 1);
+    const pending = resolveDocument(clientId, url).finally(() => {
+      inFlight.delete(clientId);
+      const left = (fetchesPerHost.get(host) ?? 1) - 1;
+      if (left > 0) fetchesPerHost.set(host, left);
+      else fetchesPerHost.delete(host);
+    });
+    inFlight.set(clientId, pending);
+    return pending;
   }
 
   return {
@@ -125,14 +165,7 @@ export async function createClientResolver(options: {
       if (fromConfig) return fromConfig.client;
       if (cli && clientId === cli.clientId) return cli;
       if (looksLikeClientMetadataDocumentUrl(clientId)) {
-        if (!cimdEnabled) return undefined;
-        // One fetch per URL at a time, however many requests name it.
-        let pending = inFlight.get(clientId);
-        if (!pending) {
-          pending = resolveDocument(clientId).finally(() => inFlight.delete(clientId));
-          inFlight.set(clientId, pending);
-        }
-        return pending;
+        return cimdEnabled ? findDocumentClient(clientId) : undefined;
       }
       return (await getDynamic(clientId))?.client;
     },

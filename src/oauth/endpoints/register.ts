@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type RequestHandler } from 'express';
 import Router from 'express-promise-router';
 import type { OAuthContext } from '../context';
+import { redirectUriRuleViolation } from '../checks/redirectUriRule';
 import { randomToken } from '../crypto/randomToken';
 import { sha256 } from '../crypto/sha256';
 import { InvalidClientMetadata, InvalidRedirectUri, OAuthError } from '../errors';
@@ -18,9 +19,6 @@ class RegistrationDisabled extends OAuthError {
 }
 
 const AUTH_METHODS: TokenEndpointAuthMethod[] = ['none', 'client_secret_basic', 'client_secret_post'];
-// Schemes that would run or read content in the user agent instead of navigating.
-// eslint-disable-next-line no-script-url -- listed to be refused
-const FORBIDDEN_REDIRECT_SCHEMES = ['javascript:', 'data:', 'vbscript:', 'file:', 'blob:'];
 const URI_FIELDS = ['client_uri', 'logo_uri', 'tos_uri', 'policy_uri'] as const;
 const STRING_FIELDS = ['software_id', 'software_version'] as const;
 const MAX_CLIENT_NAME_LENGTH = 255;
@@ -213,18 +211,9 @@ function validateRegistration(body: unknown, ctx: OAuthContext): Registration {
 }
 
 function checkRegisteredRedirectUri(uri: string, ctx: OAuthContext): void {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    throw new InvalidRedirectUri(`redirect URI '${uri}' is not an absolute URL`);
-  }
-  // RFC 6749 §3.1.2: no fragment.
-  if (url.hash !== '' || uri.includes('#')) {
-    throw new InvalidRedirectUri(`redirect URI '${uri}' must not contain a fragment`);
-  }
-  if (FORBIDDEN_REDIRECT_SCHEMES.includes(url.protocol)) {
-    throw new InvalidRedirectUri(`redirect URI scheme '${url.protocol}' is not allowed`);
+  const violation = redirectUriRuleViolation(uri);
+  if (violation !== undefined) {
+    throw new InvalidRedirectUri(`redirect URI '${uri}' ${violation}`);
   }
   if (!ctx.config.dynamicClientRegistration.isRedirectUriAllowed(uri)) {
     throw new InvalidRedirectUri(`redirect URI '${uri}' is not allowed by this server`);
