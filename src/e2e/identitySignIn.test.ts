@@ -118,17 +118,21 @@ describe.each(databases.eachSupportedId())('sign-in through the portal on %s', d
     });
   });
 
-  it('refuses userinfo without a token or with a tampered one, in Backstage error format', async () => {
+  it('refuses userinfo without a token or with a tampered one as RFC 6750 invalid_token', async () => {
     const missing = await request(backend.server).get('/api/auth/v1/userinfo');
     expect(missing.status).toBe(401);
-    expect(missing.body.error.name).toBe('AuthenticationError');
-    expect(missing.body.response).toEqual({ statusCode: 401 });
+    expect(missing.headers['www-authenticate']).toBe(
+      'Bearer error="invalid_token", error_description="an access token is required"',
+    );
+    expect(missing.body).toEqual({ error: 'invalid_token', error_description: 'an access token is required' });
 
     const { token } = await backend.signInAsGuest();
     const tampered = tamperedPayload(token, claims => ({ ...claims, sub: 'user:default/admin' }));
     const res = await request(backend.server).get('/api/auth/v1/userinfo').auth(tampered, { type: 'bearer' });
     expect(res.status).toBe(401);
-    expect(res.body.error.name).toBe('AuthenticationError');
+    expect(res.headers['www-authenticate']).toMatch(/^Bearer error="invalid_token"/);
+    expect(res.body.error).toBe('invalid_token');
+    expect(res.headers['cache-control']).toBe('no-store');
     const me = await request(backend.server).get('/api/whoami/me').auth(tampered, { type: 'bearer' });
     expect(me.status).toBe(401);
   });

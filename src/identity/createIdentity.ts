@@ -25,7 +25,7 @@ export interface UserTokenClaims {
  * The OIDC provider and the sign-in providers use it; it uses neither.
  */
 export interface Identity {
-  /** Serves `/.well-known/jwks.json` and `/v1/userinfo`. */
+  /** Serves `/.well-known/jwks.json`. */
   router: express.Router;
   /**
    * Issues a Backstage user token (header typ `vnd.backstage.user`, `uip`, …)
@@ -36,6 +36,8 @@ export interface Identity {
   issueUserToken(params: {
     claims: UserTokenClaims;
     saveUserInfo?: boolean;
+    /** Claims for this token only, never saved as user info. */
+    tokenClaims?: Record<string, unknown>;
   }): Promise<{ token: string; expiresInSeconds: number }>;
   /**
    * Signs any other JWT (e.g. an OIDC ID token) with the current signing key;
@@ -61,7 +63,7 @@ export interface Identity {
 export async function createIdentity(
   options: RouterOptions & { knex: Knex; baseUrl: string },
 ): Promise<Identity> {
-  const { config, knex, baseUrl, logger, httpAuth } = options;
+  const { config, knex, baseUrl, logger } = options;
   const keys = await createSigningKeys(config.identity, knex, logger);
   await keys.currentKey();
 
@@ -75,12 +77,12 @@ export async function createIdentity(
   const getUserInfo = (userEntityRef: string) => userInfo.getUserInfo(userEntityRef);
 
   return {
-    router: createIdentityRouter({ keys, httpAuth, getUserInfo }),
-    async issueUserToken({ claims, saveUserInfo = true }) {
+    router: createIdentityRouter({ keys }),
+    async issueUserToken({ claims, saveUserInfo = true, tokenClaims }) {
       // Upstream's default: a user owns at least their own entity.
       const { sub, ent = [sub], ...custom } = claims;
       const saved: UserTokenClaims = { sub, ent, ...custom };
-      const issued = await issuer.issueUserToken(saved);
+      const issued = await issuer.issueUserToken(tokenClaims ? { ...saved, ...tokenClaims } : saved);
       if (saveUserInfo) await userInfo.saveUserInfo(saved);
       return issued;
     },

@@ -15,9 +15,19 @@ export const OAUTH_SCOPE_CLAIM = 'scope';
  * token the framework has already verified.
  */
 export function oauthClientOfToken(token: string): string | undefined {
+  return oauthGrantOfToken(token)?.clientId;
+}
+
+/** The client and scopes a verified token was issued to, or undefined for a portal sign-in. */
+export function oauthGrantOfToken(
+  token: string,
+): { clientId: string; scopes: string[] } | undefined {
   try {
-    const value = decodeJwt(token)[OAUTH_CLIENT_ID_CLAIM];
-    return typeof value === 'string' ? value : undefined;
+    const payload = decodeJwt(token);
+    const clientId = payload[OAUTH_CLIENT_ID_CLAIM];
+    if (typeof clientId !== 'string') return undefined;
+    const scope = payload[OAUTH_SCOPE_CLAIM];
+    return { clientId, scopes: typeof scope === 'string' ? scope.split(' ').filter(Boolean) : [] };
   } catch {
     return undefined;
   }

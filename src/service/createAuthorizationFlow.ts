@@ -1,5 +1,6 @@
 import type { AuthService, HttpAuthService } from '@backstage/backend-plugin-api';
 import { parseEntityRef } from '@backstage/catalog-model';
+import { NotAllowedError } from '@backstage/errors';
 import type { CatalogService } from '@backstage/plugin-catalog-node';
 import type express from 'express';
 import type { Knex } from 'knex';
@@ -9,12 +10,14 @@ import { DbRefreshTokenStore } from '../database/DbRefreshTokenStore';
 import type { Identity } from '../identity/createIdentity';
 import type { OAuthContext } from '../oauth/context';
 import { createConsentRouter } from '../oauth/endpoints/consent';
+import { InvalidToken } from '../oauth/errors';
+import { oauthClientOfToken, oauthGrantOfToken } from '../oauth/oauthClientTokens';
 import type { DirectoryUser, UserDirectory } from '../oauth/stores';
 
 /** The parts of the OAuth context that the authorization code flow adds. */
 export type AuthorizationFlowContext = Pick<
   OAuthContext,
-  'sessions' | 'codes' | 'refreshTokens' | 'signer' | 'users' | 'consentPageUrl'
+  'sessions' | 'codes' | 'refreshTokens' | 'signer' | 'users' | 'consentPageUrl' | 'verifyUserToken'
 >;
 
 /**
@@ -44,10 +47,37 @@ export function createAuthorizationFlow(options: {
       users: createCatalogUserDirectory(options.catalog, auth),
       // @backstage/plugin-auth's consent page (SPEC §1.8).
       consentPageUrl: sessionId => `${appUrl}/oauth2/authorize/${encodeURIComponent(sessionId)}`,
+      async verifyUserToken(req) {
+        let userEntityRef: string;
+        try {
+          const credentials = await httpAuth.credentials(req, {
+            allow: ['user'],
+            allowLimitedAccess: true,
+          });
+          userEntityRef = credentials.principal.userEntityRef;
+        } catch (error) {
+          if (!isAuthError(error)) throw error;
+          // RFC 6750 §3.1: a missing, expired or malformed token, or one of a service.
+          throw new InvalidToken(
+            bearerToken(req) ? 'the access token is invalid or expired' : 'an access token is required',
+          );
+        }
+        const oauthClient = oauthGrantOfToken(bearerToken(req));
+        return { userEntityRef, ...(oauthClient ? { oauthClient } : {}) };
+      },
     },
     createConsentRouter: ctx =>
       createConsentRouter(ctx, async req => {
         const credentials = await httpAuth.credentials(req, { allow: ['user'] });
+        // Only the user, signed in to the portal, grants access: a token an
+        // OAuth client obtained must not approve consents (its own wider
+        // scopes, or other clients).
+        const client = oauthClientOfToken(bearerToken(req));
+        if (client !== undefined) {
+          throw new NotAllowedError(
+            `A token issued to the OAuth client '${client}' cannot approve or reject sign-in requests; use a portal sign-in`,
+          );
+        }
         return { userEntityRef: credentials.principal.userEntityRef };
       }),
   };
@@ -79,4 +109,15 @@ function isUserEntityRef(ref: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The bearer token of a request (RFC 6750 §2.1), or '' when there is none. */
+function bearerToken(req: express.Request): string {
+  return /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+}
+
+/** The framework's verdicts on a credential: not signed in, or not a user. */
+function isAuthError(error: unknown): boolean {
+  const name = (error as { name?: unknown })?.name;
+  return name === 'AuthenticationError' || name === 'NotAllowedError';
 }

@@ -4,7 +4,9 @@ import { OFFLINE_ACCESS } from '../checks/checkScope';
 import { randomToken } from '../crypto/randomToken';
 import { sha256 } from '../crypto/sha256';
 import type { DirectoryUser, SavedUserClaims } from '../stores';
+import { OAUTH_CLIENT_ID_CLAIM, OAUTH_SCOPE_CLAIM } from '../oauthClientTokens';
 import type { TokenResponse } from './grant';
+import { profileClaims } from './profileClaims';
 
 /** What a grant proved: who approved what, for which client, and when. */
 export interface GrantedAccess {
@@ -86,7 +88,15 @@ export async function buildTokenResponse(
   const claims = { ...saved, sub: access.userEntityRef };
   // The ID token does not depend on the access token: both are signed at once.
   const [{ token, expiresInSeconds }, idToken] = await Promise.all([
-    ctx.signer.issueUserToken({ claims, saveUserInfo: saved === undefined }),
+    ctx.signer.issueUserToken({
+      claims,
+      saveUserInfo: saved === undefined,
+      // Marks the token as an OAuth client's: it may call APIs, never grant access.
+      tokenClaims: {
+        [OAUTH_CLIENT_ID_CLAIM]: access.client.clientId,
+        [OAUTH_SCOPE_CLAIM]: access.scopes.join(' '),
+      },
+    }),
     access.scopes.includes('openid')
       ? ctx.signer.signJwt(idTokenClaims(access), {
           typ: 'JWT',
@@ -114,8 +124,6 @@ function idTokenClaims(access: GrantedAccess): Record<string, unknown> {
     azp: client.clientId,
     auth_time: Math.floor(access.authTime.getTime() / 1000),
     ...(access.nonce !== undefined ? { nonce: access.nonce } : {}),
-    ...(access.scopes.includes('profile') && user?.displayName ? { name: user.displayName } : {}),
-    ...(access.scopes.includes('profile') && user?.picture ? { picture: user.picture } : {}),
-    ...(access.scopes.includes('email') && user?.email ? { email: user.email } : {}),
+    ...profileClaims(user, access.scopes),
   };
 }

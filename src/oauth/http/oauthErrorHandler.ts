@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler } from 'express';
 import type { LoggerService } from '@backstage/backend-plugin-api';
-import { OAuthError, TooManyRequests } from '../errors';
+import { InvalidToken, OAuthError, TooManyRequests } from '../errors';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './isDatabaseUnavailable';
 
 interface BodyParserError {
@@ -56,7 +56,10 @@ export function oauthErrorHandler(logger: LoggerService): ErrorRequestHandler {
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Pragma', 'no-cache');
     if (err instanceof OAuthError) {
-      if (err.status === 401) {
+      if (err instanceof InvalidToken) {
+        // RFC 6750 §3: a protected resource names the Bearer scheme.
+        res.setHeader('WWW-Authenticate', `Bearer error="invalid_token", error_description="${err.description.replace(/["\\]/g, '')}"`);
+      } else if (err.status === 401) {
         // RFC 6749 §5.2: 401 must carry WWW-Authenticate for the scheme used
         res.setHeader('WWW-Authenticate', `Basic realm="oauth", error="${err.code}"`);
       }
