@@ -70,6 +70,23 @@ export class DbAuthorizationSessionStore implements AuthorizationSessionStore {
       .update({ status: decision.status, user_entity_ref: decision.userEntityRef });
     return changed === 1;
   }
+
+  async countPending(clientId: string, now: Date): Promise<number> {
+    const [row] = await this.#db<DbAuthorizationSessionRow>(SESSIONS_TABLE)
+      .where({ client_id: clientId, status: 'pending' })
+      .andWhere('expires_at', '>', now)
+      .count({ count: '*' });
+    return Number(row?.count ?? 0);
+  }
+
+  async revokeGrant(id: string): Promise<void> {
+    // `expired` is the schema's one status that grants nothing and is not a
+    // user's decision; cleanup deletes the row when its time is up.
+    await this.#db<DbAuthorizationSessionRow>(SESSIONS_TABLE)
+      .where({ id })
+      .whereIn('status', ['pending', 'approved'])
+      .update({ status: 'expired' });
+  }
 }
 
 /** Maps a session row (also used by the code store's join). */

@@ -4,6 +4,7 @@ import type {
   RefreshTokenStatus,
   RefreshTokenStore,
 } from '../oauth/stores';
+import { SESSIONS_TABLE } from './DbAuthorizationSessionStore';
 import { parseDbDate } from './parseDbDate';
 import { LITERAL_LIMIT } from './literalLimit';
 
@@ -75,6 +76,20 @@ export class DbRefreshTokenStore implements RefreshTokenStore {
     // Rotated tokens are already unusable; presenting one still counts as reuse.
     return this.#db<DbRefreshTokenRow>(TABLE)
       .where({ family_id: familyId, status: 'active' })
+      .update({ status: 'revoked' });
+  }
+
+  async revokeFamilyIfGrantRevoked(familyId: string, sessionId: string): Promise<number> {
+    // One statement: the session's status is read when the update runs, so
+    // a revocation that committed before it is always seen.
+    return this.#db<DbRefreshTokenRow>(TABLE)
+      .where({ family_id: familyId, status: 'active' })
+      .whereExists(
+        this.#db(SESSIONS_TABLE)
+          .select(this.#db.raw('1'))
+          .where({ id: sessionId })
+          .whereNot('status', 'approved'),
+      )
       .update({ status: 'revoked' });
   }
 

@@ -34,6 +34,14 @@ export interface AuthorizationSessionStore {
     id: string,
     decision: { status: 'approved' | 'rejected'; userEntityRef: string; now: Date },
   ): Promise<boolean>;
+  /** How many of the client's sessions still wait for a decision. */
+  countPending(clientId: string, now: Date): Promise<number>;
+  /**
+   * Marks an approved session as no longer granting anything (its code was
+   * replayed, RFC 6749 §4.1.2), so a refresh token stored after this moment
+   * is revoked by {@link RefreshTokenStore.revokeFamilyIfGrantRevoked}.
+   */
+  revokeGrant(id: string): Promise<void>;
 }
 
 /** The claims saved at a user's last sign-in (`user_info`), as the token signer reads them. */
@@ -100,6 +108,13 @@ export interface RefreshTokenStore {
   ): Promise<boolean>;
   /** Revokes the family's active token(s); returns how many were still usable. */
   revokeFamily(familyId: string): Promise<number>;
+  /**
+   * Revokes a family started from an authorization session if that session
+   * no longer grants anything ({@link AuthorizationSessionStore.revokeGrant}).
+   * Called after storing a family's first token, this closes the race with a
+   * replay that arrived between the code's redemption and that insert.
+   */
+  revokeFamilyIfGrantRevoked(familyId: string, sessionId: string): Promise<number>;
 }
 
 /** What the catalog says about a user, for the refresh check and ID token claims. */
@@ -127,6 +142,8 @@ export interface TokenSigner {
   issueUserToken(params: {
     claims: SavedUserClaims;
     saveUserInfo?: boolean;
+    /** Claims for this token only, never saved as user info (e.g. the OAuth client it is for). */
+    tokenClaims?: Record<string, unknown>;
   }): Promise<{ token: string; expiresInSeconds: number }>;
   /** How long a user token lives; other JWTs may live as long, not longer. */
   readonly tokenLifetimeSeconds: number;

@@ -17,7 +17,10 @@ export const authorizationCodeGrant: Grant = {
     requireParams(params, 'code', 'redirect_uri');
     const result = await ctx.codes.redeem(sha256(params.code), ctx.clock());
     if (result.kind === 'replayed') {
-      // RFC 6749 §4.1.2: a code used twice revokes what it produced.
+      // RFC 6749 §4.1.2: a code used twice revokes what it produced. The grant
+      // is revoked first: a refresh token the first redemption has yet to
+      // store is revoked by that redemption itself (see below).
+      await ctx.sessions.revokeGrant(result.sessionId);
       const revoked = await ctx.refreshTokens.revokeFamily(result.sessionId);
       ctx.audit({
         eventId: 'code-replayed',
@@ -55,9 +58,15 @@ export const authorizationCodeGrant: Grant = {
       user: await lookupProfile(ctx, session.userEntityRef, session.scopes),
       savedClaims: result.code.savedClaims,
     };
-    const refreshToken = wantsRefreshToken(ctx, access)
-      ? await startRefreshFamily(ctx, access, session.id)
-      : undefined;
+    let refreshToken: string | undefined;
+    if (wantsRefreshToken(ctx, access)) {
+      refreshToken = await startRefreshFamily(ctx, access, session.id);
+      // A replay between our redemption and the insert above could not see
+      // the token to revoke it; it revoked the grant instead, which we see.
+      if ((await ctx.refreshTokens.revokeFamilyIfGrantRevoked(session.id, session.id)) > 0) {
+        throw new InvalidGrant('authorization code was already used');
+      }
+    }
     return buildTokenResponse(ctx, access, refreshToken);
   },
 };

@@ -1,4 +1,5 @@
 import { mockServices } from '@backstage/backend-test-utils';
+import type { Knex } from 'knex';
 import { ConfigReader } from '@backstage/config';
 import { readOidcProviderConfig } from '../../config/readOidcProviderConfig';
 import { applyDatabaseMigrations } from '../../database/migrations';
@@ -36,12 +37,13 @@ describe.each(databases.eachSupportedId())('grants with a moving clock on %s', d
   let events: SecurityEvent[];
   let users: Set<string>;
   let ctx: OAuthContext;
+  let knex: Knex;
   const advance = (seconds: number) => {
     now = new Date(now.getTime() + seconds * 1000);
   };
 
   beforeEach(async () => {
-    const knex = await databases.init(databaseId);
+    knex = await databases.init(databaseId);
     await applyDatabaseMigrations(knex);
     now = new Date('2026-11-23T12:00:00Z');
     events = [];
@@ -135,6 +137,27 @@ describe.each(databases.eachSupportedId())('grants with a moving clock on %s', d
     ]);
     expect(JSON.stringify(events)).not.toContain(code);
     await expect(refresh(refresh_token!)).rejects.toThrow(new InvalidGrant('refresh token was revoked'));
+  });
+
+  it('revokes the refresh token of a code replayed before the first redemption stored it (issue 12)', async () => {
+    const code = await approvedCode('s1');
+    // The replay lands exactly between the winner's redemption and the insert
+    // of its refresh token: the insert runs only after the replay finished.
+    const store = ctx.refreshTokens;
+    let replay: Promise<unknown> | undefined;
+    const issue = async (...args: Parameters<typeof store.issue>) => {
+      replay ??= redeem(code).catch(error => error);
+      await replay;
+      return store.issue(...args);
+    };
+    ctx.refreshTokens = new Proxy(store, {
+      get: (target, name) =>
+        name === 'issue' ? issue : (target as any)[name].bind(target),
+    });
+    await expect(redeem(code)).rejects.toThrow(new InvalidGrant('authorization code was already used'));
+    expect(await replay).toEqual(new InvalidGrant('authorization code was already used'));
+    const tokens = await knex('oidc_refresh_tokens').select('status');
+    expect(tokens).toEqual([{ status: 'revoked' }]);
   });
 
   it('expires an idle refresh token', async () => {
