@@ -96,9 +96,16 @@ export interface Config {
     clientIdMetadataDocuments?: {
       /** Defaults to false. */
       enabled?: boolean;
-      /** Glob patterns a `client_id` URL must match. */
+      /**
+       * URL patterns a `client_id` URL must match. Defaults to the well-known
+       * MCP clients (claude.ai, vscode.dev, ChatGPT Codex, Cursor); the
+       * built-in Backstage CLI document is always allowed.
+       */
       allowedClientIdPatterns?: string[];
-      /** Glob patterns the document's redirect URIs must match. */
+      /**
+       * URL patterns a redirect URI must match to be used. Defaults to
+       * loopback only (`http://localhost:*` and the 127.0.0.1 and [::1] forms).
+       */
       allowedRedirectUriPatterns?: string[];
     };
 
@@ -164,6 +171,18 @@ export interface Config {
       consentSessionLifetime?: HumanDuration | string;
 
       /**
+       * Consent requests that may wait for a decision at once. Beyond them
+       * `/v1/authorize` answers 429, so anonymous requests cannot grow the
+       * sessions table without bound.
+       */
+      maxPendingConsentSessions?: {
+        /** Per client, across all instances; default 1000. */
+        perClient?: number;
+        /** Per client address, counted by each instance; default 50. */
+        perAddress?: number;
+      };
+
+      /**
        * Where `/v1/authorize` sends the user: `app` (default) is the frontend's
        * `/oauth2/authorize/:sessionId` page from `@backstage/plugin-auth`;
        * `builtin` is the plugin's own server-rendered page.
@@ -193,6 +212,8 @@ export interface Config {
        * instance counts on its own.
        */
       rateLimits?: {
+        /** `GET|POST /v1/authorize`; default 120 per minute. */
+        authorization?: RateLimitConfig;
         /** `POST /v1/register`; default 20 per hour. */
         registration?: RateLimitConfig;
         /** `POST /v1/token`; default 300 per minute. */

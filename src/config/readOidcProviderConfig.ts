@@ -32,7 +32,12 @@ export const DEFAULT_REFRESH_MAX_TOKENS_PER_USER = 20;
 export const MAX_REFRESH_MAX_TOKENS_PER_USER = 1000;
 
 /** The endpoints that are rate limited (SPEC §2 Operations). */
-export type RateLimitedEndpoint = 'registration' | 'token' | 'deviceAuthorization' | 'verification';
+export type RateLimitedEndpoint =
+  | 'authorization'
+  | 'registration'
+  | 'token'
+  | 'deviceAuthorization'
+  | 'verification';
 
 /** At most `requests` requests per client address in any `windowSeconds`. */
 export interface RateLimit {
@@ -45,11 +50,19 @@ export interface RateLimit {
  * times a minute per user, and guessing user codes must stay slow (RFC 8628 §5.1).
  */
 export const DEFAULT_RATE_LIMITS: Readonly<Record<RateLimitedEndpoint, RateLimit>> = {
+  authorization: { requests: 120, windowSeconds: 60 },
   registration: { requests: 20, windowSeconds: 3600 },
   token: { requests: 300, windowSeconds: 60 },
   deviceAuthorization: { requests: 30, windowSeconds: 60 },
   verification: { requests: 10, windowSeconds: 60 },
 };
+
+/**
+ * Undecided consent sessions allowed at once (SPEC §2: bounded growth under
+ * anonymous traffic): per client, counted in the database; per client
+ * address, counted in memory per instance.
+ */
+export const DEFAULT_MAX_PENDING_CONSENT_SESSIONS = { perClient: 1000, perAddress: 50 };
 
 /** Everything the OIDC provider reads from app-config, validated once at startup. */
 export interface OidcProviderConfig {
@@ -82,6 +95,8 @@ export interface OidcProviderConfig {
   clients: StaticClientConfig[];
   authorizationCodeLifetimeSeconds: number;
   consentSessionLifetimeSeconds: number;
+  /** `auth.oidcProvider.maxPendingConsentSessions`. */
+  maxPendingConsentSessions: { perClient: number; perAddress: number };
   /** `auth.oidcProvider.deviceAuthorization` (RFC 8628). */
   deviceAuthorization: {
     enabled: boolean;
@@ -139,19 +154,58 @@ export function readOidcProviderConfig(config: Config): OidcProviderConfig {
       minSeconds: MIN_CONSENT_SESSION_LIFETIME_SECONDS,
       maxSeconds: MAX_CONSENT_SESSION_LIFETIME_SECONDS,
     }),
+    maxPendingConsentSessions: readMaxPendingConsentSessions(config),
     deviceAuthorization,
     consentPage: readConsentPage(config),
     rateLimits: readRateLimits(config),
   };
 }
 
+function readMaxPendingConsentSessions(
+  config: Config,
+): OidcProviderConfig['maxPendingConsentSessions'] {
+  const key = `${OP}.maxPendingConsentSessions`;
+  const defaults = DEFAULT_MAX_PENDING_CONSENT_SESSIONS;
+  return {
+    perClient: readCount(config, `${key}.perClient`, defaults.perClient),
+    perAddress: readCount(config, `${key}.perAddress`, defaults.perAddress),
+  };
+}
+
+/** A whole number of at least 1. */
+function readCount(config: Config, key: string, fallback: number): number {
+  const value = readWith(key, () => config.getOptionalNumber(key)) ?? fallback;
+  if (!Number.isInteger(value) || value < 1) {
+    throw new InputError(`${key}: must be a whole number, at least 1`);
+  }
+  return value;
+}
+
 function readBoolean(config: Config, key: string, fallback: boolean): boolean {
   return readWith(key, () => config.getOptionalBoolean(key)) ?? fallback;
 }
 
-/** Missing key → every URL allowed, as upstream (`['*']`). */
-function readPatterns(config: Config, key: string): UrlPattern {
-  const patterns = readWith(key, () => config.getOptionalStringArray(key)) ?? ['*'];
+/**
+ * Client-ID metadata documents upstream (0.31) accepts when
+ * `allowedClientIdPatterns` is not set: well-known MCP clients. The built-in
+ * Backstage CLI document is always accepted on top of any list.
+ */
+export const DEFAULT_CIMD_CLIENT_ID_PATTERNS = [
+  'https://claude.ai/**',
+  'https://vscode.dev/**',
+  'https://chatgpt.com/oauth/codex/*/client.json',
+  'https://cursor.com/oauth/mcp-client.json',
+];
+/** Redirect URIs a metadata document may use by default: loopback only, as upstream. */
+export const DEFAULT_CIMD_REDIRECT_URI_PATTERNS = [
+  'http://localhost:*/**',
+  'http://127.0.0.1:*/**',
+  'http://[::1]:*/**',
+];
+
+/** A missing key means `fallback` (`['*']`: every URL, as upstream's DCR default). */
+function readPatterns(config: Config, key: string, fallback: string[] = ['*']): UrlPattern {
+  const patterns = readWith(key, () => config.getOptionalStringArray(key)) ?? fallback;
   patterns.forEach((pattern, index) => {
     try {
       compileUrlPatterns([pattern]);
@@ -167,8 +221,16 @@ function readCimdConfig(config: Config): OidcProviderConfig['clientIdMetadataDoc
   const base = !config.has(CIMD) && config.has(CIMD_DEPRECATED) ? CIMD_DEPRECATED : CIMD;
   return {
     enabled: readBoolean(config, `${base}.enabled`, false),
-    isClientIdAllowed: readPatterns(config, `${base}.allowedClientIdPatterns`),
-    isRedirectUriAllowed: readPatterns(config, `${base}.allowedRedirectUriPatterns`),
+    isClientIdAllowed: readPatterns(
+      config,
+      `${base}.allowedClientIdPatterns`,
+      DEFAULT_CIMD_CLIENT_ID_PATTERNS,
+    ),
+    isRedirectUriAllowed: readPatterns(
+      config,
+      `${base}.allowedRedirectUriPatterns`,
+      DEFAULT_CIMD_REDIRECT_URI_PATTERNS,
+    ),
   };
 }
 

@@ -51,8 +51,10 @@ export class DbCleanupStore {
 
   /**
    * Authorization sessions that expired before `cutoff`, with their codes
-   * first (the foreign key is not enforced on SQLite). Their clients are
-   * marked as used before the evidence goes.
+   * first (the foreign key is not enforced on SQLite). The clients of
+   * approved sessions are marked as used before the evidence goes; a session
+   * nobody approved proves nothing (anyone can start one), so a client known
+   * only from such sessions stays unused and is deleted in time.
    */
   async deleteExpiredAuthorizationSessions(
     now: Date,
@@ -60,12 +62,17 @@ export class DbCleanupStore {
     limit: number,
   ): Promise<number> {
     const table = CLEANUP_TABLES.authorizationSessions;
-    const rows: Array<{ id: string; client_id: string }> = await this.#db(table)
+    const rows: Array<{ id: string; client_id: string; status: string | null }> = await this.#db(
+      table,
+    )
       .where('expires_at', '<', cutoff)
       .limit(limit)
-      .select('id', 'client_id');
+      .select('id', 'client_id', 'status');
     if (rows.length === 0) return 0;
-    await this.#markClientsUsed(rows.map(r => r.client_id), now);
+    await this.#markClientsUsed(
+      rows.filter(r => r.status === 'approved').map(r => r.client_id),
+      now,
+    );
     const ids = rows.map(r => r.id);
     if (await this.hasTable(CLEANUP_TABLES.authorizationCodes)) {
       await this.#db(CLEANUP_TABLES.authorizationCodes).whereIn('session_id', ids).delete();

@@ -1,7 +1,9 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
+import type express from 'express';
 import type { OidcProviderConfig } from '../config/readOidcProviderConfig';
 import type { ClientStore } from './clients/ClientStore';
 import type { DeviceCodeStore } from './DeviceCodeStore';
+import type { PendingPerAddress } from './http/PendingPerAddress';
 import type { ClientResolver, Clock, SecurityAuditor } from './model';
 import type {
   AuthorizationCodeStore,
@@ -33,6 +35,22 @@ export interface OAuthContext {
   users: UserDirectory;
   /** Device authorization requests (RFC 8628). */
   deviceCodes: DeviceCodeStore;
+  /** Undecided consent sessions per client address (bounded growth). */
+  pendingSessions: PendingPerAddress;
   /** Where `/v1/authorize` sends the user to approve (the app's consent page by default). */
   consentPageUrl(sessionId: string): string;
+  /**
+   * Verifies the Backstage user token (full or limited) a request carries,
+   * through the framework; throws InvalidToken when there is none or it is
+   * bad. `oauthClient` is set when the token was issued to an OAuth client.
+   */
+  verifyUserToken(req: express.Request): Promise<{
+    userEntityRef: string;
+    oauthClient?: { clientId: string; scopes: string[] };
+  }>;
+  /** Shows a browser an authorization error that is not redirected (an HTML page). */
+  renderAuthorizationError(
+    res: express.Response,
+    error: { status: number; code: string; description: string },
+  ): void;
 }

@@ -21,7 +21,10 @@ export type OAuthErrorCode =
   | 'expired_token'
   | 'unsupported_token_type' // RFC 7009 §2.2.1
   | 'too_many_requests'
-  | 'consent_required'; // OIDC Core §3.1.2.6
+  | 'consent_required' // OIDC Core §3.1.2.6
+  | 'request_not_supported'
+  | 'request_uri_not_supported'
+  | 'invalid_token'; // RFC 6750 §3.1
 
 export abstract class OAuthError extends Error {
   abstract readonly code: OAuthErrorCode;
@@ -46,6 +49,11 @@ export class InvalidClient extends OAuthError {
 /** An authorization request whose client cannot be trusted to receive a redirect. */
 export class InvalidAuthorizationClient extends OAuthError {
   readonly code = 'invalid_client';
+  readonly mayRedirect = false;
+}
+/** An authorization request whose redirect URI cannot be trusted (never redirected). */
+export class InvalidAuthorizationRequest extends OAuthError {
+  readonly code = 'invalid_request';
   readonly mayRedirect = false;
 }
 export class InvalidGrant extends OAuthError {
@@ -78,6 +86,20 @@ export class InvalidClientMetadata extends OAuthError {
 export class ConsentRequired extends OAuthError {
   readonly code = 'consent_required';
 }
+/** OIDC Core §3.1.2.6: request objects (`request`) are not supported. */
+export class RequestNotSupported extends OAuthError {
+  readonly code = 'request_not_supported';
+}
+/** OIDC Core §3.1.2.6: `request_uri` is not supported. */
+export class RequestUriNotSupported extends OAuthError {
+  readonly code = 'request_uri_not_supported';
+}
+/** RFC 6750 §3.1: the bearer token is missing, expired, revoked or malformed. */
+export class InvalidToken extends OAuthError {
+  readonly code = 'invalid_token';
+  readonly status = 401;
+  readonly mayRedirect = false;
+}
 export class InvalidTarget extends OAuthError {
   readonly code = 'invalid_target';
 }
@@ -96,6 +118,8 @@ export class UnsupportedTokenType extends OAuthError {
 export class TooManyRequests extends OAuthError {
   readonly code = 'too_many_requests';
   readonly status = 429;
+  // Not an RFC 6749 §4.1.2.1 code, and a flood must not bounce through clients.
+  readonly mayRedirect = false;
   constructor(description: string, readonly retryAfterSeconds: number) {
     super(description);
   }

@@ -15,6 +15,8 @@ import {
 import { createOAuthRouter } from '../oauth/http/createOAuthRouter';
 import { builtinConsentPageUrl } from '../pages/createConsentPageRouter';
 import { createPagesRouter } from '../pages/createPagesRouter';
+import { renderAuthorizationError } from '../pages/renderAuthorizationError';
+import { PendingPerAddress } from '../oauth/http/PendingPerAddress';
 import { readPagesConfig } from '../pages/readPagesConfig';
 import { createAuthorizationFlow } from './createAuthorizationFlow';
 import type { RouterOptions } from './createRouter';
@@ -48,6 +50,11 @@ export async function createOidcProvider(
       ? { consentPageUrl: (id: string) => builtinConsentPageUrl(issuer, id) }
       : {}),
     deviceCodes: DbDeviceCodeStore.create({ knex, clock }),
+    pendingSessions: new PendingPerAddress({
+      maxPerAddress: config.maxPendingConsentSessions.perAddress,
+      clock,
+    }),
+    renderAuthorizationError,
   };
 
   const signingAlgorithm = identity.signingAlgorithm;

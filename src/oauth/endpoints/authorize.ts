@@ -3,6 +3,7 @@ import Router from 'express-promise-router';
 import type express from 'express';
 import { checkCodeChallenge } from '../checks/checkPkce';
 import { checkRedirectUri } from '../checks/checkRedirectUri';
+import { redirectUriRuleViolation } from '../checks/redirectUriRule';
 import { checkResource } from '../checks/checkResource';
 import { checkScope } from '../checks/checkScope';
 import { requireParams } from '../checks/requireParams';
@@ -10,12 +11,17 @@ import type { OAuthContext } from '../context';
 import {
   ConsentRequired,
   InvalidAuthorizationClient,
+  InvalidAuthorizationRequest,
   InvalidRequest,
   OAuthError,
+  RequestNotSupported,
+  RequestUriNotSupported,
+  TooManyRequests,
   UnauthorizedClient,
   UnsupportedResponseType,
 } from '../errors';
 import { noStore } from '../http/noStore';
+import { clientAddressKey } from '../http/rateLimit';
 import { parseParams, type OAuthParams } from '../http/parseParams';
 import type { Client } from '../model';
 import { appendQuery } from './appendQuery';
@@ -29,6 +35,8 @@ export const MAX_NONCE_LENGTH = 255;
 interface RedirectTarget {
   redirectUri: string;
   state?: string;
+  /** Only clients from config get error redirects (RFC 9700 §4.11.2). */
+  clientKind: Client['kind'];
 }
 
 declare module 'express-serve-static-core' {
@@ -49,10 +57,18 @@ export function createAuthorizeEndpoint(ctx: OAuthContext): express.Router {
   const authorize: express.RequestHandler = async (req, res) => {
     const params = req.oauthParams ?? {};
     const client = await findClientAndRedirectUri(ctx, params);
-    res.locals.authorizationRedirect = { redirectUri: params.redirect_uri, state: params.state };
+    res.locals.authorizationRedirect = {
+      redirectUri: params.redirect_uri,
+      state: params.state,
+      clientKind: client.kind,
+    };
 
     const request = checkAuthorizationRequest(ctx, client, params);
     const sessionId = randomUUID();
+    const expiresAt = new Date(
+      ctx.clock().getTime() + ctx.config.consentSessionLifetimeSeconds * 1000,
+    );
+    await limitPendingSessions(ctx, req, client, sessionId, expiresAt);
     await ctx.sessions.create({
       id: sessionId,
       clientId: client.clientId,
@@ -63,7 +79,7 @@ export function createAuthorizeEndpoint(ctx: OAuthContext): express.Router {
       codeChallenge: request.codeChallenge,
       codeChallengeMethod: request.codeChallengeMethod,
       responseType: 'code',
-      expiresAt: new Date(ctx.clock().getTime() + ctx.config.consentSessionLifetimeSeconds * 1000),
+      expiresAt,
     });
     res.redirect(302, ctx.consentPageUrl(sessionId));
   };
@@ -72,6 +88,35 @@ export function createAuthorizeEndpoint(ctx: OAuthContext): express.Router {
   router.post('/v1/authorize', noStore, ...parseParams(), authorize);
   router.use('/v1/authorize', redirectAuthorizationErrors(ctx.issuer));
   return router;
+}
+
+/**
+ * Bounded growth (SPEC §2 Operations): an address may hold only so many
+ * undecided sessions, and so may a client across all addresses, so
+ * anonymous requests cannot fill the sessions table.
+ */
+async function limitPendingSessions(
+  ctx: OAuthContext,
+  req: express.Request,
+  client: Client,
+  sessionId: string,
+  expiresAt: Date,
+): Promise<void> {
+  const { perClient } = ctx.config.maxPendingConsentSessions;
+  const address = clientAddressKey(req.ip ?? req.socket.remoteAddress);
+  const retryAfter = ctx.config.consentSessionLifetimeSeconds;
+  if ((await ctx.sessions.countPending(client.clientId, ctx.clock())) >= perClient) {
+    throw new TooManyRequests(
+      'this application has too many sign-in requests waiting for a decision; try again later',
+      retryAfter,
+    );
+  }
+  if (!ctx.pendingSessions.tryAdd(address, sessionId, expiresAt)) {
+    throw new TooManyRequests(
+      'too many sign-in requests from your address are waiting for a decision; finish or wait for them',
+      retryAfter,
+    );
+  }
 }
 
 /** Phase one: errors here are shown to the user agent, never redirected. */
@@ -84,7 +129,12 @@ async function findClientAndRedirectUri(ctx: OAuthContext, params: OAuthParams):
   // OIDC Core §3.1.2.1 makes redirect_uri mandatory; so do we, for every client.
   requireParams(params, 'redirect_uri');
   if (!checkRedirectUri(client.redirectUris, params.redirect_uri)) {
-    throw new InvalidRequest('redirect_uri is not registered for this client');
+    throw new InvalidAuthorizationRequest('redirect_uri is not registered for this client');
+  }
+  // Rows registered before the rule existed (e.g. by upstream) are held to it too.
+  const violation = redirectUriRuleViolation(params.redirect_uri);
+  if (violation !== undefined) {
+    throw new InvalidAuthorizationRequest(`redirect_uri ${violation}`);
   }
   return client;
 }
@@ -105,15 +155,23 @@ function checkAuthorizationRequest(ctx: OAuthContext, client: Client, params: OA
   if (params.response_mode !== undefined && params.response_mode !== 'query') {
     throw new InvalidRequest(`response_mode '${params.response_mode}' is not supported; use 'query'`);
   }
-  if (params.request !== undefined || params.request_uri !== undefined) {
-    throw new InvalidRequest('request objects are not supported');
+  if (params.request !== undefined) {
+    throw new RequestNotSupported('request objects are not supported');
+  }
+  if (params.request_uri !== undefined) {
+    throw new RequestUriNotSupported('request_uri is not supported');
   }
   if (params.nonce !== undefined && params.nonce.length > MAX_NONCE_LENGTH) {
     throw new InvalidRequest(`nonce must be at most ${MAX_NONCE_LENGTH} characters`);
   }
   const pkce = checkCodeChallenge(params);
-  // Every request goes through the consent page, so it can never complete silently.
-  if (params.prompt?.split(' ').includes('none')) {
+  const prompt = params.prompt?.split(' ') ?? [];
+  if (prompt.includes('none')) {
+    // OIDC Core §3.1.2.1: none with any other value is an error.
+    if (prompt.length > 1) {
+      throw new InvalidRequest("prompt 'none' must not be combined with other values");
+    }
+    // Every request goes through the consent page, so it can never complete silently.
     throw new ConsentRequired('the user must approve this request; prompt=none cannot be honoured');
   }
   const scopes = checkScope(params.scope, {
@@ -124,11 +182,23 @@ function checkAuthorizationRequest(ctx: OAuthContext, client: Client, params: OA
   return { ...pkce, scopes };
 }
 
-/** Sends phase-two errors back to the client (RFC 6749 §4.1.2.1, RFC 9207 §2). */
+/**
+ * Sends phase-two errors back to the client (RFC 6749 §4.1.2.1, RFC 9207 §2),
+ * but only to clients from config: anyone can register a DCR client or
+ * publish a metadata document, and redirecting for them before the user has
+ * acted would make the portal an open redirector (RFC 9700 §4.11.2). Their
+ * errors are shown instead.
+ */
 function redirectAuthorizationErrors(issuer: string): express.ErrorRequestHandler {
   return (err, _req, res, next) => {
     const target = res.locals.authorizationRedirect;
-    if (!target || !(err instanceof OAuthError) || !err.mayRedirect || res.headersSent) {
+    if (
+      !target ||
+      target.clientKind !== 'static' ||
+      !(err instanceof OAuthError) ||
+      !err.mayRedirect ||
+      res.headersSent
+    ) {
       next(err);
       return;
     }

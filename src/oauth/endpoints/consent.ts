@@ -1,6 +1,8 @@
-import { ConflictError, NotFoundError } from '@backstage/errors';
+import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
 import Router from 'express-promise-router';
 import express from 'express';
+import { redirectUriRuleViolation } from '../checks/redirectUriRule';
+import { describeClient } from '../clients/describeClient';
 import type { OAuthContext } from '../context';
 import { randomToken } from '../crypto/randomToken';
 import { sha256 } from '../crypto/sha256';
@@ -25,12 +27,15 @@ export function createConsentRouter(
 
   router.get('/v1/sessions/:id', async (req, res) => {
     const session = await findPendingSession(ctx, req.params.id);
-    const client = await ctx.clients.findClient(session.clientId);
+    const client = describeClient(await ctx.clients.findClient(session.clientId), session.clientId);
     res.setHeader('Cache-Control', 'no-store');
     res.json({
       id: session.id,
       clientId: session.clientId,
-      clientName: client?.clientName ?? session.clientId,
+      // @backstage/plugin-auth's page shows this one string: it carries the
+      // host that vouches for a self-chosen name (SPEC §2 Authorization).
+      clientName: client.label,
+      ...(client.verifiedHost ? { clientHost: client.verifiedHost } : {}),
       scope: session.scopes.join(' '),
       redirectUri: session.redirectUri,
     });
@@ -88,6 +93,13 @@ export async function redirectAfterDecision(
   status: 'approved' | 'rejected',
   userEntityRef: string,
 ): Promise<string> {
+  ctx.pendingSessions.release(session.id);
+  // Sessions are created only for redirect URIs that keep the rule; one
+  // stored before it existed (e.g. by upstream) is refused here, never followed.
+  const violation = redirectUriRuleViolation(session.redirectUri);
+  if (violation !== undefined) {
+    throw new InputError(`the redirect URI of this request ${violation}`);
+  }
   if (status === 'rejected') {
     ctx.audit({ eventId: 'consent-denied', clientId: session.clientId, userEntityRef, meta: { sessionId: session.id } });
     return appendQuery(session.redirectUri, {

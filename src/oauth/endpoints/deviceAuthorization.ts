@@ -43,6 +43,9 @@ export function createDeviceAuthorizationEndpoint(ctx: OAuthContext): express.Ro
   router.post('/v1/device_authorization', noStore, ...parseParams({ from: 'body' }), async (req, res) => {
     const params = req.oauthParams ?? {};
     const client = await authenticateClient(req, params, ctx.clients);
+    // Anyone can name a public client, so only authenticated clients are
+    // charged a budget of their own; every request counts against its address.
+    if (client.tokenEndpointAuthMethod !== 'none') res.locals.clientBudget?.take(client.clientId);
     checkDeviceGrantAllowed(ctx, client);
     const scopes = checkScope(params.scope, {
       refreshEnabled: ctx.config.refreshToken.enabled,

@@ -18,6 +18,12 @@ export function createTokenEndpoint(ctx: OAuthContext): express.Router {
   router.post('/v1/token', noStore, ...parseParams({ from: 'body' }), async (req, res) => {
     const params = req.oauthParams ?? {};
     const client = await authenticateClient(req, params, ctx.clients);
+    const budget = res.locals.clientBudget;
+    // A public client's id proves nothing, so only its successful grants are
+    // charged; a confidential client is charged once it authenticated.
+    const isPublic = client.tokenEndpointAuthMethod === 'none';
+    if (isPublic) budget?.check(client.clientId);
+    else budget?.take(client.clientId);
     requireParams(params, 'grant_type');
     const grant = grants.get(params.grant_type);
     if (!grant || !grant.isEnabled(ctx)) {
@@ -28,7 +34,9 @@ export function createTokenEndpoint(ctx: OAuthContext): express.Router {
     }
     // RFC 8707 §2.2: a resource at the token endpoint must be one we serve.
     checkResource(params.resource, ctx.issuer);
-    res.json(await grant.handle({ params, client }, ctx));
+    const response = await grant.handle({ params, client }, ctx);
+    if (isPublic) budget?.record(client.clientId);
+    res.json(response);
   });
   return router;
 }

@@ -6,6 +6,8 @@ import { createDeviceAuthorizationEndpoint } from '../endpoints/deviceAuthorizat
 import { createRegisterEndpoint } from '../endpoints/register';
 import { createRevokeEndpoint } from '../endpoints/revoke';
 import { createTokenEndpoint } from '../endpoints/token';
+import { createUserInfoEndpoint } from '../endpoints/userinfo';
+import { OAuthError, TooManyRequests } from '../errors';
 import { oauthErrorHandler } from './oauthErrorHandler';
 import { rateLimit } from './rateLimit';
 
@@ -18,6 +20,7 @@ export function createOAuthRouter(ctx: OAuthContext): express.Router {
   const router = Router();
   // Rate limits run first, so an over-budget caller costs no parsing or DB work.
   const limits = { limits: ctx.config.rateLimits, clock: ctx.clock, audit: ctx.audit };
+  router.use('/v1/authorize', rateLimit(limits, 'authorization'));
   router.use('/v1/register', rateLimit(limits, 'registration'));
   router.use('/v1/token', rateLimit(limits, 'token'));
   router.use('/v1/device_authorization', rateLimit(limits, 'deviceAuthorization'));
@@ -26,7 +29,31 @@ export function createOAuthRouter(ctx: OAuthContext): express.Router {
   router.use(createAuthorizeEndpoint(ctx));
   router.use(createTokenEndpoint(ctx));
   router.use(createRevokeEndpoint(ctx));
+  router.use(createUserInfoEndpoint(ctx));
   if (ctx.config.deviceAuthorization.enabled) router.use(createDeviceAuthorizationEndpoint(ctx));
+  router.use('/v1/authorize', showAuthorizationErrorsToBrowsers(ctx));
   router.use(oauthErrorHandler(ctx.logger));
   return router;
+}
+
+/**
+ * Authorization errors that are not redirected reach a person in a browser:
+ * they get a page rather than a JSON body. Other callers keep RFC 6749 JSON.
+ */
+function showAuthorizationErrorsToBrowsers(ctx: OAuthContext): express.ErrorRequestHandler {
+  return (err, req, res, next) => {
+    if (!(err instanceof OAuthError) || res.headersSent || req.accepts(['json', 'html']) !== 'html') {
+      next(err);
+      return;
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    if (err instanceof TooManyRequests) {
+      res.setHeader('Retry-After', String(err.retryAfterSeconds));
+    }
+    ctx.renderAuthorizationError(res, {
+      status: err.status,
+      code: err.code,
+      description: err.description,
+    });
+  };
 }

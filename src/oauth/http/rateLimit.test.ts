@@ -19,8 +19,16 @@ function appWith(limits: Limits) {
   const app = express();
   app.set('trust proxy', true); // lets a test speak from several addresses
   app.use('/token', rateLimit(deps, 'token'));
+  // Stands in for the token endpoint: 'good' authenticates, and only then is
+  // the client's own budget charged.
   app.post('/token', ...parseParams(), (req: express.Request, res: express.Response) => {
-    res.json({ params: req.oauthParams });
+    const params = req.oauthParams ?? {};
+    if (params.client_secret !== 'good') {
+      res.status(401).json({ error: 'invalid_client' });
+      return;
+    }
+    res.locals.clientBudget!.take(params.client_id);
+    res.json({ params });
   });
   app.use('/register', rateLimit(deps, 'registration'));
   app.post('/register', (_req, res) => {
@@ -59,7 +67,7 @@ describe('rateLimit', () => {
     ]);
   });
 
-  it('limits a client_id named in the form body across addresses and still hands the body on', async () => {
+  it('charges a client its own budget across addresses once it authenticated', async () => {
     const { app, events } = appWith(tight);
     // One request per address, so only the client budget (1 × 10) can run out.
     const send = (clientId: string, i: number) =>
@@ -67,11 +75,11 @@ describe('rateLimit', () => {
         .post('/token')
         .set('x-forwarded-for', `10.0.0.${i}`)
         .type('form')
-        .send({ client_id: clientId, grant_type: 'x' });
+        .send({ client_id: clientId, client_secret: 'good', grant_type: 'x' });
     for (let i = 1; i <= 10; i++) {
       const res = await send('cli', i);
       expect(res.status).toBe(200);
-      expect(res.body.params).toEqual({ client_id: 'cli', grant_type: 'x' });
+      expect(res.body.params).toEqual({ client_id: 'cli', client_secret: 'good', grant_type: 'x' });
     }
     await send('cli', 11).expect(429);
     await send('other', 12).expect(200);
@@ -84,19 +92,43 @@ describe('rateLimit', () => {
     ]);
   });
 
-  it('limits a client_id presented with HTTP Basic (RFC 6749 §2.3.1 encoding)', async () => {
-    const { app, events } = appWith(tight);
-    const send = (i: number) =>
+  it('charges failed authentications to the sender, never to the client it names', async () => {
+    const { app } = appWith({ ...tight, token: { requests: 5, windowSeconds: 60 } });
+    const attack = () =>
       request(app)
         .post('/token')
-        .set('x-forwarded-for', `10.0.1.${i}`)
-        .auth('conf%20client', 'secret')
+        .set('x-forwarded-for', '10.9.9.9')
         .type('form')
-        .send({ grant_type: 'x' });
-    for (let i = 1; i <= 10; i++) await send(i).expect(200);
-    const res = await send(11).expect(429);
-    expect(res.body.error).toBe('too_many_requests');
-    expect(events[0].clientId).toBe('conf client');
+        .send({ client_id: 'victim', client_secret: 'guess', grant_type: 'x' });
+    const statuses = [];
+    for (let i = 0; i < 60; i++) statuses.push((await attack()).status);
+    expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(new Set(statuses.slice(5))).toEqual(new Set([429]));
+    // The victim's own budget (5 × 10) is untouched by the 60 attempts.
+    for (let i = 1; i <= 50; i++) {
+      await request(app)
+        .post('/token')
+        .set('x-forwarded-for', `10.0.2.${i}`)
+        .type('form')
+        .send({ client_id: 'victim', client_secret: 'good', grant_type: 'x' })
+        .expect(200);
+    }
+  });
+
+  it('tells a device polling over budget to slow down (RFC 8628 §3.5)', async () => {
+    const { app } = appWith(tight);
+    const poll = () =>
+      request(app)
+        .post('/token')
+        .type('form')
+        .send({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: 'd' });
+    await poll().expect(401);
+    const res = await poll();
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({
+      error: 'slow_down',
+      error_description: expect.stringMatching(/^polling too fast; wait at least \d+ seconds/),
+    });
   });
 
   it('lets malformed bodies reach the usual invalid_request answer', async () => {

@@ -1,7 +1,8 @@
 import express, { type Request, type RequestHandler } from 'express';
 import { isIPv6 } from 'node:net';
 import type { RateLimit, RateLimitedEndpoint } from '../../config/readOidcProviderConfig';
-import { TooManyRequests } from '../errors';
+import { SlowDown, TooManyRequests } from '../errors';
+import { DEVICE_CODE_GRANT_TYPE } from '../supportedScopes';
 import type { Clock, SecurityAuditor } from '../model';
 import { MAX_BODY_BYTES } from './parseParams';
 import { SlidingWindowLimiter } from './SlidingWindowLimiter';
@@ -38,26 +39,6 @@ export function clientAddressKey(address: string | undefined): string {
   return `${groups.slice(0, 4).map(g => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }
 
-/** The client_id a request names, from HTTP Basic (RFC 6749 §2.3.1), body or query. */
-function presentedClientId(req: Request): string | undefined {
-  const header = req.headers.authorization;
-  if (header && /^basic /i.test(header)) {
-    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon > 0) {
-      try {
-        return decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
-      } catch {
-        return undefined; // malformed; the endpoint will say so
-      }
-    }
-  }
-  const fromBody = (req.body as Record<string, unknown> | undefined)?.client_id;
-  if (typeof fromBody === 'string' && fromBody) return fromBody;
-  const fromQuery = req.query?.client_id;
-  return typeof fromQuery === 'string' && fromQuery ? fromQuery : undefined;
-}
-
 /**
  * A client_id shared by many people (the Backstage CLI, an MCP client) makes
  * requests from many addresses, so its own budget is this many times the
@@ -69,10 +50,40 @@ export const CLIENT_BUDGET_FACTOR = 10;
 const NAMES_CLIENT: ReadonlySet<RateLimitedEndpoint> = new Set(['token', 'deviceAuthorization']);
 
 /**
- * Rate limits one endpoint: a budget per client address and, where the
- * request names a client, a budget per client_id. Over budget → 429
- * `too_many_requests` with Retry-After (RFC 6585 §4), and one `rate-limited`
- * audit event per key and window so an attack cannot flood the audit log.
+ * A client's own budget, charged by the endpoint only once it knows the
+ * client is who it says: a confidential client after it authenticated, a
+ * public client (whose id anyone can send) only for requests that succeeded.
+ * So nobody can spend a victim client's budget by naming it; failed
+ * authentications are charged to the sender's address, like every request.
+ */
+export interface ClientBudget {
+  /** Refuses a client that is already over its budget, without counting. */
+  check(clientId: string): void;
+  /** Counts one request of the client; refuses it when over budget. */
+  take(clientId: string): void;
+  /** Counts a request that already succeeded (never refuses: its work is done). */
+  record(clientId: string): void;
+}
+
+declare module 'express-serve-static-core' {
+  interface Locals {
+    /** Set by {@link rateLimit} on the endpoints where requests name a client. */
+    clientBudget?: ClientBudget;
+  }
+}
+
+/** RFC 8628 §3.5: a device polling too fast is told to slow down, not refused. */
+function isDevicePoll(req: Request): boolean {
+  return (req.body as Record<string, unknown> | undefined)?.grant_type === DEVICE_CODE_GRANT_TYPE;
+}
+
+/**
+ * Rate limits one endpoint: a budget per client address, charged for every
+ * request, and, where requests name a client, a budget per client_id that
+ * the endpoint charges through `res.locals.clientBudget`. Over budget → 429
+ * `too_many_requests` with Retry-After (RFC 6585 §4) — or `slow_down` for a
+ * device polling the token endpoint — and one `rate-limited` audit event per
+ * key and window so an attack cannot flood the audit log.
  *
  * Counters are kept in memory per backend instance: N instances behind a load
  * balancer allow up to N times the configured budget in total.
@@ -89,6 +100,7 @@ export function rateLimit(deps: RateLimitDeps, endpoint: RateLimitedEndpoint): R
     : undefined;
 
   const reject = (
+    req: Request,
     res: express.Response,
     decision: { retryAfterSeconds: number; firstInWindow: boolean },
     event: { clientId?: string; scope: 'address' | 'client'; address: string },
@@ -99,6 +111,11 @@ export function rateLimit(deps: RateLimitDeps, endpoint: RateLimitedEndpoint): R
         clientId: event.clientId,
         meta: { endpoint, scope: event.scope, address: event.address },
       });
+    }
+    if (endpoint === 'token' && isDevicePoll(req)) {
+      throw new SlowDown(
+        `polling too fast; wait at least ${decision.retryAfterSeconds} seconds between requests`,
+      );
     }
     // Set here too so the header survives when a Backstage (non-OAuth) error
     // handler writes the response, as on the verification page.
@@ -112,19 +129,22 @@ export function rateLimit(deps: RateLimitDeps, endpoint: RateLimitedEndpoint): R
   const checkAddress: RequestHandler = (req, res, next) => {
     const address = clientAddressKey(req.ip ?? req.socket.remoteAddress);
     const decision = byAddress.take(address);
-    if (!decision.allowed) reject(res, decision, { scope: 'address', address });
-    next();
-  };
-  if (!byClient) return [checkAddress];
-
-  const checkClient: RequestHandler = (req, res, next) => {
-    const clientId = presentedClientId(req);
-    if (clientId !== undefined) {
-      const decision = byClient.take(clientId);
-      const address = clientAddressKey(req.ip ?? req.socket.remoteAddress);
-      if (!decision.allowed) reject(res, decision, { scope: 'client', clientId, address });
+    if (!decision.allowed) reject(req, res, decision, { scope: 'address', address });
+    if (byClient) {
+      const charge = (clientId: string, count: boolean) => {
+        const result = count ? byClient.take(clientId) : byClient.check(clientId);
+        if (!result.allowed) reject(req, res, result, { scope: 'client', clientId, address });
+      };
+      res.locals.clientBudget = {
+        check: clientId => charge(clientId, false),
+        take: clientId => charge(clientId, true),
+        record: clientId => {
+          byClient.take(clientId);
+        },
+      };
     }
     next();
   };
-  return [checkAddress, formParser, jsonParser, checkClient];
+  // The token endpoint reads the body first: a device's poll over budget gets `slow_down`.
+  return endpoint === 'token' ? [formParser, jsonParser, checkAddress] : [checkAddress];
 }
