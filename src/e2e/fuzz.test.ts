@@ -5,6 +5,7 @@ import { createTestDatabases } from '../testUtils/databases';
 import { withGenerousRateLimits } from './fixtures/generousRateLimits';
 import { guestUser } from './fixtures/guestUser';
 import { CodeFlow } from './harness/codeFlow';
+import { snapshotTables } from './harness/snapshotTables';
 import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
 
 jest.setTimeout(600_000);
@@ -193,28 +194,6 @@ async function send(backend: AuthBackend, c: FuzzCase) {
   return req.ok(() => true);
 }
 
-async function tableNames(knex: Knex): Promise<string[]> {
-  const client = String(knex.client.config.client);
-  if (client.includes('sqlite')) {
-    return knex('sqlite_master').where({ type: 'table' }).pluck('name');
-  }
-  if (client.includes('pg')) {
-    return knex('pg_tables').whereRaw('schemaname = current_schema()').pluck('tablename');
-  }
-  return knex('information_schema.tables').whereRaw('table_schema = database()').pluck('TABLE_NAME');
-}
-
-/** Every table's rows, sorted, except the scheduler's own bookkeeping. */
-async function snapshot(knex: Knex): Promise<Record<string, string[]>> {
-  const tables = await tableNames(knex);
-  const out: Record<string, string[]> = {};
-  for (const table of tables.filter(t => !t.startsWith('backstage_backend_tasks') && t !== 'sqlite_sequence').sort()) {
-    const rows = await knex(table).select();
-    out[table] = rows.map(r => JSON.stringify(r)).sort();
-  }
-  return out;
-}
-
 describe.each(databases.eachSupportedId())('fuzzing every endpoint on %s', databaseId => {
   let knex: Knex;
   let backend: AuthBackend;
@@ -273,7 +252,7 @@ describe.each(databases.eachSupportedId())('fuzzing every endpoint on %s', datab
     let checked = 0;
     const changedBatches: object[] = [];
     for (let sent = 0; sent < REQUESTS; sent += BATCH) {
-      const before = await snapshot(knex);
+      const before = await snapshotTables(knex);
       let accepted = false;
       for (let i = 0; i < BATCH; i++) {
         const c = fuzzCase(rng, known, sessionId);
@@ -292,7 +271,7 @@ describe.each(databases.eachSupportedId())('fuzzing every endpoint on %s', datab
         if (res.status < 400 && !readOnly) accepted = true;
       }
       if (!accepted) {
-        const after = await snapshot(knex);
+        const after = await snapshotTables(knex);
         if (!isDeepStrictEqual(after, before)) changedBatches.push({ sent, before, after });
         checked += BATCH;
       }
