@@ -22,6 +22,7 @@ import { createProvidersRouter } from '../providers/createProvidersRouter';
 import { scheduleCleanupTask } from './cleanupTask';
 import { createOidcProvider } from './createOidcProvider';
 import { databaseUnavailableHandler } from './databaseUnavailableHandler';
+import { rejectForbiddenCharacters } from './rejectForbiddenCharacters';
 
 /** Everything the plugin hands to the router; see plugin.ts. */
 export interface RouterOptions {
@@ -42,7 +43,8 @@ export interface RouterOptions {
 }
 
 /**
- * Builds the stores and issuers once and mounts the sub-routers:
+ * Builds the stores and issuers once and mounts the sub-routers, behind a
+ * guard that refuses control characters in any path or query:
  * identity (JWKS, userinfo), the OIDC provider, then the sign-in providers,
  * whose router also answers unknown paths with a Backstage 404.
  */
@@ -60,6 +62,8 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   const providers = await createProvidersRouter({ ...options, knex, baseUrl, identity });
 
   const router = Router();
+  // First: a NUL byte in a path or query must not reach a route (issue 12 item 8).
+  router.use(rejectForbiddenCharacters(options.logger));
   router.use(identity.router);
   router.use(oidcProvider.router);
   router.use(providers);

@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import { InvalidClient, InvalidRequest } from '../errors';
+import { findForbiddenCharacter } from '../http/findForbiddenCharacter';
 import type { OAuthParams } from '../http/parseParams';
 import type { Client, ClientResolver } from '../model';
 
@@ -9,8 +10,9 @@ import type { Client, ClientResolver } from '../model';
  * - `client_secret_basic`: HTTP Basic with form-encoded id and secret (RFC 6749 §2.3.1);
  * - `client_secret_post`: `client_id` + `client_secret` in the body;
  * - `none`: `client_id` alone, for public clients, which must then use PKCE.
- * Using more than one method is `invalid_request`; an unknown client, a wrong
- * secret or a confidential client without one is `invalid_client` (401).
+ * Using more than one method, or Basic credentials that do not decode to
+ * clean UTF-8 text (issue 12 item 8), is `invalid_request`; an unknown client,
+ * a wrong secret or a confidential client without one is `invalid_client` (401).
  */
 export async function authenticateClient(
   req: Request,
@@ -71,15 +73,25 @@ function readBasicCredentials(
   if (colon < 0) {
     throw new InvalidClient('malformed Basic credentials');
   }
+  let credentials: { clientId: string; clientSecret: string };
   try {
     // RFC 6749 §2.3.1: id and secret are application/x-www-form-urlencoded first.
-    return {
+    credentials = {
       clientId: formDecode(decoded.slice(0, colon)),
       clientSecret: formDecode(decoded.slice(colon + 1)),
     };
   } catch {
-    throw new InvalidClient('malformed Basic credentials');
+    // A malformed escape or one that is not UTF-8 (`%C0%80`): bad bytes, as in a query.
+    throw new InvalidRequest('the Basic client credentials are not percent-encoded UTF-8');
   }
+  // Issue 12 item 8: checked once decoded, since base64 and the form step can each
+  // hide a NUL byte (PostgreSQL fails on it) or bytes that were not UTF-8.
+  const problem =
+    findForbiddenCharacter(credentials.clientId) ?? findForbiddenCharacter(credentials.clientSecret);
+  if (problem) {
+    throw new InvalidRequest(`the Basic client credentials contain ${problem}`);
+  }
+  return credentials;
 }
 
 function formDecode(value: string): string {

@@ -6,6 +6,7 @@ import { redirectUriRuleViolation } from '../checks/redirectUriRule';
 import { randomToken } from '../crypto/randomToken';
 import { sha256 } from '../crypto/sha256';
 import { InvalidClientMetadata, InvalidRedirectUri, OAuthError } from '../errors';
+import { findForbiddenCharacterIn } from '../http/findForbiddenCharacter';
 import { MAX_BODY_BYTES } from '../http/parseParams';
 import { noStore } from '../http/noStore';
 import type { Client, TokenEndpointAuthMethod } from '../model';
@@ -116,6 +117,7 @@ function validateRegistration(body: unknown, ctx: OAuthContext): Registration {
     throw new InvalidClientMetadata('the registration request must be a JSON object');
   }
   const meta = body as Record<string, unknown>;
+  rejectForbiddenCharacters(meta);
   const features = {
     refreshEnabled: ctx.config.refreshToken.enabled,
     deviceEnabled: ctx.config.deviceAuthorization.enabled,
@@ -208,6 +210,23 @@ function validateRegistration(body: unknown, ctx: OAuthContext): Registration {
     ...(scopes ? { scopes } : {}),
     echo,
   };
+}
+
+/**
+ * Issue 12 item 8: no string of the metadata, however nested and whether or
+ * not we read that field, may hold a control character, a lone surrogate or
+ * bytes that were not UTF-8 (see findForbiddenCharacter). PostgreSQL cannot
+ * store U+0000, and the rest would be stored as the client never sent them.
+ */
+function rejectForbiddenCharacters(meta: Record<string, unknown>): void {
+  const found = findForbiddenCharacterIn(meta);
+  if (!found) return;
+  const field = found.path[0];
+  if (field === undefined) {
+    throw new InvalidClientMetadata(`a client metadata member name contains ${found.description}`);
+  }
+  const ErrorClass = field === 'redirect_uris' ? InvalidRedirectUri : InvalidClientMetadata;
+  throw new ErrorClass(`${field} contains ${found.description}`);
 }
 
 function checkRegisteredRedirectUri(uri: string, ctx: OAuthContext): void {

@@ -12,6 +12,20 @@ import { oauthErrorHandler } from './oauthErrorHandler';
 import { rateLimit } from './rateLimit';
 
 /**
+ * The paths of the endpoints mounted below, as Express matches them
+ * (case-insensitive, with or without one trailing slash).
+ */
+const OAUTH_ENDPOINT_PATH = /^\/v1\/(?:register|authorize|token|revoke|device_authorization)\/?$/i;
+
+/**
+ * Whether a request path (relative to the plugin) is one of the OAuth
+ * endpoints, whose errors are RFC 6749 §5.2 bodies rather than Backstage ones.
+ */
+export function isOAuthEndpointPath(path: string): boolean {
+  return OAUTH_ENDPOINT_PATH.test(path);
+}
+
+/**
  * Mounts the OAuth/OIDC protocol endpoints. Every error they throw ends in
  * oauthErrorHandler as an RFC 6749 §5.2 body; the consent API and the pages,
  * which speak Backstage's error format, are mounted elsewhere.

@@ -1,5 +1,6 @@
 import express, { type RequestHandler } from 'express';
 import { InvalidRequest } from '../errors';
+import { findForbiddenCharacter } from './findForbiddenCharacter';
 
 /** Largest accepted OAuth request body; real requests are a few hundred bytes. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -23,6 +24,8 @@ function flatten(source: unknown, where: string): OAuthParams {
   }
   const out: OAuthParams = {};
   for (const [name, value] of Object.entries(source as Record<string, unknown>)) {
+    const nameProblem = findForbiddenCharacter(name);
+    if (nameProblem) throw new InvalidRequest(`a parameter name contains ${nameProblem}`);
     if (Array.isArray(value)) {
       // RFC 6749 §3.1: parameters must not be included more than once
       throw new InvalidRequest(`parameter '${name}' is repeated`);
@@ -30,6 +33,9 @@ function flatten(source: unknown, where: string): OAuthParams {
     if (typeof value === 'number' || typeof value === 'boolean') {
       out[name] = String(value);
     } else if (typeof value === 'string') {
+      // Issue 12 item 8: a NUL byte must not reach a store (PostgreSQL fails on it).
+      const valueProblem = findForbiddenCharacter(value);
+      if (valueProblem) throw new InvalidRequest(`parameter '${name}' contains ${valueProblem}`);
       // Empty parameters are treated as omitted (RFC 6749 §3.1)
       if (value !== '') out[name] = value;
     } else if (value !== undefined && value !== null) {
@@ -41,7 +47,9 @@ function flatten(source: unknown, where: string): OAuthParams {
 
 /**
  * Parses OAuth parameters: the query for GET, a form (or, for compatibility,
- * JSON) body for POST. Anything else is refused with `invalid_request`.
+ * JSON) body for POST. Anything else is refused with `invalid_request`, and
+ * so is a parameter that holds a character {@link findForbiddenCharacter}
+ * forbids: a control character, a lone surrogate, or bytes that were not UTF-8.
  */
 export function parseParams(options?: { from?: 'query' | 'body' }): RequestHandler[] {
   const from = options?.from;

@@ -1,0 +1,86 @@
+import type { LoggerService } from '@backstage/backend-plugin-api';
+import { InputError } from '@backstage/errors';
+import type { Request, RequestHandler } from 'express';
+import { InvalidRequest } from '../oauth/errors';
+import { isOAuthEndpointPath } from '../oauth/http/createOAuthRouter';
+import { findForbiddenCharacter } from '../oauth/http/findForbiddenCharacter';
+import { oauthErrorHandler } from '../oauth/http/oauthErrorHandler';
+
+function decode(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    // A malformed escape (`%E0%A4%A`), or bytes that are not UTF-8
+    // (`%C0%80` overlong, `%ED%A0%80` a surrogate): decodeURIComponent refuses both.
+    return undefined;
+  }
+}
+
+function problemInPath(path: string): string | undefined {
+  for (const segment of path.split('/')) {
+    const decoded = decode(segment);
+    if (decoded === undefined) return 'the path is not percent-encoded UTF-8';
+    const found = findForbiddenCharacter(decoded);
+    if (found) return `the path contains ${found}`;
+  }
+  return undefined;
+}
+
+/** The query as application/x-www-form-urlencoded (WHATWG URL §5.1), which is how qs reads it too. */
+function problemInQuery(query: string): string | undefined {
+  for (const pair of query.split('&')) {
+    if (pair === '') continue;
+    const equals = pair.indexOf('=');
+    const rawName = equals < 0 ? pair : pair.slice(0, equals);
+    const name = decode(rawName.replace(/\+/g, ' '));
+    if (name === undefined) return 'the query is not percent-encoded UTF-8';
+    const nameProblem = findForbiddenCharacter(name);
+    if (nameProblem) return `a query parameter name contains ${nameProblem}`;
+    if (equals < 0) continue;
+    const value = decode(pair.slice(equals + 1).replace(/\+/g, ' '));
+    if (value === undefined) return `query parameter '${name}' is not percent-encoded UTF-8`;
+    const valueProblem = findForbiddenCharacter(value);
+    if (valueProblem) return `query parameter '${name}' contains ${valueProblem}`;
+  }
+  return undefined;
+}
+
+function problemInUrl(req: Request): string | undefined {
+  const url = req.url;
+  const question = url.indexOf('?');
+  return (
+    problemInPath(question < 0 ? url : url.slice(0, question)) ??
+    (question < 0 ? undefined : problemInQuery(url.slice(question + 1)))
+  );
+}
+
+/**
+ * Issue 12 item 8: bad bytes are bad requests. Refuses every request to the
+ * plugin whose path or query holds a character that
+ * {@link findForbiddenCharacter} forbids, or an escape that does not decode
+ * to UTF-8, before any router, store or provider module sees it. Express
+ * hands routes the path still percent-encoded and decodes `req.params` and
+ * `req.query` leniently (qs keeps `%C0%80` as those six characters), so the
+ * raw URL is decoded here, strictly, once.
+ *
+ * The OAuth endpoints answer with an RFC 6749 §5.2 `invalid_request` body,
+ * written by their own error handler; everything else (the consent API, the
+ * pages, userinfo, the sign-in providers) with a Backstage InputError.
+ * Bodies are checked where they are parsed (parseParams, registration,
+ * client authentication).
+ */
+export function rejectForbiddenCharacters(logger: LoggerService): RequestHandler {
+  const writeOAuthError = oauthErrorHandler(logger);
+  return (req, res, next) => {
+    const problem = problemInUrl(req);
+    if (problem === undefined) {
+      next();
+      return;
+    }
+    if (isOAuthEndpointPath(req.path)) {
+      writeOAuthError(new InvalidRequest(problem), req, res, next);
+      return;
+    }
+    throw new InputError(problem);
+  };
+}
