@@ -15,7 +15,8 @@ import { rateLimit } from './rateLimit';
  * The paths of the endpoints mounted below, as Express matches them
  * (case-insensitive, with or without one trailing slash).
  */
-const OAUTH_ENDPOINT_PATH = /^\/v1\/(?:register|authorize|token|revoke|device_authorization)\/?$/i;
+const OAUTH_ENDPOINT_PATH =
+  /^\/v1\/(?:register|authorize|token|revoke|device_authorization|userinfo)\/?$/i;
 
 /**
  * Whether a request path (relative to the plugin) is one of the OAuth
