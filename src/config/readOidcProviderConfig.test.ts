@@ -55,6 +55,31 @@ describe('readOidcProviderConfig', () => {
     expect(cimd.isClientIdAllowed('https://evil.test/client.json')).toBe(false);
   });
 
+  it("defaults metadata-document allow-lists to upstream's: known MCP clients, loopback redirects", () => {
+    const cimd = read({ clientIdMetadataDocuments: { enabled: true } }).clientIdMetadataDocuments;
+    expect(cimd.isClientIdAllowed('https://claude.ai/oauth/mcp-oauth-client-metadata')).toBe(true);
+    expect(cimd.isClientIdAllowed('https://vscode.dev/oauth/client-metadata.json')).toBe(true);
+    expect(cimd.isClientIdAllowed('https://chatgpt.com/oauth/codex/abc/client.json')).toBe(true);
+    expect(cimd.isClientIdAllowed('https://cursor.com/oauth/mcp-client.json')).toBe(true);
+    expect(cimd.isClientIdAllowed('https://evil.example/client.json')).toBe(false);
+    expect(cimd.isRedirectUriAllowed('http://127.0.0.1:33418/callback')).toBe(true);
+    expect(cimd.isRedirectUriAllowed('http://localhost/oauth/callback')).toBe(true);
+    expect(cimd.isRedirectUriAllowed('http://[::1]:8080/cb')).toBe(true);
+    expect(cimd.isRedirectUriAllowed('https://claude.ai/api/mcp/auth_callback')).toBe(false);
+    expect(cimd.isRedirectUriAllowed('https://evil.example/cb')).toBe(false);
+  });
+
+  it('reads the caps on pending consent sessions', () => {
+    expect(read({}).maxPendingConsentSessions).toEqual({ perClient: 1000, perAddress: 50 });
+    expect(read({ oidcProvider: { maxPendingConsentSessions: { perAddress: 5 } } }).maxPendingConsentSessions).toEqual({
+      perClient: 1000,
+      perAddress: 5,
+    });
+    expect(() => read({ oidcProvider: { maxPendingConsentSessions: { perClient: 0 } } })).toThrow(
+      'auth.oidcProvider.maxPendingConsentSessions.perClient: must be a whole number, at least 1',
+    );
+  });
+
   it('reads static clients with refresh enabled', () => {
     const config = read({
       experimentalRefreshToken: { enabled: true },

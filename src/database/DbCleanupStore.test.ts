@@ -159,6 +159,7 @@ describe.each(databases.eachSupportedId())('cleanup on %p', databaseId => {
       dynamicClient('unused-new', at(-29 * DAY)),
       dynamicClient('with-token', at(-40 * DAY)),
       dynamicClient('with-old-session', at(-40 * DAY)),
+      dynamicClient('only-unanswered-sessions', at(-40 * DAY)),
       dynamicClient('with-device-use', at(-40 * DAY)),
       dynamicClient('marked-used', at(-40 * DAY), { lastUsedAt: at(-35 * DAY).toISOString() }),
       { ...dynamicClient('metadata-doc', at(-40 * DAY)), metadata: JSON.stringify({ kind: 'metadata-document' }) },
@@ -171,10 +172,15 @@ describe.each(databases.eachSupportedId())('cleanup on %p', databaseId => {
     });
     // Expired long ago: cleanup deletes it, but must remember the client was used.
     await knex('oauth_authorization_sessions').insert(session('s', 'with-old-session', at(-2 * HOUR)));
+    // Anyone can start a session for any client: one nobody approved proves no use (issue 12).
+    await knex('oauth_authorization_sessions').insert({
+      ...session('p', 'only-unanswered-sessions', at(-2 * HOUR)),
+      status: 'pending',
+    });
     await knex('oidc_device_codes').insert(deviceCode('d', 'with-device-use', 'consumed', at(-2 * HOUR)));
 
     const counts = await runCleanup({ store, now, logger, batchSize: 3 });
-    expect(counts).toMatchObject({ authorizationSessions: 1, deviceCodes: 1, unusedClients: 1 });
+    expect(counts).toMatchObject({ authorizationSessions: 2, deviceCodes: 1, unusedClients: 2 });
     expect(await ids(knex, 'oidc_clients', 'client_id')).toEqual([
       'marked-used',
       'metadata-doc',

@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ConfigReader } from '@backstage/config';
 import { mockServices } from '@backstage/backend-test-utils';
 import { readOidcProviderConfig } from '../../config/readOidcProviderConfig';
@@ -6,7 +8,15 @@ import { applyDatabaseMigrations } from '../../database/migrations';
 import { createTestDatabases } from '../../testUtils/databases';
 import { sha256 } from '../crypto/sha256';
 import type { Client } from '../model';
-import { createClientResolver, DYNAMIC_CLIENT_CACHE_SECONDS } from './createClientResolver';
+import { TemporarilyUnavailable } from '../errors';
+import type { ClientStore } from './ClientStore';
+import {
+  CLIENT_METADATA_FAILURE_CACHE_SECONDS,
+  createClientResolver,
+  DYNAMIC_CLIENT_CACHE_SECONDS,
+  MAX_CONCURRENT_DOCUMENT_FETCHES,
+  MAX_CONCURRENT_DOCUMENT_FETCHES_PER_HOST,
+} from './createClientResolver';
 
 jest.setTimeout(60_000);
 const databases = createTestDatabases();
@@ -61,5 +71,118 @@ describe.each(databases.eachSupportedId())('createClientResolver on %p', databas
     advance(2);
     expect(await resolver.findClient('c1')).toBeUndefined();
     expect(await resolver.verifySecret(client!, 's3cret')).toBe(false);
+  });
+});
+
+describe('createClientResolver fetching metadata documents (issue 12 item 6)', () => {
+  /** Holds every request until `release()`, and counts them by path. */
+  async function startSlowServer() {
+    const waiting: Array<() => void> = [];
+    const hits = new Map<string, number>();
+    const server = http.createServer((req, res) => {
+      const path = req.url ?? '';
+      hits.set(path, (hits.get(path) ?? 0) + 1);
+      const answer = () => {
+        if (path.startsWith('/missing')) {
+          res.writeHead(404).end();
+          return;
+        }
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ client_id: `http://${req.headers.host}${path}`, redirect_uris: ['http://127.0.0.1/cb'] }));
+      };
+      if (path.startsWith('/slow')) waiting.push(answer);
+      else answer();
+    });
+    await new Promise<void>(resolve => server.listen(0, '0.0.0.0', resolve));
+    const { port } = server.address() as AddressInfo;
+    return {
+      url: (host: string, path: string) => `http://${host}:${port}${path}`,
+      hits,
+      release: () => waiting.splice(0).forEach(answer => answer()),
+      close: () => new Promise<void>(resolve => server.close(() => resolve())),
+    };
+  }
+
+  const noStore: ClientStore = {
+    get: async () => undefined,
+    create: async () => {},
+    deleteMirrors: async () => 0,
+    hashLegacySecrets: async () => 0,
+  };
+
+  let server: Awaited<ReturnType<typeof startSlowServer>>;
+  let now: number;
+  let resolver: Awaited<ReturnType<typeof createClientResolver>>;
+  beforeEach(async () => {
+    server = await startSlowServer();
+    now = Date.parse('2026-01-01T00:00:00Z');
+    resolver = await createClientResolver({
+      config: readOidcProviderConfig(
+        new ConfigReader({
+          auth: {
+            clientIdMetadataDocuments: { enabled: true, allowedClientIdPatterns: ['http://*:*/**'] },
+            oidcProvider: { dangerouslyAllowInsecureClientIdMetadataDocuments: true },
+          },
+        }),
+      ),
+      store: noStore,
+      issuer: 'http://localhost:7007/api/auth',
+      logger: mockServices.logger.mock(),
+      clock: () => new Date(now),
+    });
+  });
+  afterEach(async () => {
+    server.release();
+    await server.close();
+  });
+
+  it(`fetches at most ${MAX_CONCURRENT_DOCUMENT_FETCHES_PER_HOST} documents of one host at once`, async () => {
+    const running = Array.from({ length: MAX_CONCURRENT_DOCUMENT_FETCHES_PER_HOST }, (_, i) =>
+      resolver.findClient(server.url('127.0.0.1', `/slow/${i}.json`)),
+    );
+    await expect(resolver.findClient(server.url('127.0.0.1', '/slow/more.json'))).rejects.toThrow(
+      TemporarilyUnavailable,
+    );
+    // The same URL joins the running fetch instead.
+    const joined = resolver.findClient(server.url('127.0.0.1', '/slow/0.json'));
+    // Another host still has room.
+    const other = resolver.findClient(server.url('127.0.0.2', '/slow/other.json'));
+    await new Promise(resolve => setTimeout(resolve, 50));
+    server.release();
+    expect((await Promise.all([...running, joined, other])).every(c => c?.kind === 'metadata-document')).toBe(true);
+    expect(server.hits.get('/slow/0.json')).toBe(1);
+    // Room again once they are done.
+    expect(await resolver.findClient(server.url('127.0.0.1', '/fast.json'))).toBeDefined();
+  });
+
+  it(`fetches at most ${MAX_CONCURRENT_DOCUMENT_FETCHES} documents at once in all`, async () => {
+    const running = [];
+    for (let host = 1; running.length < MAX_CONCURRENT_DOCUMENT_FETCHES; host++) {
+      for (let i = 0; i < MAX_CONCURRENT_DOCUMENT_FETCHES_PER_HOST && running.length < MAX_CONCURRENT_DOCUMENT_FETCHES; i++) {
+        running.push(resolver.findClient(server.url(`127.0.1.${host}`, `/slow/${i}.json`)));
+      }
+    }
+    await expect(resolver.findClient(server.url('127.0.2.1', '/slow/x.json'))).rejects.toThrow(TemporarilyUnavailable);
+    await new Promise(resolve => setTimeout(resolve, 50));
+    server.release();
+    await Promise.all(running);
+  });
+
+  it('remembers a refused document briefly, apart from good ones', async () => {
+    const good = server.url('127.0.0.1', '/good.json');
+    expect(await resolver.findClient(good)).toBeDefined();
+    const missing = server.url('127.0.0.1', '/missing/1.json');
+    expect(await resolver.findClient(missing)).toBeUndefined();
+    expect(await resolver.findClient(missing)).toBeUndefined();
+    expect(server.hits.get('/missing/1.json')).toBe(1);
+
+    // A flood of bad URLs does not push the good document out of its cache.
+    for (let i = 0; i < 1100; i++) await resolver.findClient(server.url('127.0.0.1', `/missing/flood-${i}.json`));
+    expect(await resolver.findClient(good)).toBeDefined();
+    expect(server.hits.get('/good.json')).toBe(1);
+
+    now += (CLIENT_METADATA_FAILURE_CACHE_SECONDS + 1) * 1000;
+    await resolver.findClient(missing);
+    expect(server.hits.get('/missing/1.json')).toBe(2);
   });
 });

@@ -1,0 +1,140 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Knex } from 'knex';
+import { createTestDatabases } from '../testUtils/databases';
+import { guestUser } from './fixtures/guestUser';
+import { pkcePair } from './fixtures/pkcePair';
+import { requestFrom } from './fixtures/requestFrom';
+import { CodeFlow } from './harness/codeFlow';
+import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
+
+/**
+ * Issue 12 item 6: anonymous requests at full speed, from many addresses, for
+ * a fixed time (FLOOD_SECONDS, default 8), while a legitimate client signs a
+ * user in. The tables must stay under the caps the README documents.
+ */
+const FLOOD_SECONDS = Number(process.env.FLOOD_SECONDS ?? 8);
+const ATTACKER_ADDRESSES = 40;
+const WORKERS = 16;
+const CAPS = { perAddress: 3, perClient: 50, registrationsPerAddress: 2 };
+
+jest.setTimeout(60_000 + FLOOD_SECONDS * 4_000);
+const databases = createTestDatabases();
+const WEB_APP = { clientId: 'web-app', clientSecret: 'web-app-secret-value', redirectUri: 'https://app.example.com/cb' };
+const LOOPBACK = 'http://127.0.0.1:6000/callback';
+
+/** Any `/<name>.json` is a valid metadata document: an attacker's endless supply of clients. */
+async function startDocumentServer() {
+  const server = http.createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ client_id: `http://${req.headers.host}${req.url}`, redirect_uris: [LOOPBACK] }));
+  });
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: (name: string) => `http://127.0.0.1:${port}/${name}.json`,
+    close: () => new Promise<void>(resolve => server.close(() => resolve())),
+  };
+}
+
+describe.each(databases.eachSupportedId())('a flood of anonymous requests on %s', databaseId => {
+  let knex: Knex;
+  let backend: AuthBackend;
+  let documents: Awaited<ReturnType<typeof startDocumentServer>>;
+
+  beforeAll(async () => {
+    knex = await databases.init(databaseId);
+    documents = await startDocumentServer();
+    backend = await startAuthBackend({
+      knex,
+      entities: [guestUser()],
+      config: {
+        auth: {
+          experimentalDynamicClientRegistration: { enabled: true },
+          clientIdMetadataDocuments: { enabled: true, allowedClientIdPatterns: ['http://127.0.0.1:*/*.json'] },
+          oidcProvider: {
+            dangerouslyAllowInsecureClientIdMetadataDocuments: true,
+            maxPendingConsentSessions: { perAddress: CAPS.perAddress, perClient: CAPS.perClient },
+            rateLimits: {
+              // High enough that the caps, not the request rate, are what holds.
+              authorization: { requests: 100_000 },
+              registration: { requests: CAPS.registrationsPerAddress, window: { hours: 1 } },
+            },
+            clients: [
+              { clientId: WEB_APP.clientId, clientSecret: WEB_APP.clientSecret, redirectUris: [WEB_APP.redirectUri] },
+            ],
+          },
+        },
+      },
+    });
+  });
+  afterAll(async () => {
+    await backend?.stop();
+    await documents?.close();
+  });
+
+  it('keeps the tables under the caps while a legitimate client signs in', async () => {
+    const statuses: Record<string, number> = {};
+    const count = (kind: string, status: number) => {
+      statuses[`${kind} ${status}`] = (statuses[`${kind} ${status}`] ?? 0) + 1;
+    };
+    const dcrClients: string[] = [];
+    const authorizeUrl = (clientId: string) =>
+      `${backend.baseUrl}/api/auth/v1/authorize?${new URLSearchParams({
+        response_type: 'code',
+        client_id: clientId,
+        redirect_uri: LOOPBACK,
+        scope: 'openid',
+        code_challenge: pkcePair().challenge,
+        code_challenge_method: 'S256',
+      })}`;
+
+    const deadline = Date.now() + FLOOD_SECONDS * 1000;
+    let n = 0;
+    const worker = async () => {
+      while (Date.now() < deadline) {
+        const i = n++;
+        const address = `127.0.1.${1 + (i % ATTACKER_ADDRESSES)}`;
+        const kind = ['register', 'authorize-dcr', 'authorize-cimd'][i % 3];
+        if (kind === 'register') {
+          const res = await requestFrom(address, `${backend.baseUrl}/api/auth/v1/register`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ redirect_uris: [LOOPBACK], token_endpoint_auth_method: 'none' }),
+          });
+          if (res.status === 201) dcrClients.push(res.body.client_id);
+          count(kind, res.status);
+        } else if (kind === 'authorize-dcr' && dcrClients.length > 0) {
+          count(kind, (await requestFrom(address, authorizeUrl(dcrClients[i % dcrClients.length]))).status);
+        } else {
+          count(kind, (await requestFrom(address, authorizeUrl(documents.url(`tool-${i}`)))).status);
+        }
+      }
+    };
+
+    const legitimate = async () => {
+      // Starts once the flood is under way, and must finish during it.
+      await new Promise(resolve => setTimeout(resolve, (FLOOD_SECONDS * 1000) / 3));
+      const tokens = await new CodeFlow(backend, WEB_APP).tokens({ scope: 'openid' });
+      expect(Date.now()).toBeLessThan(deadline);
+      return tokens;
+    };
+
+    const [tokens] = await Promise.all([legitimate(), ...Array.from({ length: WORKERS }, worker)]);
+    expect(tokens.access_token).toEqual(expect.any(String));
+
+    const sessions = Number((await knex('oauth_authorization_sessions').count({ n: '*' }))[0].n);
+    const clients = Number((await knex('oidc_clients').count({ n: '*' }))[0].n);
+    // eslint-disable-next-line no-console
+    console.info(`flood on ${databaseId}: ${n} requests in ${FLOOD_SECONDS}s; ${sessions} sessions, ${clients} clients; ${JSON.stringify(statuses)}`);
+    // The flood did push against the caps...
+    expect(statuses['authorize-cimd 429']).toBeGreaterThan(0);
+    expect(statuses['register 429']).toBeGreaterThan(0);
+    // ...and the tables stayed under them: per address for sessions (plus the
+    // legitimate flow's one), per address for registrations, and no rows at
+    // all for metadata-document clients.
+    expect(sessions).toBeLessThanOrEqual(ATTACKER_ADDRESSES * CAPS.perAddress + 1);
+    expect(clients).toBeLessThanOrEqual(ATTACKER_ADDRESSES * CAPS.registrationsPerAddress);
+    expect(await knex('oidc_clients').where('client_id', 'like', 'http%')).toEqual([]);
+  });
+});
