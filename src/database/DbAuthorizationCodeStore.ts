@@ -49,6 +49,15 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
     });
   }
 
+  async findClientId(codeHash: string): Promise<string | undefined> {
+    const row = await this.#db<DbAuthorizationCodeRow>(`${CODES_TABLE} as c`)
+      .join(`${SESSIONS_TABLE} as s`, 's.id', 'c.session_id')
+      .where('c.code', codeHash)
+      .first<{ client_id: string } | undefined>('s.client_id')
+      .limit(1, LITERAL_LIMIT);
+    return row?.client_id;
+  }
+
   async redeem(codeHash: string, now: Date): Promise<RedeemResult> {
     // One conditional UPDATE decides the race (RFC 6749 §4.1.2: use once);
     // no RETURNING, so it behaves alike on SQLite, PostgreSQL and MySQL.

@@ -186,6 +186,59 @@ describe.each(databases.eachSupportedId())('authorization code flow on %s', data
     expect(res.body).toEqual({ error: 'unsupported_grant_type', error_description: "grant_type 'password' is not supported" });
   });
 
+  describe('requests that name no client, as the Backstage CLI sends them (JSON bodies)', () => {
+    const json = (path: string, body: Record<string, string>) =>
+      request(suite.backend.server).post(`/api/auth/v1/${path}`).set('Content-Type', 'application/json').send(body);
+
+    it('lets a public client redeem, refresh and revoke, identified by its grant', async () => {
+      const { code, verifier } = await suite.publicClient.approvedCode();
+      const tokens = await json('token', {
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: PUBLIC.redirectUri,
+        code_verifier: verifier,
+      });
+      expect(tokens.status).toBe(200);
+      const refreshed = await json('token', { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token });
+      expect(refreshed.status).toBe(200);
+      expect(decodeJwt(refreshed.body.access_token).client_id).toBe(PUBLIC.clientId);
+
+      expect((await json('revoke', { token: refreshed.body.refresh_token, token_type_hint: 'refresh_token' })).status).toBe(200);
+      const afterRevoke = await json('token', { grant_type: 'refresh_token', refresh_token: refreshed.body.refresh_token });
+      expect(afterRevoke.status).toBe(400);
+      expect(afterRevoke.body).toEqual({ error: 'invalid_grant', error_description: 'refresh token was revoked' });
+    });
+
+    it('still requires a confidential client to authenticate', async () => {
+      const { code, verifier } = await suite.confidential.approvedCode();
+      const nameless = await json('token', {
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: CONFIDENTIAL.redirectUri,
+        code_verifier: verifier,
+      });
+      expect(nameless.status).toBe(401);
+      expect(nameless.body).toEqual({ error: 'invalid_client', error_description: 'client authentication is required' });
+      // The code was not spent by the refused request.
+      const tokens = await suite.confidential.redeem(code, verifier);
+      expect(tokens.status).toBe(200);
+
+      const refresh = await json('token', { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token });
+      expect(refresh.status).toBe(401);
+      const revoke = await json('revoke', { token: tokens.body.refresh_token });
+      expect(revoke.status).toBe(401);
+      const stillLive = await suite.confidential.token({ grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token });
+      expect(stillLive.status).toBe(200);
+    });
+
+    it('answers a nameless revocation of an unknown token with 200 and a nameless refresh with 401', async () => {
+      expect((await json('revoke', { token: 'not-a-token' })).status).toBe(200);
+      const refresh = await json('token', { grant_type: 'refresh_token', refresh_token: 'not-a-token' });
+      expect(refresh.status).toBe(401);
+      expect(refresh.body.error).toBe('invalid_client');
+    });
+  });
+
   it('keeps no code, refresh token or client secret in clear in any table', async () => {
     const { code, verifier } = await suite.confidential.approvedCode();
     const tokens = (await suite.confidential.redeem(code, verifier)).body;

@@ -71,6 +71,8 @@ export interface AuthorizationCodeStore {
   create(code: { codeHash: string; sessionId: string; expiresAt: Date }): Promise<void>;
   /** Marks the code used if it is unused and unexpired; exactly one caller wins. */
   redeem(codeHash: string, now: Date): Promise<RedeemResult>;
+  /** The client a code was issued to, without spending it; undefined for an unknown code. */
+  findClientId(codeHash: string): Promise<string | undefined>;
 }
 
 export type RefreshTokenStatus = 'active' | 'rotated' | 'revoked';

@@ -18,6 +18,15 @@ export async function authenticateClient(
   req: Request,
   params: OAuthParams,
   clients: ClientResolver,
+  options?: {
+    /**
+     * The client the presented grant (a code, a refresh token) belongs to,
+     * for requests that name no client: RFC 6749 §6 asks authentication only
+     * of confidential clients, and the Backstage CLI refreshes without
+     * `client_id`. Only a public client may be identified this way.
+     */
+    clientOfGrant?: () => Promise<string | undefined>;
+  },
 ): Promise<Client> {
   const basic = readBasicCredentials(req);
   const postSecret = params.client_secret;
@@ -31,7 +40,7 @@ export async function authenticateClient(
 
   const clientId = basic?.clientId ?? params.client_id;
   if (!clientId) {
-    throw new InvalidClient('client authentication is required');
+    return identifyByGrant(clients, options?.clientOfGrant);
   }
   const client = await clients.findClient(clientId);
   if (!client) {
@@ -51,6 +60,19 @@ export async function authenticateClient(
   }
   if (!(await clients.verifySecret(client, presentedSecret))) {
     throw new InvalidClient('client authentication failed');
+  }
+  return client;
+}
+
+/** A request that names no client: the grant it presents may identify a public one. */
+async function identifyByGrant(
+  clients: ClientResolver,
+  clientOfGrant: (() => Promise<string | undefined>) | undefined,
+): Promise<Client> {
+  const clientId = clientOfGrant ? await clientOfGrant() : undefined;
+  const client = clientId === undefined ? undefined : await clients.findClient(clientId);
+  if (!client || client.tokenEndpointAuthMethod !== 'none') {
+    throw new InvalidClient('client authentication is required');
   }
   return client;
 }

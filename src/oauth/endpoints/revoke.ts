@@ -17,9 +17,19 @@ export function createRevokeEndpoint(ctx: OAuthContext): express.Router {
   const router = Router();
   router.post('/v1/revoke', noStore, ...parseParams({ from: 'body' }), async (req, res) => {
     const params = req.oauthParams ?? {};
-    const client = await authenticateClient(req, params, ctx.clients);
+    const presented = params.token === undefined ? undefined : await ctx.refreshTokens.find(sha256(params.token));
+    // A public client may revoke without naming itself (RFC 7009 §2.1 asks
+    // authentication of confidential clients only), as the Backstage CLI does.
+    const nameless = !req.headers.authorization && params.client_id === undefined;
+    if (nameless && params.token !== undefined && !presented) {
+      res.status(200).end(); // §2.2: an unknown token is answered like any other
+      return;
+    }
+    const client = await authenticateClient(req, params, ctx.clients, {
+      clientOfGrant: async () => presented?.clientId,
+    });
     requireParams(params, 'token');
-    const token = await ctx.refreshTokens.find(sha256(params.token));
+    const token = presented;
     if (token && token.clientId === client.clientId) {
       const revoked = await ctx.refreshTokens.revokeFamily(token.familyId);
       ctx.audit({

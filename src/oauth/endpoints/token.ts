@@ -7,7 +7,8 @@ import type { OAuthContext } from '../context';
 import { UnauthorizedClient, UnsupportedGrantType } from '../errors';
 import { grants } from '../grants';
 import { noStore } from '../http/noStore';
-import { parseParams } from '../http/parseParams';
+import { parseParams, type OAuthParams } from '../http/parseParams';
+import { sha256 } from '../crypto/sha256';
 
 /**
  * The token endpoint (RFC 6749 §3.2): authenticate the client, pick the
@@ -17,7 +18,9 @@ export function createTokenEndpoint(ctx: OAuthContext): express.Router {
   const router = Router();
   router.post('/v1/token', noStore, ...parseParams({ from: 'body' }), async (req, res) => {
     const params = req.oauthParams ?? {};
-    const client = await authenticateClient(req, params, ctx.clients);
+    const client = await authenticateClient(req, params, ctx.clients, {
+      clientOfGrant: () => clientOfPresentedGrant(ctx, params),
+    });
     const budget = res.locals.clientBudget;
     // A public client's id proves nothing, so only its successful grants are
     // charged; a confidential client is charged once it authenticated.
@@ -39,4 +42,22 @@ export function createTokenEndpoint(ctx: OAuthContext): express.Router {
     res.json(response);
   });
   return router;
+}
+
+/**
+ * The client of the code or refresh token a request presents, for public
+ * clients that send no `client_id`: the Backstage CLI on refresh (and, up
+ * to cli-module-auth 0.1.5, on the code exchange, which upstream accepts).
+ */
+async function clientOfPresentedGrant(
+  ctx: OAuthContext,
+  params: OAuthParams,
+): Promise<string | undefined> {
+  if (params.grant_type === 'refresh_token' && params.refresh_token) {
+    return (await ctx.refreshTokens.find(sha256(params.refresh_token)))?.clientId;
+  }
+  if (params.grant_type === 'authorization_code' && params.code) {
+    return ctx.codes.findClientId(sha256(params.code));
+  }
+  return undefined;
 }
