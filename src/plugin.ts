@@ -5,9 +5,11 @@ import {
   type AuthOwnershipResolver,
   type AuthProviderFactory,
 } from '@backstage/plugin-auth-node';
+import { actionsRegistryServiceRef } from '@backstage/backend-plugin-api/alpha';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { readAuthConfig } from './config/readAuthConfig';
 import { createRouter } from './service/createRouter';
+import { registerWhoAmIAction } from './service/registerWhoAmIAction';
 
 /**
  * The auth backend plugin: Backstage sign-in plus an OpenID Connect provider.
@@ -50,9 +52,11 @@ export const authPlugin = createBackendPlugin({
         scheduler: coreServices.scheduler,
         lifecycle: coreServices.lifecycle,
         auditor: coreServices.auditor,
+        userInfo: coreServices.userInfo,
         catalog: catalogServiceRef,
+        actionsRegistry: actionsRegistryServiceRef,
       },
-      async init(deps) {
+      async init({ actionsRegistry, userInfo, ...deps }) {
         const config = readAuthConfig(deps.rootConfig);
         const router = await createRouter({
           ...deps,
@@ -62,6 +66,7 @@ export const authPlugin = createBackendPlugin({
         });
         deps.httpRouter.addAuthPolicy({ path: '/', allow: 'unauthenticated' });
         deps.httpRouter.use(router);
+        registerWhoAmIAction({ actionsRegistry, auth: deps.auth, catalog: deps.catalog, userInfo });
       },
     });
   },

@@ -58,10 +58,7 @@ export async function createOidcProvider(
   };
 
   const signingAlgorithm = identity.signingAlgorithm;
-  const rootMetadata = createServerMetadataHandler(ctx, { signingAlgorithm });
-  const pluginPath = new URL(issuer).pathname.replace(/\/+$/, '');
-  options.rootHttpRouter.use(`${OAUTH_AUTHORIZATION_SERVER_PATH}${pluginPath}`, rootMetadata);
-  options.rootHttpRouter.use(`${OPENID_CONFIGURATION_PATH}${pluginPath}`, rootMetadata);
+  mountRootMetadata(options, ctx, signingAlgorithm);
 
   const router = Router();
   router.use(createDiscoveryEndpoint(ctx, { signingAlgorithm }));
@@ -71,4 +68,33 @@ export async function createOidcProvider(
   );
   router.use(createOAuthRouter(ctx));
   return { router };
+}
+
+/**
+ * The path-inserted discovery documents on the host's root (RFC 8414 §3.1,
+ * where MCP clients look). `@backstage/plugin-mcp-actions-backend` already
+ * serves everything under `/.well-known/oauth-authorization-server` when
+ * OAuth is on, by proxying this plugin's own metadata, and the root router
+ * refuses overlapping paths, whichever plugin comes second. So that route is
+ * claimed only once every plugin has started, and only if nobody serves it:
+ * the documents either way come from this plugin and agree.
+ */
+function mountRootMetadata(
+  options: Pick<RouterOptions, 'rootHttpRouter' | 'lifecycle' | 'logger'>,
+  ctx: OAuthContext,
+  signingAlgorithm: string,
+): void {
+  const handler = createServerMetadataHandler(ctx, { signingAlgorithm });
+  const pluginPath = new URL(ctx.issuer).pathname.replace(/\/+$/, '');
+  options.rootHttpRouter.use(`${OPENID_CONFIGURATION_PATH}${pluginPath}`, handler);
+  const path = `${OAUTH_AUTHORIZATION_SERVER_PATH}${pluginPath}`;
+  options.lifecycle.addStartupHook(() => {
+    try {
+      options.rootHttpRouter.use(path, handler);
+    } catch (error) {
+      options.logger.info(
+        `${path} is served by another plugin (such as mcp-actions, which proxies this plugin's metadata): ${error}`,
+      );
+    }
+  });
 }
