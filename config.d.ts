@@ -129,6 +129,12 @@ export interface Config {
       maxRotationLifetime?: HumanDuration | string;
       /** Most active refresh tokens one user may hold. */
       maxTokensPerUser?: number;
+      /**
+       * Refresh tokens of users missing from the catalog keep working (the
+       * default revokes them). For portals whose users sign in without a
+       * catalog entity; removed users keep access until their tokens expire.
+       */
+      dangerouslyDisableCatalogPresenceCheck?: boolean;
     };
 
     /**

@@ -90,6 +90,11 @@ export interface OidcProviderConfig {
     /** Absolute lifetime of a rotation family, counted from the first grant. */
     maxRotationLifetimeSeconds: number;
     maxTokensPerUser: number;
+    /**
+     * `dangerouslyDisableCatalogPresenceCheck` inverted: whether a refresh
+     * requires the user to still exist in the catalog (upstream's default).
+     */
+    requireUserInCatalog: boolean;
   };
   /** `auth.oidcProvider.clients`: pre-registered clients. */
   clients: StaticClientConfig[];
@@ -261,6 +266,7 @@ function readRefreshTokenConfig(config: Config): OidcProviderConfig['refreshToke
     tokenLifetimeSeconds,
     maxRotationLifetimeSeconds,
     maxTokensPerUser: Math.min(maxTokensPerUser, MAX_REFRESH_MAX_TOKENS_PER_USER),
+    requireUserInCatalog: !readBoolean(config, `${REFRESH}.dangerouslyDisableCatalogPresenceCheck`, false),
   };
 }
 

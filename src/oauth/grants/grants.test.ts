@@ -196,4 +196,17 @@ describe.each(databases.eachSupportedId())('grants with a moving clock on %s', d
     users.add(USER);
     await expect(refresh(refresh_token!)).rejects.toThrow(new InvalidGrant('refresh token was revoked'));
   });
+
+  it('keeps refreshing for a user missing from the catalog when the check is disabled', async () => {
+    ctx.config = readOidcProviderConfig(
+      new ConfigReader({
+        auth: { experimentalRefreshToken: { enabled: true, dangerouslyDisableCatalogPresenceCheck: true } },
+      }),
+    );
+    const { refresh_token } = await redeem(await approvedCode('s1'));
+    users.delete(USER);
+    const refreshed = await refresh(refresh_token!);
+    expect(refreshed.access_token).toBe(`user-token:${USER}`);
+    expect(JSON.parse(refreshed.id_token!).name).toBeUndefined();
+  });
 });

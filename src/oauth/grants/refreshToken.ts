@@ -36,7 +36,7 @@ export const refreshTokenGrant: Grant = {
     const scopes = narrowScopes(current.scopes, params.scope);
 
     const user = await ctx.users.findUser(current.userEntityRef);
-    if (!user) {
+    if (!user && ctx.config.refreshToken.requireUserInCatalog) {
       await ctx.refreshTokens.revokeFamily(current.familyId);
       throw new InvalidGrant('the user no longer exists in the catalog');
     }
