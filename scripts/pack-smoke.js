@@ -1,16 +1,17 @@
 #!/usr/bin/env node
 /* eslint-disable no-console */
-// Proves the published artefact works: builds the package, packs it with
-// `npm pack`, installs the tarball into a fresh directory next to a stock
-// Backstage backend (@backstage/backend-defaults, the guest provider module,
-// better-sqlite3), starts that backend on a free port with
-// `backend.add(import('@portal-oidc/plugin-auth-backend'))` and checks that
-// /api/auth answers and that the migrations shipped in the tarball ran.
+// Proves the published artefact works, produced the way anyone would produce
+// it: a fresh `git clone` of this repository (its HEAD), `npm ci`, and a
+// plain `npm pack` (whose prepack builds dist/). The tarball is installed
+// into a fresh directory next to a stock Backstage backend
+// (@backstage/backend-defaults, the guest provider module, better-sqlite3),
+// which is started on a free port with
+// `backend.add(import('@portal-oidc/plugin-auth-backend'))`; the test checks
+// that /api/auth answers, a user signs in, and the shipped migrations ran.
 //
-//   node scripts/pack-smoke.js [--skip-build] [--keep]
+//   node scripts/pack-smoke.js [--keep]
 //
-// --skip-build reuses dist/ from a previous `npm run build`; --keep leaves the
-// temporary directory in place for inspection.
+// --keep leaves the temporary directory in place for inspection.
 const fs = require('node:fs');
 const os = require('node:os');
 const net = require('node:net');
@@ -18,7 +19,6 @@ const path = require('node:path');
 const { spawn, execFileSync } = require('node:child_process');
 
 const root = path.resolve(__dirname, '..');
-const skipBuild = process.argv.includes('--skip-build');
 const keep = process.argv.includes('--keep');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const STARTUP_ATTEMPTS = 240; // × 500 ms
@@ -36,9 +36,9 @@ function sh(command, args, cwd) {
   execFileSync(command, args, { cwd, stdio: 'inherit' });
 }
 
-/** The version installed here, so the smoke install is served from the npm cache. */
-function installedVersion(name) {
-  return readJson(path.join(root, 'node_modules', name, 'package.json')).version;
+/** The version installed in the clone, so the smoke install is served from the npm cache. */
+function installedVersion(clone, name) {
+  return readJson(path.join(clone, 'node_modules', name, 'package.json')).version;
 }
 
 function freePort() {
@@ -54,7 +54,7 @@ function freePort() {
 
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
 
-function writeBackend(dir, tarball, port) {
+function writeBackend(dir, clone, tarball, port) {
   const guest = '@backstage/plugin-auth-backend-module-guest-provider';
   fs.writeFileSync(
     path.join(dir, 'package.json'),
@@ -65,12 +65,12 @@ function writeBackend(dir, tarball, port) {
         private: true,
         dependencies: {
           [ownPkg.name]: `file:${tarball}`,
-          '@backstage/backend-defaults': `^${installedVersion('@backstage/backend-defaults')}`,
-          [guest]: `^${installedVersion(guest)}`,
-          // The copy `npm ci` already compiled for this repository (same
-          // major, 12): without a reachable prebuilt binary, building the
-          // native addon again would add minutes and test nothing of ours.
-          'better-sqlite3': `file:${fs.realpathSync(path.join(root, 'node_modules', 'better-sqlite3'))}`,
+          '@backstage/backend-defaults': `^${installedVersion(clone, '@backstage/backend-defaults')}`,
+          [guest]: `^${installedVersion(clone, guest)}`,
+          // The copy `npm ci` just compiled in the clone (same major, 12):
+          // without a reachable prebuilt binary, building the native addon
+          // again would add minutes and test nothing of ours.
+          'better-sqlite3': `file:${fs.realpathSync(path.join(clone, 'node_modules', 'better-sqlite3'))}`,
         },
         // npm 11 runs install scripts only for packages allowed here.
         allowScripts: { 'better-sqlite3': true },
@@ -199,15 +199,20 @@ async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portal-oidc-pack-smoke-'));
   let child;
   try {
-    if (!skipBuild) {
-      step('npm run build');
-      sh(npm, ['run', 'build'], root);
+    const clone = path.join(dir, 'clone');
+    step(`git clone ${root} (HEAD) → ${clone}`);
+    if (execFileSync('git', ['status', '--porcelain'], { cwd: root, encoding: 'utf8' }).trim()) {
+      console.log('  (uncommitted changes are not part of the clone)');
     }
+    sh('git', ['clone', '--quiet', root, clone], dir);
 
-    step('npm pack');
+    step('npm ci (in the clone)');
+    sh(npm, ['ci', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], clone);
+
+    step('npm pack (in the clone, nothing built before)');
     const packed = JSON.parse(
       execFileSync(npm, ['pack', '--json', '--pack-destination', dir], {
-        cwd: root,
+        cwd: clone,
         stdio: ['ignore', 'pipe', 'inherit'],
         encoding: 'utf8',
       }),
@@ -220,11 +225,18 @@ async function main() {
     }
     assert(files.some(f => f.startsWith('migrations/')), 'tarball contains migrations/');
     assert(!files.some(f => f.startsWith('src/')), 'tarball contains no src/');
+    const manifest = JSON.parse(
+      execFileSync('tar', ['-xOzf', tarball, 'package/package.json'], { encoding: 'utf8' }),
+    );
+    assert(
+      manifest.main === 'dist/index.cjs.js' && manifest.exports?.['.']?.require === './dist/index.cjs.js',
+      `the packed package.json points main and exports at dist/ (main: ${manifest.main})`,
+    );
 
     const port = await freePort();
     const app = path.join(dir, 'backend');
     fs.mkdirSync(app);
-    writeBackend(app, tarball, port);
+    writeBackend(app, clone, tarball, port);
 
     step(`npm install (stock backend + the tarball) in ${app}`);
     sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], app);
