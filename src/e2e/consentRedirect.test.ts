@@ -36,7 +36,7 @@ const appConsentPage = createBackendPlugin({
       deps: { httpRouter: coreServices.httpRouter },
       async init({ httpRouter }) {
         httpRouter.addAuthPolicy({ path: '/', allow: 'unauthenticated' });
-        httpRouter.use((req, res) => {
+        httpRouter.use((_req, res) => {
           // The real app's own CSP is its business; this stand-in lets its inline script run.
           res.setHeader('Content-Security-Policy', "script-src 'unsafe-inline'");
           res.type('html').send(`<!doctype html><p id="client">…</p><p id="status"></p>

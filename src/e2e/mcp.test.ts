@@ -1,9 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import https from 'node:https';
-import os from 'node:os';
-import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { auth, extractResourceMetadataUrl } from '@modelcontextprotocol/sdk/client/auth.js';
 import { createTestDatabases } from '../testUtils/databases';
 import { guestUser } from './fixtures/guestUser';
@@ -11,64 +5,21 @@ import { approveInBrowser } from './harness/codeFlow';
 import { InMemoryMcpClientProvider } from './harness/mcpClientProvider';
 import { mcpResourcePlugin } from './harness/mcpResourcePlugin';
 import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
+import { startTlsClientDocument } from './harness/tlsClientDocument';
 
 jest.setTimeout(120_000);
 const databases = createTestDatabases();
 
 const REDIRECT_URL = 'http://127.0.0.1:33418/oauth/callback';
 
-/** A self-signed certificate for 127.0.0.1, made by the openssl CLI. */
-function loopbackCertificate(): { key: string; cert: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cimd-tls-'));
-  try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
-      '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-    ], { stdio: 'ignore', timeout: 30_000 });
-    return {
-      key: fs.readFileSync(path.join(dir, 'key.pem'), 'utf8'),
-      cert: fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8'),
-    };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 describe.each(databases.eachSupportedId())('an MCP client signs in through the portal on %s', databaseId => {
   let backend: AuthBackend;
-  let documentServer: https.Server;
+  let document: Awaited<ReturnType<typeof startTlsClientDocument>>;
   let clientMetadataUrl: string;
 
   beforeAll(async () => {
-    // The SDK insists that a client-ID metadata document URL is https, so the
-    // document is served over TLS on loopback with a throw-away certificate.
-    const tls = loopbackCertificate();
-    documentServer = https.createServer(tls, (req, res) => {
-      if (req.url !== '/mcp-client.json') {
-        res.writeHead(404).end();
-        return;
-      }
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          client_id: clientMetadataUrl,
-          client_name: 'Test MCP client (CIMD)',
-          redirect_uris: [REDIRECT_URL],
-          grant_types: ['authorization_code', 'refresh_token'],
-          response_types: ['code'],
-          token_endpoint_auth_method: 'none',
-        }),
-      );
-    });
-    await new Promise<void>(resolve => documentServer.listen(0, '127.0.0.1', resolve));
-    clientMetadataUrl = `https://127.0.0.1:${(documentServer.address() as AddressInfo).port}/mcp-client.json`;
-    // Trust that certificate for the portal's document fetches, like NODE_EXTRA_CA_CERTS would;
-    // verification stays on.
-    const realGet = https.get;
-    jest.spyOn(https, 'get').mockImplementation(((url: unknown, options: https.RequestOptions, callback: never) =>
-      realGet(url as URL, { ...options, ca: [tls.cert] }, callback)) as unknown as typeof https.get);
-
+    document = await startTlsClientDocument({ clientName: 'Test MCP client (CIMD)', redirectUri: REDIRECT_URL });
+    clientMetadataUrl = document.url;
     const knex = await databases.init(databaseId);
     backend = await startAuthBackend({
       knex,
@@ -90,9 +41,8 @@ describe.each(databases.eachSupportedId())('an MCP client signs in through the p
     });
   });
   afterAll(async () => {
-    jest.restoreAllMocks();
     await backend?.stop();
-    await new Promise(resolve => documentServer?.close(resolve));
+    await document?.close();
   });
 
   async function signIn(provider: InMemoryMcpClientProvider) {

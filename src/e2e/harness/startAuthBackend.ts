@@ -67,6 +67,8 @@ export async function startAuthBackend(options: {
   knex: Knex;
   config?: JsonObject;
   features?: Array<BackendFeature | Promise<{ default: BackendFeature }>>;
+  /** Add `features` before this plugin instead of after it. */
+  featuresFirst?: boolean;
   entities?: Entity[];
 }): Promise<AuthBackend> {
   const extra = options.config ?? {};
@@ -84,6 +86,7 @@ export async function startAuthBackend(options: {
   };
   const backend = await startTestBackend({
     features: [
+      ...(options.featuresFirst ? options.features ?? [] : []),
       authPlugin,
       guestProviderModule,
       whoamiPlugin,
@@ -93,7 +96,7 @@ export async function startAuthBackend(options: {
       authServiceFactory,
       httpAuthServiceFactory,
       userInfoServiceFactory,
-      ...(options.features ?? []),
+      ...(options.featuresFirst ? [] : options.features ?? []),
     ],
   });
   const server = backend.server;
