@@ -162,6 +162,10 @@ describe.each(databases.eachSupportedId())('built-in consent page on %s', databa
       .type('form')
       .send({ decision: 'approve' });
     expect(post.status).toBe(403);
+    expect(post.headers['content-type']).toMatch(/^text\/html/);
+    expect(post.text).toContain('did not come from this site');
+    // The way back is the request itself, which still waits for a decision.
+    expect(post.text).toContain(`href="${consentPath}"`);
     const [row] = await knex('oauth_authorization_sessions').where({ id: sessionId });
     expect(row.status).toBe('pending');
   });

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import * as oidc from 'openid-client';
-import type { Browser, BrowserContext } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import request from 'supertest';
 import { createTestDatabases } from '../testUtils/databases';
 import { holdSignIn, launchChromium, screenshot } from './harness/browser';
@@ -64,6 +64,12 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
     await browser?.close();
     await backend?.stop();
   });
+
+  /** Opens verification_uri_complete as the signed-in guest and waits for the confirm page. */
+  async function openConfirmPage(page: Page, started: oidc.DeviceAuthorizationResponse) {
+    await page.goto(started.verification_uri_complete!);
+    await page.locator('#user-code').waitFor();
+  }
 
   const poll = (deviceCode: string, clientId = 'device-cli') =>
     request(backend.server)
@@ -236,10 +242,34 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
       .type('form')
       .send({ user_code: started.user_code, decision: 'approve', csrf: 'b'.repeat(43) });
     expect(res.status).toBe(403);
+    expect(res.headers['content-type']).toMatch(/^text\/html/);
+    expect(res.text).toContain('did not come from this site');
+    expect(res.text).toContain('href="/api/auth/v1/device"');
     expect((await poll(started.device_code)).body.error).toBe('authorization_pending');
   });
 
-  it('answers odd form values with a 303 back, changing nothing', async () => {
+  it('shows a stale form an HTML 403 page whose link leads back to the code entry', async () => {
+    const started = await oidc.initiateDeviceAuthorization(client, { scope: 'openid' });
+    const page = await context.newPage();
+    await openConfirmPage(page, started);
+    // Another tab (or an attacker's page) replaced the CSRF cookie meanwhile.
+    await context.addCookies([
+      { name: 'oidc-pages-csrf', value: 'd'.repeat(43), url: `${backend.issuer}/v1/` },
+    ]);
+    const [response] = await Promise.all([
+      page.waitForResponse(r => r.url().endsWith('/v1/device/decision')),
+      page.getByRole('button', { name: 'Approve' }).click(),
+    ]);
+    expect(response.status()).toBe(403);
+    expect(response.headers()['content-type']).toMatch(/^text\/html/);
+    await page.getByText('did not come from this site').waitFor();
+    await page.getByRole('link', { name: 'Back to “Connect a device”' }).click();
+    await page.locator('input[name=user_code]').waitFor();
+    await page.close();
+    expect((await poll(started.device_code)).body.error).toBe('authorization_pending');
+  });
+
+  it('answers odd form values with an HTML 400 page, changing nothing', async () => {
     const started = await oidc.initiateDeviceAuthorization(client, { scope: 'openid' });
     const { token } = await backend.signInAsGuest();
     const csrf = 'c'.repeat(43);
@@ -249,12 +279,26 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
         .set('Cookie', [`oidc-pages-user=${token}`, `oidc-pages-csrf=${csrf}`])
         .type('form')
         .send({ user_code: started.user_code, decision, csrf });
-      expect(res.status).toBe(303);
+      expect(res.status).toBe(400);
+      expect(res.headers['content-type']).toMatch(/^text\/html/);
+      expect(res.text).toContain('href="/api/auth/v1/device"');
     }
     expect((await poll(started.device_code)).body.error).toBe('authorization_pending');
     const done = await request(backend.server).get('/api/auth/v1/device/done?result=constructor');
     expect(done.status).toBe(200);
     expect(done.text).toContain('Request expired');
+  });
+
+  it('answers an unknown path under the device page with an HTML 404 that leads back', async () => {
+    for (const path of ['/api/auth/v1/device/nope', '/api/auth/v1/device/decision']) {
+      const res = await request(backend.server).get(path);
+      expect(res.status).toBe(404);
+      expect(res.headers['content-type']).toMatch(/^text\/html/);
+      expect(res.text).toContain('href="/api/auth/v1/device"');
+    }
+    // The OAuth endpoint next to it is not swallowed by the pages.
+    const endpoint = await request(backend.server).get('/api/auth/v1/device_authorization');
+    expect(endpoint.headers['content-type']).toMatch(/json/);
   });
 
   it('serves the pages with a strict CSP that forbids framing', async () => {

@@ -87,13 +87,14 @@ describe('rate limits in a running backend', () => {
     expect(await knex('oidc_clients').select()).toEqual(clients);
   });
 
-  it('limits the device verification page with a Backstage-format 429', async () => {
+  it('limits the device verification page with an HTML 429 page', async () => {
     for (let i = 0; i < 2; i++) {
       expect((await request(backend.server).get('/api/auth/v1/device')).status).toBeLessThan(400);
     }
     const res = await request(backend.server).get('/api/auth/v1/device');
     expect(res.status).toBe(429);
     expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
-    expect(res.body).toMatchObject({ error: { name: 'TooManyRequests' }, response: { statusCode: 429 } });
+    expect(res.headers['content-type']).toMatch(/^text\/html/);
+    expect(res.text).toContain('href="/api/auth/v1/device"');
   });
 });

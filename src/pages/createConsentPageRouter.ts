@@ -6,6 +6,7 @@ import type { OAuthContext } from '../oauth/context';
 import { redirectAfterDecision } from '../oauth/endpoints/consent';
 import type { AuthorizationSession } from '../oauth/stores';
 import { html, page, type Html } from './html';
+import { renderErrorPage } from './pageErrors';
 import { checkCsrf, csrfToken, currentUser, setPageHeaders } from './pageSecurity';
 import type { PagesConfig } from './readPagesConfig';
 import { renderSignIn } from './signInShell';
@@ -57,10 +58,12 @@ export function createConsentPageRouter(deps: ConsentPageDeps): express.Router {
   }
 
   function renderGone(res: Response) {
-    setPageHeaders(res);
-    send(res, 404, 'Request not found', html`
-<h1>This sign-in request is no longer valid</h1>
-<p class="error">It was already answered or has expired. Go back to the application and start again.</p>`);
+    renderErrorPage(res, {
+      status: 404,
+      title: 'This sign-in request is no longer valid',
+      message: 'It was already answered or has expired. Go back to the application and start again.',
+      back: { href: deps.pages.appBaseUrl, text: 'Return to the portal' },
+    });
   }
 
   router.get('/v1/consent/:id', async (req, res) => {

@@ -1,4 +1,5 @@
 import type { AuthService } from '@backstage/backend-plugin-api';
+import { InputError } from '@backstage/errors';
 import type { Request, Response } from 'express';
 import express from 'express';
 import Router from 'express-promise-router';
@@ -180,12 +181,13 @@ matches the one it shows. Someone who sends you a code is trying to get into you
         typeof body.decision === 'string' && Object.hasOwn(DECISIONS, body.decision)
           ? DECISIONS[body.decision]
           : undefined;
+      if (!decision) throw new InputError('The form did not say whether to approve or deny. Go back and choose again.');
       const result = await lookUp(req, user.userEntityRef, typed);
       if (result.kind === 'limited') {
         renderLimited(res, result.retryAfterSeconds);
         return;
       }
-      if (result.kind === 'wrong' || !decision) {
+      if (result.kind === 'wrong') {
         res.redirect(303, back);
         return;
       }

@@ -1,3 +1,5 @@
+import type { Response } from 'express';
+
 /** Escapes text for HTML element content and double-quoted attributes. */
 export function escapeHtml(value: string): string {
   return value
@@ -43,6 +45,18 @@ button.secondary{background:#fff;color:#1f5fbf}
 dl{display:grid;grid-template-columns:auto 1fr;gap:.35rem 1rem}dt{font-weight:600}dd{margin:0;word-break:break-word}
 .muted{color:#5c6670;font-size:.9rem}
 `;
+
+/**
+ * Sends `body` as a complete HTML page with `status`. Call `setPageHeaders`
+ * first: the page's style and script carry the nonce it put in `res.locals`.
+ */
+export function sendPage(
+  res: Response,
+  options: { status: number; title: string; body: Html; script?: string },
+): void {
+  const { status, ...rest } = options;
+  res.status(status).type('html').send(page({ ...rest, nonce: res.locals.cspNonce! }));
+}
 
 /** A complete page; styles and scripts carry the response's CSP nonce. */
 export function page(options: { title: string; nonce: string; body: Html; script?: string }): string {

@@ -78,7 +78,9 @@ export const checkCsrf: RequestHandler = (req, _res, next) => {
     cookie === '' ||
     !constantEquals(cookie, field)
   ) {
-    throw new NotAllowedError('The form has expired or did not come from this site; reload the page');
+    throw new NotAllowedError(
+      'The form has expired or did not come from this site. Go back, reload the page and try again.',
+    );
   }
   next();
 };
