@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import * as oidc from 'openid-client';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
 import request from 'supertest';
 import { createTestDatabases } from '../testUtils/databases';
 import { holdSignIn, launchChromium, screenshot } from './harness/browser';
@@ -20,6 +20,31 @@ const deviceCli = {
   redirectUris: ['http://127.0.0.1/callback'],
   grantTypes: [DEVICE_GRANT],
 };
+
+/** Every URL the page requests, in order (navigations, scripts' fetches, redirects). */
+function requestedUrls(page: Page): string[] {
+  const urls: string[] = [];
+  page.on('request', r => urls.push(r.url()));
+  return urls;
+}
+
+/** Waits until the entry form holds `code` (its script fills it in). */
+async function codeEntered(page: Page, code: string) {
+  await page.waitForFunction(
+    expected => (document.getElementById('user-code-input') as HTMLInputElement | null)?.value === expected,
+    code,
+  );
+}
+
+/** Request URLs reach logs: none may hold the user code, in any spelling. */
+function expectNoUserCodeIn(urls: string[], userCode: string) {
+  const bare = userCode.replace('-', '');
+  const leaked = urls.filter(url => {
+    const upper = decodeURIComponent(url).toUpperCase();
+    return upper.includes(bare) || upper.includes(userCode);
+  });
+  expect(leaked).toEqual([]);
+}
 
 describe.each(databases.eachSupportedId())('device authorization grant on %s', databaseId => {
   let knex: Knex;
@@ -65,10 +90,23 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
     await backend?.stop();
   });
 
-  /** Opens verification_uri_complete as the signed-in guest and waits for the confirm page. */
+  /** Opens verification_uri_complete as the signed-in guest, confirms the prefilled code. */
   async function openConfirmPage(page: Page, started: oidc.DeviceAuthorizationResponse) {
     await page.goto(started.verification_uri_complete!);
+    await codeEntered(page, started.user_code);
+    await page.getByRole('button', { name: 'Continue' }).click();
     await page.locator('#user-code').waitFor();
+  }
+
+  /** Types a code into the entry form and submits it; returns the answer. */
+  async function submitCode(page: Page, code: string): Promise<Response> {
+    await page.locator('#user-code-input').fill(code);
+    const [response] = await Promise.all([
+      page.waitForResponse(r => r.request().method() === 'POST' && r.url() === `${backend.issuer}/v1/device`),
+      page.getByRole('button', { name: 'Continue' }).click(),
+    ]);
+    await page.waitForLoadState();
+    return response;
   }
 
   const poll = (deviceCode: string, clientId = 'device-cli') =>
@@ -89,15 +127,22 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
     expect(started.verification_uri).toBe(`${backend.issuer}/v1/device`);
     expect(started.expires_in).toBe(600);
     expect(started.interval).toBe(1);
+
+    expect(started.verification_uri_complete).toBe(`${backend.issuer}/v1/device#user_code=${started.user_code}`);
     const tokens = oidc.pollDeviceAuthorizationGrant(client, started);
 
     const page = await context.newPage();
+    const urls = requestedUrls(page);
     const release = await holdSignIn(page);
     await page.goto(started.verification_uri_complete!);
     await page.getByText('Checking who you are').waitFor();
     await screenshot(page, 'device-sign-in');
     release();
 
+    // Back from the sign-in, the form holds the code; the person still confirms it.
+    await codeEntered(page, started.user_code);
+    expect(page.url()).toBe(`${backend.issuer}/v1/device`);
+    await page.getByRole('button', { name: 'Continue' }).click();
     await page.locator('#user-code').waitFor();
     expect(await page.locator('#user-code').textContent()).toBe(started.user_code);
     const text = await page.locator('main').innerText();
@@ -112,6 +157,8 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
     await page.waitForURL(/\/v1\/device\/done\?result=approved/);
     await screenshot(page, 'device-approved');
     await page.close();
+    expect(urls.length).toBeGreaterThan(5);
+    expectNoUserCodeIn(urls, started.user_code);
 
     const result = await tokens;
     expect(result.token_type).toBe('bearer');
@@ -167,18 +214,19 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
   it('tells the device access_denied when the user denies in the browser', async () => {
     const started = await oidc.initiateDeviceAuthorization(client, { scope: 'openid' });
     const page = await context.newPage();
+    const urls = requestedUrls(page);
     await page.goto(started.verification_uri);
     const input = page.locator('input[name=user_code]');
     await input.waitFor();
     await screenshot(page, 'device-enter-code');
     // Typed in lower case and without the dash: still the same code.
-    await input.fill(started.user_code.replace('-', '').toLowerCase());
-    await page.getByRole('button', { name: 'Continue' }).click();
+    expect((await submitCode(page, started.user_code.replace('-', '').toLowerCase())).status()).toBe(200);
     await page.locator('#user-code').waitFor();
     await page.getByRole('button', { name: 'Deny' }).click();
     await page.waitForURL(/\/v1\/device\/done\?result=denied/);
     await screenshot(page, 'device-denied');
     await page.close();
+    expectNoUserCodeIn(urls, started.user_code);
 
     const res = await poll(started.device_code);
     expect(res.status).toBe(400);
@@ -278,10 +326,19 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
         .post('/api/auth/v1/device/decision')
         .set('Cookie', [`oidc-pages-user=${token}`, `oidc-pages-csrf=${csrf}`])
         .type('form')
-        .send({ user_code: started.user_code, decision, csrf });
+        .send({ request: 'a'.repeat(64), decision, csrf });
       expect(res.status).toBe(400);
       expect(res.headers['content-type']).toMatch(/^text\/html/);
       expect(res.text).toContain('href="/api/auth/v1/device"');
+    }
+    for (const form of [{}, { request: started.user_code }, { request: ['a'.repeat(64), 'b'.repeat(64)] }]) {
+      const res = await request(backend.server)
+        .post('/api/auth/v1/device/decision')
+        .set('Cookie', [`oidc-pages-user=${token}`, `oidc-pages-csrf=${csrf}`])
+        .type('form')
+        .send({ ...form, decision: 'approve', csrf });
+      expect(res.status).toBe(400);
+      expect(res.text).toContain('did not say which request');
     }
     expect((await poll(started.device_code)).body.error).toBe('authorization_pending');
     const done = await request(backend.server).get('/api/auth/v1/device/done?result=constructor');
@@ -333,34 +390,93 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
       startUrl = new URL(route.request().url());
       return route.fulfill({ status: 200, contentType: 'text/html', body: 'the provider' });
     });
-    await page.goto(`${backend.issuer}/v1/device?user_code=BCDF-GHJK`);
+    await page.goto(`${backend.issuer}/v1/device#user_code=BCDF-GHJK`);
     await page.waitForURL(/\/guest\/start/);
     expect(startUrl!.searchParams.get('flow')).toBe('redirect');
     expect(startUrl!.searchParams.get('env')).toBe('development');
     const back = new URL(startUrl!.searchParams.get('redirectUrl')!);
     expect(back.origin + back.pathname).toBe(`${backend.issuer}/v1/device`);
-    expect(back.searchParams.get('user_code')).toBe('BCDF-GHJK');
+    // The code stays in the tab (sessionStorage), not in the provider's URL.
+    expect(startUrl!.href).not.toContain('BCDF');
     // Back from the provider still without a session: an error, not a redirect loop.
     await page.goto(back.href);
     await page.getByText('Sign-in did not complete').waitFor();
     await fresh.close();
   });
 
+  it('keeps the code through a sign-in at the provider without putting it in a URL', async () => {
+    const started = await oidc.initiateDeviceAuthorization(client, { scope: 'openid' });
+    const fresh = await browser.newContext();
+    const page = await fresh.newPage();
+    const urls = requestedUrls(page);
+    // No session at first: the page sends the person to the provider, which
+    // (standing in for a real one) sends them straight back.
+    let refreshes = 0;
+    await page.route('**/api/auth/guest/refresh**', route =>
+      refreshes++ === 0
+        ? route.fulfill({ status: 401, contentType: 'application/json', body: '{"error":{"name":"AuthenticationError","message":"no session"}}' })
+        : route.continue(),
+    );
+    await page.route('**/api/auth/guest/start**', route =>
+      route.fulfill({
+        status: 302,
+        headers: { location: new URL(route.request().url()).searchParams.get('redirectUrl')! },
+      }),
+    );
+    await page.goto(started.verification_uri_complete!);
+    await codeEntered(page, started.user_code);
+    expect(urls.some(u => u.includes('/guest/start'))).toBe(true);
+    expect((await submitCode(page, started.user_code)).status()).toBe(200);
+    await page.getByRole('button', { name: 'Approve' }).click();
+    await page.waitForURL(/\/v1\/device\/done\?result=approved/);
+    await fresh.close();
+    expectNoUserCodeIn(urls, started.user_code);
+  });
+
+  it('still accepts an old ?user_code= link, moving the code out of later URLs', async () => {
+    const started = await oidc.initiateDeviceAuthorization(client, { scope: 'openid' });
+    const page = await context.newPage();
+    const urls = requestedUrls(page);
+    const legacy = `${backend.issuer}/v1/device?user_code=${started.user_code}`;
+    await page.goto(legacy);
+    await codeEntered(page, started.user_code);
+    expect(page.url()).toBe(`${backend.issuer}/v1/device`);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('button', { name: 'Approve' }).click();
+    await page.waitForURL(/\/v1\/device\/done\?result=approved/);
+    await page.close();
+    expect(urls[0]).toBe(legacy);
+    expectNoUserCodeIn(urls.slice(1), started.user_code);
+  });
+
+  it('fills the code in when the link is opened in a tab already showing the page', async () => {
+    const started = await oidc.initiateDeviceAuthorization(client, { scope: 'openid' });
+    const page = await context.newPage();
+    await page.goto(started.verification_uri);
+    await page.locator('#user-code-input').waitFor();
+    // Only the fragment differs: the browser does not load the page again.
+    await page.goto(started.verification_uri_complete!);
+    await codeEntered(page, started.user_code);
+    expect(page.url()).toBe(`${backend.issuer}/v1/device`);
+    await page.close();
+  });
+
   it('rate limits repeated wrong user codes with 429', async () => {
     const page = await context.newPage();
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) {
-      const res = await page.goto(`${backend.issuer}/v1/device?user_code=BBBB-BBB${'BCDFGH'[i]}`);
-      statuses.push(res!.status());
+      await page.goto(`${backend.issuer}/v1/device`);
+      statuses.push((await submitCode(page, `BBBB-BBB${'BCDFGH'[i]}`)).status());
       if (i === 0) await screenshot(page, 'device-wrong-code');
     }
     expect(statuses).toEqual([400, 400, 400, 400, 400, 429]);
     await screenshot(page, 'device-rate-limited');
     // Now even a right code waits: guessing cannot continue.
     const started = await oidc.initiateDeviceAuthorization(client, { scope: 'openid' });
-    const res = await page.goto(started.verification_uri_complete!);
-    expect(res!.status()).toBe(429);
-    expect(Number(res!.headers()['retry-after'])).toBeGreaterThan(0);
+    await page.goto(started.verification_uri);
+    const res = await submitCode(page, started.user_code);
+    expect(res.status()).toBe(429);
+    expect(Number(res.headers()['retry-after'])).toBeGreaterThan(0);
     await page.close();
   });
 });

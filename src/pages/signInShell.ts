@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 import Router from 'express-promise-router';
 import express from 'express';
 import { decodeJwt } from 'jose';
-import { html, page } from './html';
+import { html, page, type Html } from './html';
 import type { PagesConfig } from './readPagesConfig';
 import {
   checkCsrf,
@@ -41,11 +41,21 @@ const SCRIPT = `
 })();
 `;
 
-/** Renders the "signing you in" page that leads back to `returnTo`. */
+/**
+ * Renders the "signing you in" page that leads back to `returnTo`. A page
+ * may add `extra`: its own script, run first, and markup for it, e.g. to
+ * keep state the round trip through the provider would lose.
+ */
 export function renderSignIn(
   req: Request,
   res: Response,
-  options: { baseUrl: string; pages: PagesConfig; returnTo: string; failed?: boolean },
+  options: {
+    baseUrl: string;
+    pages: PagesConfig;
+    returnTo: string;
+    failed?: boolean;
+    extra?: { script: string; body?: Html };
+  },
 ): void {
   const redirected = req.query.signin_redirected === '1';
   const { baseUrl, pages, returnTo } = options;
@@ -73,8 +83,10 @@ export function renderSignIn(
   <input type="hidden" name="csrf" value="${csrf}">
   <input type="hidden" name="token" value="">
   <input type="hidden" name="return_to" value="${returnTo}">
-</form>`;
-  res.status(200).type('html').send(page({ title: 'Sign in', nonce, body, script: SCRIPT }));
+</form>
+${options.extra?.body}`;
+  const script = `${options.extra?.script ?? ''}${SCRIPT}`;
+  res.status(200).type('html').send(page({ title: 'Sign in', nonce, body, script }));
 }
 
 /**
