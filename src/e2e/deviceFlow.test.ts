@@ -1,3 +1,4 @@
+import type { JsonObject } from '@backstage/types';
 import type { Knex } from 'knex';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
@@ -46,6 +47,28 @@ function expectNoUserCodeIn(urls: string[], userCode: string) {
   expect(leaked).toEqual([]);
 }
 
+/** The suite's app-config: the device grant for `device-cli`, default limits unless given. */
+function deviceConfig(rateLimits?: JsonObject): JsonObject {
+  return {
+    auth: {
+      oidcProvider: {
+        signInProvider: 'guest',
+        deviceAuthorization: {
+          enabled: true,
+          interval: { seconds: 1 },
+          allowedClientIds: ['device-cli'],
+        },
+        ...(rateLimits ? { rateLimits } : {}),
+        clients: [
+          deviceCli,
+          // Registered for the grant, but not on the allow-list.
+          { ...deviceCli, clientId: 'unlisted-cli', clientName: 'Unlisted CLI' },
+        ],
+      },
+    },
+  };
+}
+
 describe.each(databases.eachSupportedId())('device authorization grant on %s', databaseId => {
   let knex: Knex;
   let backend: AuthBackend;
@@ -56,28 +79,7 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
 
   beforeAll(async () => {
     knex = await databases.init(databaseId);
-    backend = await startAuthBackend({
-      knex,
-      features: [auditor.factory],
-      config: {
-        auth: {
-          oidcProvider: {
-            signInProvider: 'guest',
-            deviceAuthorization: {
-              enabled: true,
-              interval: { seconds: 1 },
-              allowedClientIds: ['device-cli'],
-            },
-            rateLimits: { verification: { requests: 1000 } },
-            clients: [
-              deviceCli,
-              // Registered for the grant, but not on the allow-list.
-              { ...deviceCli, clientId: 'unlisted-cli', clientName: 'Unlisted CLI' },
-            ],
-          },
-        },
-      },
-    });
+    backend = await startAuthBackend({ knex, features: [auditor.factory], config: deviceConfig() });
     browser = await launchChromium();
     context = await browser.newContext();
     client = await oidc.discovery(new URL(backend.issuer), 'device-cli', undefined, oidc.None(), {
@@ -102,7 +104,7 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
   async function submitCode(page: Page, code: string): Promise<Response> {
     await page.locator('#user-code-input').fill(code);
     const [response] = await Promise.all([
-      page.waitForResponse(r => r.request().method() === 'POST' && r.url() === `${backend.issuer}/v1/device`),
+      page.waitForResponse(r => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/auth/v1/device'),
       page.getByRole('button', { name: 'Continue' }).click(),
     ]);
     await page.waitForLoadState();
@@ -461,15 +463,39 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
     await page.close();
   });
 
-  it('rate limits repeated wrong user codes with 429', async () => {
+  it('approves three requests from one address within a minute', async () => {
+    // With the default limits, as an office behind one address would have them.
     const page = await context.newPage();
     const statuses: number[] = [];
+    page.on('response', r => statuses.push(r.status()));
+    for (let i = 0; i < 3; i++) {
+      const started = await oidc.initiateDeviceAuthorization(client, { scope: 'openid' });
+      await page.goto('about:blank');
+      await openConfirmPage(page, started);
+      await page.getByRole('button', { name: 'Approve' }).click();
+      await page.waitForURL(/\/v1\/device\/done\?result=approved/);
+      expect((await poll(started.device_code)).status).toBe(200);
+    }
+    await page.close();
+    expect(statuses.filter(status => status >= 400)).toEqual([]);
+  });
+
+  // Last: it leaves the guest locked out of code entry for five minutes.
+  it('rate limits repeated wrong user codes with an HTML 429 page', async () => {
+    const page = await context.newPage();
+    const answers: Response[] = [];
     for (let i = 0; i < 6; i++) {
       await page.goto(`${backend.issuer}/v1/device`);
-      statuses.push((await submitCode(page, `BBBB-BBB${'BCDFGH'[i]}`)).status());
+      answers.push(await submitCode(page, `BBBB-BBB${'BCDFGH'[i]}`));
       if (i === 0) await screenshot(page, 'device-wrong-code');
     }
-    expect(statuses).toEqual([400, 400, 400, 400, 400, 429]);
+    expect(answers.map(r => r.status())).toEqual([400, 400, 400, 400, 400, 429]);
+    const refused = answers[5].headers();
+    // The default budget: five wrong codes per user in five minutes.
+    expect(Number(refused['retry-after'])).toBeGreaterThan(240);
+    expect(Number(refused['retry-after'])).toBeLessThanOrEqual(300);
+    expect(refused['content-type']).toMatch(/^text\/html/);
+    await page.getByText('Too many wrong codes').waitFor();
     await screenshot(page, 'device-rate-limited');
     // Now even a right code waits: guessing cannot continue.
     const started = await oidc.initiateDeviceAuthorization(client, { scope: 'openid' });
@@ -477,6 +503,79 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
     const res = await submitCode(page, started.user_code);
     expect(res.status()).toBe(429);
     expect(Number(res.headers()['retry-after'])).toBeGreaterThan(0);
+    // The way back leads to the code entry, not to a dead end.
+    await page.getByRole('link', { name: 'Back to “Connect a device”' }).click();
+    await page.locator('#user-code-input').waitFor();
     await page.close();
+    expect(auditor.createEvent).toHaveBeenCalledWith(
+      expect.objectContaining({ eventId: 'rate-limited', meta: expect.objectContaining({ endpoint: 'verification', scope: 'user' }) }),
+    );
+  });
+
+  describe('with a configured wrong-code budget', () => {
+    let limited: AuthBackend;
+    let limitedClient: oidc.Configuration;
+    let fresh: BrowserContext;
+
+    beforeAll(async () => {
+      limited = await startAuthBackend({
+        knex,
+        config: deviceConfig({ verification: { requests: 2, window: '2m' } }),
+      });
+      limitedClient = await oidc.discovery(new URL(limited.issuer), 'device-cli', undefined, oidc.None(), {
+        execute: [oidc.allowInsecureRequests],
+      });
+      fresh = await browser.newContext();
+    });
+    afterAll(async () => {
+      await fresh?.close();
+      await limited?.stop();
+    });
+
+    it('counts only wrong codes: page views, sign-ins and decisions do not', async () => {
+      // Page views and sign-in round trips, each sign-in in a browser without a session.
+      for (let i = 0; i < 4; i++) {
+        const signingIn = await browser.newContext();
+        const page = await signingIn.newPage();
+        await page.goto(`${limited.issuer}/v1/device`);
+        for (let j = 0; j < 3; j++) {
+          await page.locator('#user-code-input').waitFor();
+          await page.reload();
+        }
+        await page.locator('#user-code-input').waitFor();
+        await signingIn.close();
+      }
+      // Approvals, a denial, and a decision sent again after it was made.
+      const page = await fresh.newPage();
+      for (const button of ['Approve', 'Approve', 'Deny']) {
+        const started = await oidc.initiateDeviceAuthorization(limitedClient, { scope: 'openid' });
+        await page.goto('about:blank');
+        await page.goto(started.verification_uri_complete!);
+        await codeEntered(page, started.user_code);
+        await page.getByRole('button', { name: 'Continue' }).click();
+        const form = page.locator('form[action$="/v1/device/decision"]');
+        const requestHash = await form.locator('input[name=request]').inputValue();
+        const csrf = await form.locator('input[name=csrf]').inputValue();
+        await page.getByRole('button', { name: button }).click();
+        await page.waitForURL(/\/v1\/device\/done/);
+        const again = await page.request.post(`${limited.issuer}/v1/device/decision`, {
+          form: { csrf, request: requestHash, decision: 'approve' },
+          maxRedirects: 0,
+        });
+        expect(again.headers().location).toMatch(/result=expired$/);
+      }
+      // The whole budget (2) is still there; the next wrong code is refused.
+      const answers: Response[] = [];
+      for (let i = 0; i < 3; i++) {
+        await page.goto(`${limited.issuer}/v1/device`);
+        answers.push(await submitCode(page, `BBBB-BBB${'BCD'[i]}`));
+      }
+      expect(answers.map(r => r.status())).toEqual([400, 400, 429]);
+      // The configured two-minute window, not the default five.
+      expect(Number(answers[2].headers()['retry-after'])).toBeGreaterThan(60);
+      expect(Number(answers[2].headers()['retry-after'])).toBeLessThanOrEqual(120);
+      await page.getByText('Too many wrong codes').waitFor();
+      await page.close();
+    });
   });
 });

@@ -6,6 +6,7 @@ import Router from 'express-promise-router';
 import type { DeviceCodeRecord, DeviceCodeStore } from '../oauth/DeviceCodeStore';
 import { hmacUserCode } from '../oauth/crypto/hmacUserCode';
 import { formatUserCode, normalizeUserCode } from '../oauth/crypto/userCode';
+import type { RateLimit } from '../config/readOidcProviderConfig';
 import type { ClientResolver, Clock, SecurityAuditor } from '../oauth/model';
 import { FailedAttemptLimiter } from './FailedAttemptLimiter';
 import { DEVICE_CODE_SCRIPT } from './deviceCodeScript';
@@ -26,10 +27,21 @@ export interface DevicePageDeps {
   clients: ClientResolver;
   deviceCodes: DeviceCodeStore;
   pages: PagesConfig;
-  /** Wrong codes allowed per address and per user in `failureWindowSeconds`. */
-  maxFailedAttempts?: number;
-  failureWindowSeconds?: number;
+  /**
+   * `auth.oidcProvider.rateLimits.verification`: wrong code entries allowed
+   * per signed-in user in the window; an address gets
+   * {@link ADDRESS_BUDGET_FACTOR} times as many. Nothing else is counted.
+   */
+  wrongCodeLimit: RateLimit;
 }
+
+/**
+ * A person must be signed in to try a code, so the user's budget is what
+ * makes guessing slow (RFC 8628 §5.1). The address budget only stops one
+ * person with many accounts; it is larger because an office behind one
+ * address shares it, and one colleague's typos must not lock out the rest.
+ */
+export const ADDRESS_BUDGET_FACTOR = 10;
 
 const formParser = express.urlencoded({ extended: false, limit: 64 * 1024 });
 
@@ -52,19 +64,20 @@ const DONE_PAGES: Readonly<Record<string, Html>> = {
 export function createDevicePageRouter(deps: DevicePageDeps): express.Router {
   const { baseUrl, auth, clock, deviceCodes } = deps;
   const basePath = new URL(baseUrl).pathname.replace(/\/$/, '');
-  const failures = new FailedAttemptLimiter({
-    maxFailures: deps.maxFailedAttempts ?? 5,
-    windowSeconds: deps.failureWindowSeconds ?? 300,
+  const { requests, windowSeconds } = deps.wrongCodeLimit;
+  const byUser = new FailedAttemptLimiter({ maxFailures: requests, windowSeconds, clock });
+  const byAddress = new FailedAttemptLimiter({
+    maxFailures: requests * ADDRESS_BUDGET_FACTOR,
+    windowSeconds,
     clock,
   });
   const router = Router();
 
-  const limitKeys = (req: Request, userEntityRef: string) => [
-    `ip:${clientAddressKey(req.ip ?? req.socket.remoteAddress)}`,
-    `user:${userEntityRef}`,
-  ];
-
-  /** Looks a typed code up, counting misses toward the rate limit. */
+  /**
+   * Looks a typed code up. Only a code that matches no request counts toward
+   * the limits: a code that did match one, since decided or expired, is not
+   * a guess, just late.
+   */
   async function lookUp(
     req: Request,
     userEntityRef: string,
@@ -73,9 +86,11 @@ export function createDevicePageRouter(deps: DevicePageDeps): express.Router {
     | { kind: 'found'; record: DeviceCodeRecord; userCode: string }
     | { kind: 'limited'; retryAfterSeconds: number }
     | { kind: 'wrong' }
+    | { kind: 'gone' }
   > {
-    const keys = limitKeys(req, userEntityRef);
-    const retryAfterSeconds = failures.retryAfterSeconds(keys);
+    const userKey = [`user:${userEntityRef}`];
+    const addressKey = [`ip:${clientAddressKey(req.ip ?? req.socket.remoteAddress)}`];
+    const retryAfterSeconds = Math.max(byUser.retryAfterSeconds(userKey), byAddress.retryAfterSeconds(addressKey));
     if (retryAfterSeconds > 0) return { kind: 'limited', retryAfterSeconds };
     const userCode = normalizeUserCode(typed);
     let record: DeviceCodeRecord | undefined;
@@ -83,13 +98,19 @@ export function createDevicePageRouter(deps: DevicePageDeps): express.Router {
       const hashes = (await deviceCodes.userCodeKeys()).map(key => hmacUserCode(userCode, key));
       record = await deviceCodes.findByUserCodeHashes(hashes);
     }
-    if (!record || !userCode || record.status !== 'pending' || record.expiresAt <= clock()) {
-      if (failures.recordFailure(keys)) {
-        // Once per key and window, so guessing cannot flood the audit log.
-        deps.audit({ eventId: 'rate-limited', userEntityRef, meta: { endpoint: 'verification', reason: 'wrong user codes' } });
+    if (!record || !userCode) {
+      // Audited once per key and window, so guessing cannot flood the audit log.
+      for (const [scope, reached] of [
+        ['user', byUser.recordFailure(userKey)],
+        ['address', byAddress.recordFailure(addressKey)],
+      ] as const) {
+        if (reached) {
+          deps.audit({ eventId: 'rate-limited', userEntityRef, meta: { endpoint: 'verification', scope, reason: 'wrong user codes' } });
+        }
       }
       return { kind: 'wrong' };
     }
+    if (record.status !== 'pending' || record.expiresAt <= clock()) return { kind: 'gone' };
     return { kind: 'found', record, userCode };
   }
 
@@ -195,6 +216,8 @@ matches the one it shows. Someone who sends you a code is trying to get into you
       renderLimited(res, result.retryAfterSeconds);
     } else if (result.kind === 'wrong') {
       renderEntry(req, res, 400, typed, html`<p class="error">That code is not valid. Check it and try again; codes expire after a few minutes.</p>`);
+    } else if (result.kind === 'gone') {
+      renderEntry(req, res, 400, '', html`<p class="error">That code was already used or has expired. Start again on your device to get a new one.</p>`);
     } else {
       await renderConfirm(req, res, result.record, result.userCode, user.userEntityRef);
     }

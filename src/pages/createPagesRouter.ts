@@ -4,7 +4,6 @@ import cookieParser from 'cookie-parser';
 import type express from 'express';
 import Router from 'express-promise-router';
 import type { OAuthContext } from '../oauth/context';
-import { rateLimit } from '../oauth/http/rateLimit';
 import { createConsentPageRouter } from './createConsentPageRouter';
 import { createDevicePageRouter } from './createDevicePageRouter';
 import { type BackLink, pageErrorHandler } from './pageErrors';
@@ -32,9 +31,7 @@ export function createPagesRouter(options: {
   if (!device && !consent) return router;
 
   const basePath = new URL(baseUrl).pathname.replace(/\/$/, '');
-  const limits = { limits: ctx.config.rateLimits, clock: ctx.clock, audit: ctx.audit };
   const cookies = cookieParser();
-  if (device) router.use('/v1/device', rateLimit(limits, 'verification'));
   for (const path of ['/v1/device', '/v1/consent', '/v1/page-session']) router.use(path, cookies);
   const fallbackPath = device ? `${basePath}/v1/device` : `${basePath}/v1/consent/none`;
   router.use(createPageSessionRouter({ baseUrl, auth, fallbackPath }));
@@ -48,6 +45,9 @@ export function createPagesRouter(options: {
         clients: ctx.clients,
         deviceCodes: ctx.deviceCodes,
         pages,
+        // Only wrong codes are counted: page views, sign-ins and decisions
+        // from people behind one address must never run into a limit.
+        wrongCodeLimit: ctx.config.rateLimits.verification,
       }),
     );
   }
