@@ -5,7 +5,9 @@ import * as oidc from 'openid-client';
 import type { Browser, BrowserContext } from 'playwright-core';
 import request from 'supertest';
 import { createTestDatabases } from '../testUtils/databases';
+import { pkcePair } from './fixtures/pkcePair';
 import { holdSignIn, launchChromium, screenshot } from './harness/browser';
+import { type MetadataDocumentServer, startMetadataDocumentServer } from './harness/metadataDocumentServer';
 import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
 
 jest.setTimeout(120_000);
@@ -36,14 +38,26 @@ describe.each(databases.eachSupportedId())('built-in consent page on %s', databa
   let context: BrowserContext;
   let callback: Awaited<ReturnType<typeof startCallbackServer>>;
   let client: oidc.Configuration;
+  let documents: MetadataDocumentServer;
 
   beforeAll(async () => {
     knex = await databases.init(databaseId);
+    documents = await startMetadataDocumentServer({
+      // Calls itself what the portal's own web app is called.
+      '/lookalike.json': {
+        client_name: 'Example Web App',
+        redirect_uris: ['http://127.0.0.1/callback'],
+        token_endpoint_auth_method: 'none',
+      },
+    });
     backend = await startAuthBackend({
       knex,
       config: {
         auth: {
+          experimentalDynamicClientRegistration: { enabled: true },
+          clientIdMetadataDocuments: { enabled: true, allowedClientIdPatterns: ['http://127.0.0.1:*/**'] },
           oidcProvider: {
+            dangerouslyAllowInsecureClientIdMetadataDocuments: true,
             signInProvider: 'guest',
             consentPage: 'builtin',
             clients: [
@@ -71,7 +85,22 @@ describe.each(databases.eachSupportedId())('built-in consent page on %s', databa
     await browser?.close();
     await backend?.stop();
     await new Promise(resolve => callback?.server.close(resolve));
+    await documents?.close();
   });
+
+  /** An authorization request for another client, as a browser would be sent it. */
+  function authorizationUrlFor(clientId: string): string {
+    const params = new URLSearchParams({
+      response_type: 'code',
+      client_id: clientId,
+      redirect_uri: callback.url,
+      scope: 'openid profile',
+      state: 'st',
+      code_challenge: pkcePair().challenge,
+      code_challenge_method: 'S256',
+    });
+    return `${backend.issuer}/v1/authorize?${params}`;
+  }
 
   async function startAuthorization() {
     const codeVerifier = oidc.randomPKCECodeVerifier();
@@ -148,6 +177,41 @@ describe.each(databases.eachSupportedId())('built-in consent page on %s', databa
         expectedState: auth.state,
       }),
     ).rejects.toMatchObject({ error: 'access_denied' });
+  });
+
+  it('names a client that borrowed another application’s name with the host that vouches for it', async () => {
+    const page = await context.newPage();
+    await page.goto(authorizationUrlFor(documents.url('/lookalike.json')));
+    await page.getByRole('button', { name: 'Approve' }).waitFor();
+    const text = await page.locator('main').innerText();
+    expect(text).toContain('Authorize Example Web App?');
+    // Right under the heading, in view without scrolling.
+    const host = page.locator('#client-host');
+    expect(await host.innerText()).toBe(`from ${documents.host}`);
+    expect(await host.isVisible()).toBe(true);
+    expect((await host.boundingBox())!.y).toBeLessThan(page.viewportSize()!.height / 2);
+    expect(text).toContain(`Example Web App (${documents.host}) wants to sign you in`);
+    await screenshot(page, 'consent-page-metadata-document');
+
+    // The portal's own client of that name has no such line.
+    const own = await startAuthorization();
+    await page.goto(own.url.href);
+    await page.getByRole('button', { name: 'Approve' }).waitFor();
+    expect(await page.locator('#client-host').count()).toBe(0);
+    await page.close();
+  });
+
+  it('marks the name of a dynamically registered client as unverified', async () => {
+    const registered = await request(backend.server)
+      .post('/api/auth/v1/register')
+      .send({ client_name: 'Example Web App', redirect_uris: ['http://127.0.0.1/callback'], token_endpoint_auth_method: 'none' });
+    expect(registered.status).toBe(201);
+    const page = await context.newPage();
+    await page.goto(authorizationUrlFor(registered.body.client_id));
+    await page.getByRole('button', { name: 'Approve' }).waitFor();
+    expect(await page.locator('#client-host').innerText()).toContain('unverified');
+    expect(await page.locator('main').innerText()).toContain('Example Web App (unverified) wants to sign you in');
+    await page.close();
   });
 
   it('refuses a decision without the CSRF token, leaving the session pending', async () => {

@@ -5,6 +5,7 @@ import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
 import request from 'supertest';
 import { createTestDatabases } from '../testUtils/databases';
 import { holdSignIn, launchChromium, screenshot } from './harness/browser';
+import { type MetadataDocumentServer, startMetadataDocumentServer } from './harness/metadataDocumentServer';
 import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
 import { recordingAuditor } from './fixtures/recordingAuditor';
 
@@ -47,16 +48,21 @@ function expectNoUserCodeIn(urls: string[], userCode: string) {
   expect(leaked).toEqual([]);
 }
 
-/** The suite's app-config: the device grant for `device-cli`, default limits unless given. */
-function deviceConfig(rateLimits?: JsonObject): JsonObject {
+/**
+ * The suite's app-config: the device grant for `device-cli` and for the
+ * metadata-document client `lookalikeClientId`; default limits unless given.
+ */
+function deviceConfig(lookalikeClientId: string, rateLimits?: JsonObject): JsonObject {
   return {
     auth: {
+      clientIdMetadataDocuments: { enabled: true, allowedClientIdPatterns: ['http://127.0.0.1:*/**'] },
       oidcProvider: {
+        dangerouslyAllowInsecureClientIdMetadataDocuments: true,
         signInProvider: 'guest',
         deviceAuthorization: {
           enabled: true,
           interval: { seconds: 1 },
-          allowedClientIds: ['device-cli'],
+          allowedClientIds: ['device-cli', lookalikeClientId],
         },
         ...(rateLimits ? { rateLimits } : {}),
         clients: [
@@ -75,11 +81,25 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
   let browser: Browser;
   let context: BrowserContext;
   let client: oidc.Configuration;
+  let documents: MetadataDocumentServer;
   const auditor = recordingAuditor();
 
   beforeAll(async () => {
     knex = await databases.init(databaseId);
-    backend = await startAuthBackend({ knex, features: [auditor.factory], config: deviceConfig() });
+    documents = await startMetadataDocumentServer({
+      // Calls itself what the portal's own CLI is called.
+      '/lookalike-cli.json': {
+        client_name: 'Example CLI',
+        redirect_uris: ['http://127.0.0.1/callback'],
+        token_endpoint_auth_method: 'none',
+        grant_types: [DEVICE_GRANT],
+      },
+    });
+    backend = await startAuthBackend({
+      knex,
+      features: [auditor.factory],
+      config: deviceConfig(documents.url('/lookalike-cli.json')),
+    });
     browser = await launchChromium();
     context = await browser.newContext();
     client = await oidc.discovery(new URL(backend.issuer), 'device-cli', undefined, oidc.None(), {
@@ -90,6 +110,7 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
   afterAll(async () => {
     await browser?.close();
     await backend?.stop();
+    await documents?.close();
   });
 
   /** Opens verification_uri_complete as the signed-in guest, confirms the prefilled code. */
@@ -149,6 +170,8 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
     expect(await page.locator('#user-code').textContent()).toBe(started.user_code);
     const text = await page.locator('main').innerText();
     expect(text).toContain('Example CLI');
+    // The operators named this client in app-config: no host, no warning.
+    expect(await page.locator('#client-host').count()).toBe(0);
     expect(text).toContain('user:development/guest');
     expect(text).toContain('See your name and picture');
     expect(text).toMatch(/127\.0\.0\.1/);
@@ -185,6 +208,27 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
     const again = await poll(started.device_code);
     expect(again.status).toBe(400);
     expect(again.body.error).toBe('invalid_grant');
+  });
+
+  it('names a client that borrowed another application’s name with the host that vouches for it', async () => {
+    const lookalike = await oidc.discovery(
+      new URL(backend.issuer),
+      documents.url('/lookalike-cli.json'),
+      undefined,
+      oidc.None(),
+      { execute: [oidc.allowInsecureRequests] },
+    );
+    const started = await oidc.initiateDeviceAuthorization(lookalike, { scope: 'openid' });
+    const page = await context.newPage();
+    await openConfirmPage(page, started);
+    expect(await page.locator('h1').innerText()).toBe('Connect Example CLI?');
+    const host = page.locator('#client-host');
+    expect(await host.innerText()).toBe(`from ${documents.host}`);
+    expect(await host.isVisible()).toBe(true);
+    expect((await host.boundingBox())!.y).toBeLessThan(page.viewportSize()!.height / 2);
+    await page.getByRole('button', { name: 'Deny' }).click();
+    await page.waitForURL(/\/v1\/device\/done\?result=denied/);
+    await page.close();
   });
 
   it('answers authorization_pending, then slow_down when polled faster than the interval', async () => {
@@ -520,7 +564,7 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
     beforeAll(async () => {
       limited = await startAuthBackend({
         knex,
-        config: deviceConfig({ verification: { requests: 2, window: '2m' } }),
+        config: deviceConfig(documents.url('/lookalike-cli.json'), { verification: { requests: 2, window: '2m' } }),
       });
       limitedClient = await oidc.discovery(new URL(limited.issuer), 'device-cli', undefined, oidc.None(), {
         execute: [oidc.allowInsecureRequests],

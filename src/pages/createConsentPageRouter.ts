@@ -2,7 +2,9 @@ import type { AuthService } from '@backstage/backend-plugin-api';
 import type { Response } from 'express';
 import express from 'express';
 import Router from 'express-promise-router';
+import { describeClient } from '../oauth/clients/describeClient';
 import type { OAuthContext } from '../oauth/context';
+import { clientVouching } from './clientVouching';
 import { redirectAfterDecision } from '../oauth/endpoints/consent';
 import type { AuthorizationSession } from '../oauth/stores';
 import { html, page, type Html } from './html';
@@ -85,11 +87,11 @@ export function createConsentPageRouter(deps: ConsentPageDeps): express.Router {
     }
     setPageHeaders(res, [redirectSource(session.redirectUri)]);
     const csrf = csrfToken(req, res, baseUrl);
-    const client = await ctx.clients.findClient(session.clientId);
-    const clientName = client?.clientName ?? session.clientId;
+    const client = describeClient(await ctx.clients.findClient(session.clientId), session.clientId);
     send(res, 200, 'Authorize application', html`
-<h1>Authorize ${clientName}?</h1>
-<p><strong>${clientName}</strong> wants to sign you in with your portal account.</p>
+<h1>Authorize ${client.name}?</h1>
+${clientVouching(client)}
+<p><strong>${client.label}</strong> wants to sign you in with your portal account.</p>
 <dl>
   <dt>Signed in as</dt><dd>${user.userEntityRef}</dd>
   <dt>Access</dt><dd><ul>${session.scopes.map(s => html`<li>${SCOPE_TEXT[s] ?? s}</li>`)}</ul></dd>

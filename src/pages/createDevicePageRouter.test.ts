@@ -6,7 +6,7 @@ import request from 'supertest';
 import type { DeviceCodeRecord, DeviceCodeStore } from '../oauth/DeviceCodeStore';
 import { hmacUserCode } from '../oauth/crypto/hmacUserCode';
 import { sha256 } from '../oauth/crypto/sha256';
-import type { SecurityEvent } from '../oauth/model';
+import type { Client, SecurityEvent } from '../oauth/model';
 import { ADDRESS_BUDGET_FACTOR, createDevicePageRouter } from './createDevicePageRouter';
 import { pageErrorHandler } from './pageErrors';
 
@@ -59,7 +59,7 @@ function memoryDeviceCodes() {
   };
 }
 
-function setup(wrongCodeLimit = { requests: 5, windowSeconds: 300 }) {
+function setup(wrongCodeLimit = { requests: 5, windowSeconds: 300 }, client?: Client) {
   const deviceCodes = memoryDeviceCodes();
   const events: SecurityEvent[] = [];
   const app = express();
@@ -71,7 +71,7 @@ function setup(wrongCodeLimit = { requests: 5, windowSeconds: 300 }) {
       auth: fakeAuth,
       clock: () => new Date(),
       audit: e => events.push(e),
-      clients: { findClient: async () => undefined, verifySecret: async () => false },
+      clients: { findClient: async () => client, verifySecret: async () => false },
       deviceCodes: deviceCodes.store,
       pages: { signInProvider: 'guest', environment: 'development', appBaseUrl: 'http://localhost:3000' },
       wrongCodeLimit,
@@ -161,5 +161,41 @@ describe('device page wrong-code limits', () => {
     }
     expect((await alice.enter(wrong(0))).status).toBe(400);
     expect((await alice.enter(wrong(1))).status).toBe(429);
+  });
+});
+
+describe('device page client names', () => {
+  const client = (kind: Client['kind'], clientId: string): Client => ({
+    clientId,
+    clientName: 'Example CLI',
+    kind,
+    redirectUris: ['http://127.0.0.1/callback'],
+    grantTypes: ['urn:ietf:params:oauth:grant-type:device_code'],
+    responseTypes: ['code'],
+    tokenEndpointAuthMethod: 'none',
+    metadata: {},
+  });
+  const confirmPageFor = async (c: Client) => {
+    const { as, deviceCodes } = setup(undefined, c);
+    deviceCodes.add('BCDFGHJK');
+    const res = await as('alice', '203.0.113.7').enter('BCDF-GHJK');
+    expect(res.status).toBe(200);
+    return res.text;
+  };
+
+  it('shows a metadata-document client with the host that published it', async () => {
+    const text = await confirmPageFor(client('metadata-document', 'https://tools.example.org/cli.json'));
+    expect(text).toContain('<h1>Connect Example CLI?</h1>\n<p class="host" id="client-host">from <strong>tools.example.org</strong></p>');
+  });
+
+  it('marks a dynamically registered client’s name as unverified', async () => {
+    const text = await confirmPageFor(client('dynamic', 'abc123'));
+    expect(text).toContain('<span class="badge">unverified</span> This application named itself');
+  });
+
+  it('shows a client from app-config by its name alone', async () => {
+    const text = await confirmPageFor(client('static', 'example-cli'));
+    expect(text).toContain('<h1>Connect Example CLI?</h1>');
+    expect(text).not.toContain('id="client-host"');
   });
 });

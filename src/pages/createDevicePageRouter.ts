@@ -7,7 +7,9 @@ import type { DeviceCodeRecord, DeviceCodeStore } from '../oauth/DeviceCodeStore
 import { hmacUserCode } from '../oauth/crypto/hmacUserCode';
 import { formatUserCode, normalizeUserCode } from '../oauth/crypto/userCode';
 import type { RateLimit } from '../config/readOidcProviderConfig';
+import { describeClient } from '../oauth/clients/describeClient';
 import type { ClientResolver, Clock, SecurityAuditor } from '../oauth/model';
+import { clientNameWithVouching, clientVouching } from './clientVouching';
 import { FailedAttemptLimiter } from './FailedAttemptLimiter';
 import { DEVICE_CODE_SCRIPT } from './deviceCodeScript';
 import { html, sendPage, type Html } from './html';
@@ -147,18 +149,18 @@ ${message}
   async function renderConfirm(req: Request, res: Response, record: DeviceCodeRecord, userCode: string, userEntityRef: string) {
     setPageHeaders(res);
     const csrf = csrfToken(req, res, baseUrl);
-    const client = await deps.clients.findClient(record.clientId);
-    const clientName = client?.clientName ?? record.clientId;
+    const client = describeClient(await deps.clients.findClient(record.clientId), record.clientId);
     sendPage(res, {
       status: 200,
       title: 'Approve device',
       body: html`
-<h1>Connect ${clientName}?</h1>
+<h1>Connect ${client.name}?</h1>
+${clientVouching(client)}
 <p class="code" id="user-code">${formatUserCode(userCode)}</p>
 <div class="warning"><strong>Only approve if you started this on a device you hold</strong> and the code above
 matches the one it shows. Someone who sends you a code is trying to get into your account.</div>
 <dl>
-  <dt>Application</dt><dd>${clientName} <span class="muted">(${record.clientId})</span></dd>
+  <dt>Application</dt><dd>${clientNameWithVouching(client)} <span class="muted">(${record.clientId})</span></dd>
   <dt>Signed in as</dt><dd>${userEntityRef}</dd>
   <dt>Access</dt><dd>${record.scopes.length ? html`<ul>${record.scopes.map(s => html`<li>${SCOPE_TEXT[s] ?? s}</li>`)}</ul>` : 'Basic sign-in'}</dd>
   <dt>Requested from</dt><dd>${record.requestIp ?? 'unknown address'}</dd>
