@@ -70,7 +70,7 @@ export function createConsentPageRouter(deps: ConsentPageDeps): express.Router {
 
   router.get('/v1/consent/:id', async (req, res) => {
     const id = req.params.id;
-    const user = await currentUser(req, auth);
+    const user = await currentUser(req, res, { auth, baseUrl });
     if (!user) {
       renderSignIn(req, res, {
         baseUrl,
@@ -113,7 +113,7 @@ ${clientVouching(client)}
     async (req, res) => {
       const id = req.params.id;
       const back = `${basePath}/v1/consent/${encodeURIComponent(id)}`;
-      const user = await currentUser(req, auth);
+      const user = await currentUser(req, res, { auth, baseUrl });
       const decision = (req.body as Record<string, unknown>).decision;
       const session = await pendingSession(id);
       if (!user || !session || (decision !== 'approve' && decision !== 'deny')) {

@@ -197,7 +197,7 @@ matches the one it shows. Someone who sends you a code is trying to get into you
       res.redirect(303, `${basePath}/v1/device#user_code=${fragment}`);
       return;
     }
-    const user = await currentUser(req, auth);
+    const user = await currentUser(req, res, { auth, baseUrl });
     if (!user) {
       renderSignInFor(req, res);
       return;
@@ -208,7 +208,7 @@ matches the one it shows. Someone who sends you a code is trying to get into you
   router.post('/v1/device', formParser, checkCsrf, async (req, res) => {
     const body = req.body as Record<string, unknown>;
     const typed = typeof body.user_code === 'string' ? body.user_code.slice(0, 64) : '';
-    const user = await currentUser(req, auth);
+    const user = await currentUser(req, res, { auth, baseUrl });
     if (!user) {
       renderSignInFor(req, res, typed);
       return;
@@ -227,7 +227,7 @@ matches the one it shows. Someone who sends you a code is trying to get into you
 
   router.post('/v1/device/decision', formParser, checkCsrf, async (req, res) => {
     const body = req.body as Record<string, unknown>;
-    const user = await currentUser(req, auth);
+    const user = await currentUser(req, res, { auth, baseUrl });
     if (!user) {
       res.redirect(303, `${basePath}/v1/device`);
       return;

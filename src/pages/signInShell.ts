@@ -1,4 +1,5 @@
 import type { AuthService } from '@backstage/backend-plugin-api';
+import { NotAllowedError } from '@backstage/errors';
 import type { Request, Response } from 'express';
 import Router from 'express-promise-router';
 import express from 'express';
@@ -7,7 +8,10 @@ import { html, page, type Html } from './html';
 import type { PagesConfig } from './readPagesConfig';
 import {
   checkCsrf,
+  checkPageToken,
   cookieOptions,
+  OAUTH_CLIENT_TOKEN_MESSAGE,
+  type PageToken,
   csrfToken,
   safeReturnPath,
   setPageHeaders,
@@ -91,7 +95,8 @@ ${options.extra?.body}`;
 
 /**
  * `POST /v1/page-session`: keeps the Backstage token from the page script in
- * an HttpOnly cookie for the pages, once the framework has verified it.
+ * an HttpOnly cookie for the pages, once the framework has verified it and
+ * it has turned out to come from a portal sign-in (see checkPageToken).
  */
 export function createPageSessionRouter(options: {
   baseUrl: string;
@@ -108,19 +113,11 @@ export function createPageSessionRouter(options: {
       const body = req.body as Record<string, unknown>;
       const returnTo = safeReturnPath(baseUrl, body.return_to, fallbackPath);
       const token = typeof body.token === 'string' ? body.token : '';
-      let verified = false;
-      let maxAgeMs = 0;
-      if (token) {
-        try {
-          const credentials = await auth.authenticate(token);
-          verified = auth.isPrincipal(credentials, 'user');
-          const exp = decodeJwt(token).exp;
-          maxAgeMs = exp ? exp * 1000 - Date.now() : 0;
-        } catch {
-          verified = false;
-        }
-      }
-      if (!verified || maxAgeMs <= 0) {
+      const checked: PageToken = token ? await checkPageToken(token, auth) : { kind: 'invalid' };
+      if (checked.kind === 'oauth-client') throw new NotAllowedError(OAUTH_CLIENT_TOKEN_MESSAGE);
+      const exp = checked.kind === 'user' ? decodeJwt(token).exp : undefined;
+      const maxAgeMs = exp ? exp * 1000 - Date.now() : 0;
+      if (checked.kind !== 'user' || maxAgeMs <= 0) {
         const sep = returnTo.includes('?') ? '&' : '?';
         res.redirect(303, `${returnTo}${sep}signin_failed=1`);
         return;
