@@ -390,6 +390,7 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
     const done = await request(backend.server).get('/api/auth/v1/device/done?result=constructor');
     expect(done.status).toBe(200);
     expect(done.text).toContain('Request expired');
+    expect(done.text).toContain('<a id="back" href="/api/auth/v1/device">Enter another code</a>');
   });
 
   it('answers an unknown path under the device page with an HTML 404 that leads back', async () => {

@@ -260,8 +260,9 @@ matches the one it shows. Someone who sends you a code is trying to get into you
   router.get('/v1/device/done', async (req, res) => {
     setPageHeaders(res);
     const result = req.query.result;
-    const body = DONE_PAGES[typeof result === 'string' && Object.hasOwn(DONE_PAGES, result) ? result : 'expired'];
-    sendPage(res, { status: 200, title: 'Device', body });
+    const outcome = typeof result === 'string' && Object.hasOwn(DONE_PAGES, result) ? result : 'expired';
+    const back = html`<p><a id="back" href="${basePath}/v1/device">Enter another code</a></p>`;
+    sendPage(res, { status: 200, title: 'Device', body: html`${DONE_PAGES[outcome]}${outcome === 'expired' ? back : ''}` });
   });
 
   return router;
