@@ -226,7 +226,14 @@ export interface Config {
         token?: RateLimitConfig;
         /** `POST /v1/device_authorization`; default 30 per minute. */
         deviceAuthorization?: RateLimitConfig;
-        /** Code entry on the device verification page; default 10 per minute. */
+        /**
+         * Wrong user codes entered on the device verification page, per
+         * signed-in user; each address may enter ten times as many (people
+         * behind one office address share it). Only codes that match no
+         * request count: page views, sign-ins and approve/deny decisions
+         * never do. Over budget the page answers with a 429 page and
+         * Retry-After. Default 5 per 5 minutes.
+         */
         verification?: RateLimitConfig;
       };
 

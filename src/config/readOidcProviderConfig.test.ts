@@ -22,6 +22,17 @@ describe('readOidcProviderConfig', () => {
     expect(config.dynamicClientRegistration.isRedirectUriAllowed('https://x.test/cb')).toBe(true);
   });
 
+  it('reads the device page wrong-code budget from rateLimits.verification (5 per 5 minutes by default)', () => {
+    expect(read({}).rateLimits.verification).toEqual({ requests: 5, windowSeconds: 300 });
+    const configured = read({ oidcProvider: { rateLimits: { verification: { requests: 3, window: '2m' } } } });
+    expect(configured.rateLimits.verification).toEqual({ requests: 3, windowSeconds: 120 });
+    // The old meaning's values (a per-minute page budget) still parse.
+    expect(read({ oidcProvider: { rateLimits: { verification: { requests: 10 } } } }).rateLimits.verification).toEqual({
+      requests: 10,
+      windowSeconds: 300,
+    });
+  });
+
   it('clamps lifetimes to their maxima', () => {
     const config = read({
       oidcProvider: {

@@ -39,7 +39,11 @@ export type RateLimitedEndpoint =
   | 'deviceAuthorization'
   | 'verification';
 
-/** At most `requests` requests per client address in any `windowSeconds`. */
+/**
+ * At most `requests` requests per client address in any `windowSeconds`;
+ * for `verification`, at most `requests` wrong user codes per signed-in user
+ * (see pages/createDevicePageRouter.ts).
+ */
 export interface RateLimit {
   requests: number;
   windowSeconds: number;
@@ -47,14 +51,15 @@ export interface RateLimit {
 
 /**
  * Sized for people and CLIs: registration is rare, token requests come a few
- * times a minute per user, and guessing user codes must stay slow (RFC 8628 §5.1).
+ * times a minute per user, and guessing user codes must stay slow (RFC 8628
+ * §5.1): five wrong codes per user in five minutes, as the page always allowed.
  */
 export const DEFAULT_RATE_LIMITS: Readonly<Record<RateLimitedEndpoint, RateLimit>> = {
   authorization: { requests: 120, windowSeconds: 60 },
   registration: { requests: 20, windowSeconds: 3600 },
   token: { requests: 300, windowSeconds: 60 },
   deviceAuthorization: { requests: 30, windowSeconds: 60 },
-  verification: { requests: 10, windowSeconds: 60 },
+  verification: { requests: 5, windowSeconds: 300 },
 };
 
 /**
@@ -112,7 +117,10 @@ export interface OidcProviderConfig {
   };
   /** Where users approve: the app's consent page (default) or the plugin's own page. */
   consentPage: 'app' | 'builtin';
-  /** `auth.oidcProvider.rateLimits`: per-address budgets of the limited endpoints. */
+  /**
+   * `auth.oidcProvider.rateLimits`: per-address budgets of the limited
+   * endpoints; `verification` is the device page's wrong-code budget.
+   */
   rateLimits: Record<RateLimitedEndpoint, RateLimit>;
 }
 

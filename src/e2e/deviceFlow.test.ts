@@ -3,24 +3,26 @@ import * as oidc from 'openid-client';
 import type { Browser, BrowserContext } from 'playwright-core';
 import request from 'supertest';
 import { createTestDatabases } from '../testUtils/databases';
-import { holdSignIn, launchChromium, screenshot } from './harness/browser';
-import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
 import { recordingAuditor } from './fixtures/recordingAuditor';
+import { holdSignIn, launchChromium, screenshot } from './harness/browser';
+import {
+  DEVICE_GRANT,
+  codeEntered,
+  deviceConfig,
+  expectNoUserCodeIn,
+  pollDevice,
+  requestedUrls,
+  submitCode,
+} from './harness/devicePage';
+import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
 
 jest.setTimeout(120_000);
 
 const databases = createTestDatabases();
-const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
-/** A public CLI client that may use the device grant. */
-const deviceCli = {
-  clientId: 'device-cli',
-  clientName: 'Example CLI',
-  public: true,
-  redirectUris: ['http://127.0.0.1/callback'],
-  grantTypes: [DEVICE_GRANT],
-};
-
+// The protocol and the main browser flows; the verification page's own rules
+// (codes kept out of URLs, wrong-code limits, client names) are in
+// deviceVerificationPage.test.ts.
 describe.each(databases.eachSupportedId())('device authorization grant on %s', databaseId => {
   let knex: Knex;
   let backend: AuthBackend;
@@ -31,28 +33,7 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
 
   beforeAll(async () => {
     knex = await databases.init(databaseId);
-    backend = await startAuthBackend({
-      knex,
-      features: [auditor.factory],
-      config: {
-        auth: {
-          oidcProvider: {
-            signInProvider: 'guest',
-            deviceAuthorization: {
-              enabled: true,
-              interval: { seconds: 1 },
-              allowedClientIds: ['device-cli'],
-            },
-            rateLimits: { verification: { requests: 1000 } },
-            clients: [
-              deviceCli,
-              // Registered for the grant, but not on the allow-list.
-              { ...deviceCli, clientId: 'unlisted-cli', clientName: 'Unlisted CLI' },
-            ],
-          },
-        },
-      },
-    });
+    backend = await startAuthBackend({ knex, features: [auditor.factory], config: deviceConfig() });
     browser = await launchChromium();
     context = await browser.newContext();
     client = await oidc.discovery(new URL(backend.issuer), 'device-cli', undefined, oidc.None(), {
@@ -65,11 +46,7 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
     await backend?.stop();
   });
 
-  const poll = (deviceCode: string, clientId = 'device-cli') =>
-    request(backend.server)
-      .post('/api/auth/v1/token')
-      .type('form')
-      .send({ grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: clientId });
+  const poll = (deviceCode: string, clientId?: string) => pollDevice(backend, deviceCode, clientId);
 
   it('advertises the device authorization endpoint', () => {
     expect(client.serverMetadata().device_authorization_endpoint).toBe(
@@ -83,19 +60,28 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
     expect(started.verification_uri).toBe(`${backend.issuer}/v1/device`);
     expect(started.expires_in).toBe(600);
     expect(started.interval).toBe(1);
+
+    expect(started.verification_uri_complete).toBe(`${backend.issuer}/v1/device#user_code=${started.user_code}`);
     const tokens = oidc.pollDeviceAuthorizationGrant(client, started);
 
     const page = await context.newPage();
+    const urls = requestedUrls(page);
     const release = await holdSignIn(page);
     await page.goto(started.verification_uri_complete!);
     await page.getByText('Checking who you are').waitFor();
     await screenshot(page, 'device-sign-in');
     release();
 
+    // Back from the sign-in, the form holds the code; the person still confirms it.
+    await codeEntered(page, started.user_code);
+    expect(page.url()).toBe(`${backend.issuer}/v1/device`);
+    await page.getByRole('button', { name: 'Continue' }).click();
     await page.locator('#user-code').waitFor();
     expect(await page.locator('#user-code').textContent()).toBe(started.user_code);
     const text = await page.locator('main').innerText();
     expect(text).toContain('Example CLI');
+    // The operators named this client in app-config: no host, no warning.
+    expect(await page.locator('#client-host').count()).toBe(0);
     expect(text).toContain('user:development/guest');
     expect(text).toContain('See your name and picture');
     expect(text).toMatch(/127\.0\.0\.1/);
@@ -106,6 +92,8 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
     await page.waitForURL(/\/v1\/device\/done\?result=approved/);
     await screenshot(page, 'device-approved');
     await page.close();
+    expect(urls.length).toBeGreaterThan(5);
+    expectNoUserCodeIn(urls, started.user_code);
 
     const result = await tokens;
     expect(result.token_type).toBe('bearer');
@@ -161,18 +149,19 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
   it('tells the device access_denied when the user denies in the browser', async () => {
     const started = await oidc.initiateDeviceAuthorization(client, { scope: 'openid' });
     const page = await context.newPage();
+    const urls = requestedUrls(page);
     await page.goto(started.verification_uri);
     const input = page.locator('input[name=user_code]');
     await input.waitFor();
     await screenshot(page, 'device-enter-code');
     // Typed in lower case and without the dash: still the same code.
-    await input.fill(started.user_code.replace('-', '').toLowerCase());
-    await page.getByRole('button', { name: 'Continue' }).click();
+    expect((await submitCode(page, started.user_code.replace('-', '').toLowerCase())).status()).toBe(200);
     await page.locator('#user-code').waitFor();
     await page.getByRole('button', { name: 'Deny' }).click();
     await page.waitForURL(/\/v1\/device\/done\?result=denied/);
     await screenshot(page, 'device-denied');
     await page.close();
+    expectNoUserCodeIn(urls, started.user_code);
 
     const res = await poll(started.device_code);
     expect(res.status).toBe(400);
@@ -236,10 +225,13 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
       .type('form')
       .send({ user_code: started.user_code, decision: 'approve', csrf: 'b'.repeat(43) });
     expect(res.status).toBe(403);
+    expect(res.headers['content-type']).toMatch(/^text\/html/);
+    expect(res.text).toContain('did not come from this site');
+    expect(res.text).toContain('href="/api/auth/v1/device"');
     expect((await poll(started.device_code)).body.error).toBe('authorization_pending');
   });
 
-  it('answers odd form values with a 303 back, changing nothing', async () => {
+  it('answers odd form values with an HTML 400 page, changing nothing', async () => {
     const started = await oidc.initiateDeviceAuthorization(client, { scope: 'openid' });
     const { token } = await backend.signInAsGuest();
     const csrf = 'c'.repeat(43);
@@ -248,13 +240,37 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
         .post('/api/auth/v1/device/decision')
         .set('Cookie', [`oidc-pages-user=${token}`, `oidc-pages-csrf=${csrf}`])
         .type('form')
-        .send({ user_code: started.user_code, decision, csrf });
-      expect(res.status).toBe(303);
+        .send({ request: 'a'.repeat(64), decision, csrf });
+      expect(res.status).toBe(400);
+      expect(res.headers['content-type']).toMatch(/^text\/html/);
+      expect(res.text).toContain('href="/api/auth/v1/device"');
+    }
+    for (const form of [{}, { request: started.user_code }, { request: ['a'.repeat(64), 'b'.repeat(64)] }]) {
+      const res = await request(backend.server)
+        .post('/api/auth/v1/device/decision')
+        .set('Cookie', [`oidc-pages-user=${token}`, `oidc-pages-csrf=${csrf}`])
+        .type('form')
+        .send({ ...form, decision: 'approve', csrf });
+      expect(res.status).toBe(400);
+      expect(res.text).toContain('did not say which request');
     }
     expect((await poll(started.device_code)).body.error).toBe('authorization_pending');
     const done = await request(backend.server).get('/api/auth/v1/device/done?result=constructor');
     expect(done.status).toBe(200);
     expect(done.text).toContain('Request expired');
+    expect(done.text).toContain('<a id="back" href="/api/auth/v1/device">Enter another code</a>');
+  });
+
+  it('answers an unknown path under the device page with an HTML 404 that leads back', async () => {
+    for (const path of ['/api/auth/v1/device/nope', '/api/auth/v1/device/decision']) {
+      const res = await request(backend.server).get(path);
+      expect(res.status).toBe(404);
+      expect(res.headers['content-type']).toMatch(/^text\/html/);
+      expect(res.text).toContain('href="/api/auth/v1/device"');
+    }
+    // The OAuth endpoint next to it is not swallowed by the pages.
+    const endpoint = await request(backend.server).get('/api/auth/v1/device_authorization');
+    expect(endpoint.headers['content-type']).toMatch(/json/);
   });
 
   it('serves the pages with a strict CSP that forbids framing', async () => {
@@ -276,47 +292,5 @@ describe.each(databases.eachSupportedId())('device authorization grant on %s', d
     expect(dump).not.toContain(started.device_code);
     expect(dump).not.toContain(started.user_code);
     expect(dump).not.toContain(started.user_code.replace('-', ''));
-  });
-
-  it('sends a user who is not signed in to the provider start with flow=redirect', async () => {
-    const fresh = await browser.newContext();
-    const page = await fresh.newPage();
-    await page.route('**/api/auth/guest/refresh**', route =>
-      route.fulfill({ status: 401, contentType: 'application/json', body: '{"error":{"name":"AuthenticationError","message":"no session"}}' }),
-    );
-    let startUrl: URL | undefined;
-    await page.route('**/api/auth/guest/start**', route => {
-      startUrl = new URL(route.request().url());
-      return route.fulfill({ status: 200, contentType: 'text/html', body: 'the provider' });
-    });
-    await page.goto(`${backend.issuer}/v1/device?user_code=BCDF-GHJK`);
-    await page.waitForURL(/\/guest\/start/);
-    expect(startUrl!.searchParams.get('flow')).toBe('redirect');
-    expect(startUrl!.searchParams.get('env')).toBe('development');
-    const back = new URL(startUrl!.searchParams.get('redirectUrl')!);
-    expect(back.origin + back.pathname).toBe(`${backend.issuer}/v1/device`);
-    expect(back.searchParams.get('user_code')).toBe('BCDF-GHJK');
-    // Back from the provider still without a session: an error, not a redirect loop.
-    await page.goto(back.href);
-    await page.getByText('Sign-in did not complete').waitFor();
-    await fresh.close();
-  });
-
-  it('rate limits repeated wrong user codes with 429', async () => {
-    const page = await context.newPage();
-    const statuses: number[] = [];
-    for (let i = 0; i < 6; i++) {
-      const res = await page.goto(`${backend.issuer}/v1/device?user_code=BBBB-BBB${'BCDFGH'[i]}`);
-      statuses.push(res!.status());
-      if (i === 0) await screenshot(page, 'device-wrong-code');
-    }
-    expect(statuses).toEqual([400, 400, 400, 400, 400, 429]);
-    await screenshot(page, 'device-rate-limited');
-    // Now even a right code waits: guessing cannot continue.
-    const started = await oidc.initiateDeviceAuthorization(client, { scope: 'openid' });
-    const res = await page.goto(started.verification_uri_complete!);
-    expect(res!.status()).toBe(429);
-    expect(Number(res!.headers()['retry-after'])).toBeGreaterThan(0);
-    await page.close();
   });
 });

@@ -87,13 +87,31 @@ describe('rate limits in a running backend', () => {
     expect(await knex('oidc_clients').select()).toEqual(clients);
   });
 
-  it('limits the device verification page with a Backstage-format 429', async () => {
-    for (let i = 0; i < 2; i++) {
-      expect((await request(backend.server).get('/api/auth/v1/device')).status).toBeLessThan(400);
+  it('counts only wrong codes on the device page, answering over budget with an HTML 429 page', async () => {
+    const { token } = await backend.signInAsGuest();
+    const csrf = 'c'.repeat(43);
+    const cookies = [`oidc-pages-user=${token}`, `oidc-pages-csrf=${csrf}`];
+    // Page views, signed in or not, are not counted.
+    for (let i = 0; i < 10; i++) {
+      expect((await request(backend.server).get('/api/auth/v1/device')).status).toBe(200);
+      expect((await request(backend.server).get('/api/auth/v1/device').set('Cookie', cookies)).status).toBe(200);
     }
-    const res = await request(backend.server).get('/api/auth/v1/device');
+    const enter = (userCode: string) =>
+      request(backend.server)
+        .post('/api/auth/v1/device')
+        .set('Cookie', cookies)
+        .type('form')
+        .send({ csrf, user_code: userCode });
+    expect((await enter('BBBB-BBBB')).status).toBe(400);
+    expect((await enter('BBBB-BBBC')).status).toBe(400);
+    const res = await enter('BBBB-BBBD');
     expect(res.status).toBe(429);
     expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
-    expect(res.body).toMatchObject({ error: { name: 'TooManyRequests' }, response: { statusCode: 429 } });
+    expect(Number(res.headers['retry-after'])).toBeLessThanOrEqual(60);
+    expect(res.headers['content-type']).toMatch(/^text\/html/);
+    expect(res.text).toContain('href="/api/auth/v1/device"');
+    expect(rateLimitedEvents()).toContainEqual(
+      expect.objectContaining({ meta: expect.objectContaining({ endpoint: 'verification', scope: 'user' }) }),
+    );
   });
 });

@@ -2,10 +2,13 @@ import type { AuthService } from '@backstage/backend-plugin-api';
 import type { Response } from 'express';
 import express from 'express';
 import Router from 'express-promise-router';
+import { describeClient } from '../oauth/clients/describeClient';
 import type { OAuthContext } from '../oauth/context';
+import { clientVouching } from './clientVouching';
 import { redirectAfterDecision } from '../oauth/endpoints/consent';
 import type { AuthorizationSession } from '../oauth/stores';
 import { html, page, type Html } from './html';
+import { renderErrorPage } from './pageErrors';
 import { checkCsrf, csrfToken, currentUser, setPageHeaders } from './pageSecurity';
 import type { PagesConfig } from './readPagesConfig';
 import { renderSignIn } from './signInShell';
@@ -57,15 +60,17 @@ export function createConsentPageRouter(deps: ConsentPageDeps): express.Router {
   }
 
   function renderGone(res: Response) {
-    setPageHeaders(res);
-    send(res, 404, 'Request not found', html`
-<h1>This sign-in request is no longer valid</h1>
-<p class="error">It was already answered or has expired. Go back to the application and start again.</p>`);
+    renderErrorPage(res, {
+      status: 404,
+      title: 'This sign-in request is no longer valid',
+      message: 'It was already answered or has expired. Go back to the application and start again.',
+      back: { href: deps.pages.appBaseUrl, text: 'Return to the portal' },
+    });
   }
 
   router.get('/v1/consent/:id', async (req, res) => {
     const id = req.params.id;
-    const user = await currentUser(req, auth);
+    const user = await currentUser(req, res, { auth, baseUrl });
     if (!user) {
       renderSignIn(req, res, {
         baseUrl,
@@ -82,11 +87,11 @@ export function createConsentPageRouter(deps: ConsentPageDeps): express.Router {
     }
     setPageHeaders(res, [redirectSource(session.redirectUri)]);
     const csrf = csrfToken(req, res, baseUrl);
-    const client = await ctx.clients.findClient(session.clientId);
-    const clientName = client?.clientName ?? session.clientId;
+    const client = describeClient(await ctx.clients.findClient(session.clientId), session.clientId);
     send(res, 200, 'Authorize application', html`
-<h1>Authorize ${clientName}?</h1>
-<p><strong>${clientName}</strong> wants to sign you in with your portal account.</p>
+<h1>Authorize ${client.name}?</h1>
+${clientVouching(client)}
+<p><strong>${client.label}</strong> wants to sign you in with your portal account.</p>
 <dl>
   <dt>Signed in as</dt><dd>${user.userEntityRef}</dd>
   <dt>Access</dt><dd><ul>${session.scopes.map(s => html`<li>${SCOPE_TEXT[s] ?? s}</li>`)}</ul></dd>
@@ -108,7 +113,7 @@ export function createConsentPageRouter(deps: ConsentPageDeps): express.Router {
     async (req, res) => {
       const id = req.params.id;
       const back = `${basePath}/v1/consent/${encodeURIComponent(id)}`;
-      const user = await currentUser(req, auth);
+      const user = await currentUser(req, res, { auth, baseUrl });
       const decision = (req.body as Record<string, unknown>).decision;
       const session = await pendingSession(id);
       if (!user || !session || (decision !== 'approve' && decision !== 'deny')) {

@@ -1,19 +1,22 @@
 import type { AuthService } from '@backstage/backend-plugin-api';
+import { NotFoundError } from '@backstage/errors';
 import cookieParser from 'cookie-parser';
 import type express from 'express';
 import Router from 'express-promise-router';
 import type { OAuthContext } from '../oauth/context';
-import { rateLimit } from '../oauth/http/rateLimit';
 import { createConsentPageRouter } from './createConsentPageRouter';
 import { createDevicePageRouter } from './createDevicePageRouter';
+import { type BackLink, pageErrorHandler } from './pageErrors';
+import { safeReturnPath } from './pageSecurity';
 import type { PagesConfig } from './readPagesConfig';
 import { createPageSessionRouter } from './signInShell';
 
 /**
  * The plugin's own HTML pages (no frontend build needed): the device
  * verification page when the device grant is on, and the consent page when
- * `auth.oidcProvider.consentPage` is `builtin`. They speak Backstage's error
- * format, so they are mounted outside the OAuth router.
+ * `auth.oidcProvider.consentPage` is `builtin`. They are mounted outside the
+ * OAuth router, and every error they meet, including an unknown path under
+ * them, is answered with an HTML page that leads back (pageErrors.ts).
  */
 export function createPagesRouter(options: {
   ctx: OAuthContext;
@@ -28,17 +31,10 @@ export function createPagesRouter(options: {
   if (!device && !consent) return router;
 
   const basePath = new URL(baseUrl).pathname.replace(/\/$/, '');
-  const limits = { limits: ctx.config.rateLimits, clock: ctx.clock, audit: ctx.audit };
   const cookies = cookieParser();
-  if (device) router.use('/v1/device', rateLimit(limits, 'verification'));
   for (const path of ['/v1/device', '/v1/consent', '/v1/page-session']) router.use(path, cookies);
-  router.use(
-    createPageSessionRouter({
-      baseUrl,
-      auth,
-      fallbackPath: device ? `${basePath}/v1/device` : `${basePath}/v1/consent/none`,
-    }),
-  );
+  const fallbackPath = device ? `${basePath}/v1/device` : `${basePath}/v1/consent/none`;
+  router.use(createPageSessionRouter({ baseUrl, auth, fallbackPath }));
   if (device) {
     router.use(
       createDevicePageRouter({
@@ -49,9 +45,38 @@ export function createPagesRouter(options: {
         clients: ctx.clients,
         deviceCodes: ctx.deviceCodes,
         pages,
+        // Only wrong codes are counted: page views, sign-ins and decisions
+        // from people behind one address must never run into a limit.
+        wrongCodeLimit: ctx.config.rateLimits.verification,
       }),
     );
   }
   if (consent) router.use(createConsentPageRouter({ ctx, baseUrl, auth, pages }));
+
+  const pagePaths = [
+    '/v1/page-session',
+    ...(device ? ['/v1/device', '/v1/device/*'] : []),
+    ...(consent ? ['/v1/consent', '/v1/consent/*'] : []),
+  ];
+  router.all(pagePaths, () => {
+    throw new NotFoundError('There is no page at this address.');
+  });
+
+  /** A way back from an error, chosen by the page it happened on. */
+  const backLink = (req: express.Request): BackLink => {
+    if (device && /^\/v1\/device(\/|$)/.test(req.path)) {
+      return { href: `${basePath}/v1/device`, text: 'Back to “Connect a device”' };
+    }
+    const consentId = /^\/v1\/consent\/([A-Za-z0-9_-]{1,128})(\/|$)/.exec(req.path)?.[1];
+    if (consent && consentId) {
+      return { href: `${basePath}/v1/consent/${consentId}`, text: 'Back to the sign-in request' };
+    }
+    if (req.path === '/v1/page-session') {
+      const returnTo = (req.body as Record<string, unknown> | undefined)?.return_to;
+      return { href: safeReturnPath(baseUrl, returnTo, fallbackPath), text: 'Try signing in again' };
+    }
+    return { href: pages.appBaseUrl, text: 'Return to the portal' };
+  };
+  router.use(pageErrorHandler({ logger: ctx.logger, backLink }));
   return router;
 }

@@ -1,3 +1,5 @@
+import type { Response } from 'express';
+
 /** Escapes text for HTML element content and double-quoted attributes. */
 export function escapeHtml(value: string): string {
   return value
@@ -42,7 +44,21 @@ button.secondary{background:#fff;color:#1f5fbf}
 .ok{background:#e8f5e9;border-left:4px solid #2e7d32;padding:.75rem;margin:1rem 0}
 dl{display:grid;grid-template-columns:auto 1fr;gap:.35rem 1rem}dt{font-weight:600}dd{margin:0;word-break:break-word}
 .muted{color:#5c6670;font-size:.9rem}
+.host{font-size:1.05rem;margin-top:-.5rem}.host strong{font-family:ui-monospace,Menlo,monospace;background:#eef1f5;border-radius:4px;padding:.1rem .35rem}
+.badge{font-size:.8rem;font-weight:600;color:#8a4b00;background:#fff4e5;border:1px solid #e08a00;border-radius:4px;padding:0 .3rem;margin:0 .35rem}
 `;
+
+/**
+ * Sends `body` as a complete HTML page with `status`. Call `setPageHeaders`
+ * first: the page's style and script carry the nonce it put in `res.locals`.
+ */
+export function sendPage(
+  res: Response,
+  options: { status: number; title: string; body: Html; script?: string },
+): void {
+  const { status, ...rest } = options;
+  res.status(status).type('html').send(page({ ...rest, nonce: res.locals.cspNonce! }));
+}
 
 /** A complete page; styles and scripts carry the response's CSP nonce. */
 export function page(options: { title: string; nonce: string; body: Html; script?: string }): string {

@@ -3,6 +3,7 @@ import type { AuthService } from '@backstage/backend-plugin-api';
 import { NotAllowedError } from '@backstage/errors';
 import type { Request, RequestHandler, Response } from 'express';
 import { constantEquals } from '../oauth/crypto/constantEquals';
+import { oauthClientOfToken } from '../oauth/oauthClientTokens';
 
 /** Holds the user's Backstage token for the pages (HttpOnly, plugin path only). */
 export const USER_COOKIE = 'oidc-pages-user';
@@ -78,26 +79,64 @@ export const checkCsrf: RequestHandler = (req, _res, next) => {
     cookie === '' ||
     !constantEquals(cookie, field)
   ) {
-    throw new NotAllowedError('The form has expired or did not come from this site; reload the page');
+    throw new NotAllowedError(
+      'The form has expired or did not come from this site. Go back, reload the page and try again.',
+    );
   }
   next();
 };
 
-/** The signed-in user, from the Backstage token the pages keep in a cookie. */
+/** What a Backstage token offered to the pages turned out to be. */
+export type PageToken =
+  | { kind: 'user'; userEntityRef: string }
+  | { kind: 'oauth-client'; clientId: string }
+  | { kind: 'invalid' };
+
+/** What a person sees when the pages refuse a token minted for an OAuth client. */
+export const OAUTH_CLIENT_TOKEN_MESSAGE =
+  'This token was issued to an application and cannot be used to sign in here. Sign in to the portal instead.';
+
+/**
+ * Accepts only a user token from a portal sign-in (SPEC §2 Authorization).
+ * A user token that the token endpoint minted for an OAuth client verifies
+ * just as well, but carries the client's id: letting it open a page session
+ * would let a client approve consent and devices, gaining more than it was
+ * given (issue 12 item 3).
+ */
+export async function checkPageToken(token: string, auth: AuthService): Promise<PageToken> {
+  let credentials;
+  try {
+    // The framework's AuthService verifies it against our JWKS, like any plugin would.
+    credentials = await auth.authenticate(token);
+  } catch {
+    return { kind: 'invalid' };
+  }
+  if (!auth.isPrincipal(credentials, 'user')) return { kind: 'invalid' };
+  // Read only now: the signature is checked, so the claim is the issuer's word.
+  const clientId = oauthClientOfToken(token);
+  if (clientId !== undefined) return { kind: 'oauth-client', clientId };
+  return { kind: 'user', userEntityRef: credentials.principal.userEntityRef };
+}
+
+/**
+ * The signed-in user, from the Backstage token the pages keep in a cookie;
+ * undefined when there is none or it no longer verifies. A token minted for
+ * an OAuth client is refused outright (its cookie cleared): the error page
+ * says why, and its way back starts a real sign-in.
+ */
 export async function currentUser(
   req: Request,
-  auth: AuthService,
+  res: Response,
+  options: { auth: AuthService; baseUrl: string },
 ): Promise<{ userEntityRef: string } | undefined> {
   const token = req.cookies?.[USER_COOKIE];
   if (typeof token !== 'string' || token === '') return undefined;
-  try {
-    // The framework's AuthService verifies it against our JWKS, like any plugin would.
-    const credentials = await auth.authenticate(token);
-    if (!auth.isPrincipal(credentials, 'user')) return undefined;
-    return { userEntityRef: credentials.principal.userEntityRef };
-  } catch {
-    return undefined;
+  const checked = await checkPageToken(token, options.auth);
+  if (checked.kind === 'oauth-client') {
+    res.clearCookie(USER_COOKIE, cookieOptions(options.baseUrl));
+    throw new NotAllowedError(OAUTH_CLIENT_TOKEN_MESSAGE);
   }
+  return checked.kind === 'user' ? { userEntityRef: checked.userEntityRef } : undefined;
 }
 
 /** A path under the pages (`<base>/v1/…`) to return to, or the fallback. */

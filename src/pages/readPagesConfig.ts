@@ -7,6 +7,8 @@ export interface PagesConfig {
   signInProvider?: string;
   /** `auth.environment`, passed to the provider as `env`. */
   environment: string;
+  /** `app.baseUrl`: where error pages send a person who has nowhere else to go. */
+  appBaseUrl: string;
 }
 
 const KEY = 'auth.oidcProvider.signInProvider';
@@ -22,5 +24,6 @@ export function readPagesConfig(config: Config): PagesConfig {
   if (configured !== undefined && !providers.includes(configured)) {
     throw new InputError(`${KEY}: '${configured}' is not configured under auth.providers`);
   }
-  return { signInProvider: configured ?? providers[0], environment };
+  const appBaseUrl = config.getString('app.baseUrl');
+  return { signInProvider: configured ?? providers[0], environment, appBaseUrl };
 }

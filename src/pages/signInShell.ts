@@ -1,13 +1,17 @@
 import type { AuthService } from '@backstage/backend-plugin-api';
+import { NotAllowedError } from '@backstage/errors';
 import type { Request, Response } from 'express';
 import Router from 'express-promise-router';
 import express from 'express';
 import { decodeJwt } from 'jose';
-import { html, page } from './html';
+import { html, page, type Html } from './html';
 import type { PagesConfig } from './readPagesConfig';
 import {
   checkCsrf,
+  checkPageToken,
   cookieOptions,
+  OAUTH_CLIENT_TOKEN_MESSAGE,
+  type PageToken,
   csrfToken,
   safeReturnPath,
   setPageHeaders,
@@ -41,11 +45,21 @@ const SCRIPT = `
 })();
 `;
 
-/** Renders the "signing you in" page that leads back to `returnTo`. */
+/**
+ * Renders the "signing you in" page that leads back to `returnTo`. A page
+ * may add `extra`: its own script, run first, and markup for it, e.g. to
+ * keep state the round trip through the provider would lose.
+ */
 export function renderSignIn(
   req: Request,
   res: Response,
-  options: { baseUrl: string; pages: PagesConfig; returnTo: string; failed?: boolean },
+  options: {
+    baseUrl: string;
+    pages: PagesConfig;
+    returnTo: string;
+    failed?: boolean;
+    extra?: { script: string; body?: Html };
+  },
 ): void {
   const redirected = req.query.signin_redirected === '1';
   const { baseUrl, pages, returnTo } = options;
@@ -73,13 +87,16 @@ export function renderSignIn(
   <input type="hidden" name="csrf" value="${csrf}">
   <input type="hidden" name="token" value="">
   <input type="hidden" name="return_to" value="${returnTo}">
-</form>`;
-  res.status(200).type('html').send(page({ title: 'Sign in', nonce, body, script: SCRIPT }));
+</form>
+${options.extra?.body}`;
+  const script = `${options.extra?.script ?? ''}${SCRIPT}`;
+  res.status(200).type('html').send(page({ title: 'Sign in', nonce, body, script }));
 }
 
 /**
  * `POST /v1/page-session`: keeps the Backstage token from the page script in
- * an HttpOnly cookie for the pages, once the framework has verified it.
+ * an HttpOnly cookie for the pages, once the framework has verified it and
+ * it has turned out to come from a portal sign-in (see checkPageToken).
  */
 export function createPageSessionRouter(options: {
   baseUrl: string;
@@ -96,19 +113,11 @@ export function createPageSessionRouter(options: {
       const body = req.body as Record<string, unknown>;
       const returnTo = safeReturnPath(baseUrl, body.return_to, fallbackPath);
       const token = typeof body.token === 'string' ? body.token : '';
-      let verified = false;
-      let maxAgeMs = 0;
-      if (token) {
-        try {
-          const credentials = await auth.authenticate(token);
-          verified = auth.isPrincipal(credentials, 'user');
-          const exp = decodeJwt(token).exp;
-          maxAgeMs = exp ? exp * 1000 - Date.now() : 0;
-        } catch {
-          verified = false;
-        }
-      }
-      if (!verified || maxAgeMs <= 0) {
+      const checked: PageToken = token ? await checkPageToken(token, auth) : { kind: 'invalid' };
+      if (checked.kind === 'oauth-client') throw new NotAllowedError(OAUTH_CLIENT_TOKEN_MESSAGE);
+      const exp = checked.kind === 'user' ? decodeJwt(token).exp : undefined;
+      const maxAgeMs = exp ? exp * 1000 - Date.now() : 0;
+      if (checked.kind !== 'user' || maxAgeMs <= 0) {
         const sep = returnTo.includes('?') ? '&' : '?';
         res.redirect(303, `${returnTo}${sep}signin_failed=1`);
         return;

@@ -88,7 +88,9 @@ async function createDeviceRequest(
         device_code: deviceCode,
         user_code: shown,
         verification_uri: uri,
-        verification_uri_complete: `${uri}?user_code=${shown}`,
+        // RFC 8628 §3.3.1 lets this URI carry the code in any form: in the
+        // fragment it is never sent to the server, so never in a request log.
+        verification_uri_complete: `${uri}#user_code=${shown}`,
         expires_in: lifetimeSeconds,
         interval: intervalSeconds,
       };
