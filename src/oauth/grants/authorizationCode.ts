@@ -37,7 +37,10 @@ export const authorizationCodeGrant: Grant = {
     if (session.clientId !== client.clientId) {
       throw new InvalidGrant('authorization code was issued to another client');
     }
-    if (session.status !== 'approved' || !session.userEntityRef) {
+    // We won the code, so this is its one redemption; `expired` means a
+    // replay racing us has already revoked the grant: tokens, but no refresh.
+    const revokedByReplay = session.status === 'expired';
+    if ((session.status !== 'approved' && !revokedByReplay) || !session.userEntityRef) {
       throw new InvalidGrant('authorization code is invalid or expired');
     }
     // RFC 6749 §4.1.3: identical to the value sent to the authorization endpoint.
@@ -59,14 +62,17 @@ export const authorizationCodeGrant: Grant = {
       savedClaims: result.code.savedClaims,
     };
     let refreshToken: string | undefined;
-    if (wantsRefreshToken(ctx, access)) {
+    if (wantsRefreshToken(ctx, access) && !revokedByReplay) {
       refreshToken = await startRefreshFamily(ctx, access, session.id);
       // A replay between our redemption and the insert above could not see
-      // the token to revoke it; it revoked the grant instead, which we see.
+      // the token to revoke it; it revoked the grant instead, which we see,
+      // and so the token is revoked before anyone could use it.
       if ((await ctx.refreshTokens.revokeFamilyIfGrantRevoked(session.id, session.id)) > 0) {
-        throw new InvalidGrant('authorization code was already used');
+        refreshToken = undefined;
       }
     }
+    // Of any number of concurrent redemptions exactly this one succeeds; a
+    // self-contained access token cannot be taken back, the refresh token is.
     return buildTokenResponse(ctx, access, refreshToken);
   },
 };
