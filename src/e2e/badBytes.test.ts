@@ -390,6 +390,8 @@ const BACKSTAGE_CASES: BackstageCase[] = [
   },
 ];
 
+const NUL_CHAR = String.fromCharCode(0);
+
 describe.each(databases.eachSupportedId())('bad bytes are bad requests on %s (issue 12 item 8)', databaseId => {
   let knex: Knex;
   let backend: AuthBackend;
@@ -459,6 +461,24 @@ describe.each(databases.eachSupportedId())('bad bytes are bad requests on %s (is
         response: { statusCode: 400 },
       },
     });
+    expect(await snapshotTables(knex)).toEqual(before);
+  });
+
+  it.each([
+    ['/api/auth/v1/page-session', 'token', { csrf: 'c', token: `a${NUL_CHAR}b`, return_to: '/api/auth/v1/device' }],
+    ['/api/auth/v1/page-session', 'return_to', { csrf: 'c', token: 't', return_to: '/api/auth/v1/device\u0085' }],
+    ['/api/auth/v1/device', 'user_code', { csrf: 'c', user_code: `BCDF${NUL_CHAR}GHJK` }],
+    ['/api/auth/v1/device/decision', 'decision', { csrf: 'c', decision: 'approve\ud800' }],
+  ])('page form %s with a bad %s field: an HTML 400, no row changed', async (path, field, form) => {
+    const before = await snapshotTables(knex);
+    const res = await request(backend.server)
+      .post(path)
+      .set('Cookie', 'oidc-pages-csrf=c')
+      .type('form')
+      .send(new URLSearchParams(form as Record<string, string>).toString());
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/^text\/html/);
+    expect(res.text).toContain(`form field &#39;${field}&#39; contains`);
     expect(await snapshotTables(knex)).toEqual(before);
   });
 

@@ -9,7 +9,13 @@ import { redirectAfterDecision } from '../oauth/endpoints/consent';
 import type { AuthorizationSession } from '../oauth/stores';
 import { html, page, type Html } from './html';
 import { renderErrorPage } from './pageErrors';
-import { checkCsrf, csrfToken, currentUser, setPageHeaders } from './pageSecurity';
+import {
+  checkCsrf,
+  csrfToken,
+  currentUser,
+  rejectForbiddenFormCharacters,
+  setPageHeaders,
+} from './pageSecurity';
 import type { PagesConfig } from './readPagesConfig';
 import { renderSignIn } from './signInShell';
 import { SCOPE_TEXT } from './scopeText';
@@ -109,6 +115,7 @@ ${clientVouching(client)}
   router.post(
     '/v1/consent/:id/decision',
     express.urlencoded({ extended: false, limit: 16 * 1024 }),
+    rejectForbiddenFormCharacters,
     checkCsrf,
     async (req, res) => {
       const id = req.params.id;

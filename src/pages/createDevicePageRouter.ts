@@ -14,7 +14,7 @@ import { FailedAttemptLimiter } from './FailedAttemptLimiter';
 import { DEVICE_CODE_SCRIPT } from './deviceCodeScript';
 import { html, sendPage, type Html } from './html';
 import { renderErrorPage } from './pageErrors';
-import { checkCsrf, csrfToken, currentUser, setPageHeaders } from './pageSecurity';
+import { checkCsrf, csrfToken, currentUser, rejectForbiddenFormCharacters, setPageHeaders } from './pageSecurity';
 import type { PagesConfig } from './readPagesConfig';
 import { renderSignIn } from './signInShell';
 import { clientAddressKey } from '../oauth/http/rateLimit';
@@ -205,7 +205,7 @@ matches the one it shows. Someone who sends you a code is trying to get into you
     renderEntry(req, res, 200, '');
   });
 
-  router.post('/v1/device', formParser, checkCsrf, async (req, res) => {
+  router.post('/v1/device', formParser, rejectForbiddenFormCharacters, checkCsrf, async (req, res) => {
     const body = req.body as Record<string, unknown>;
     const typed = typeof body.user_code === 'string' ? body.user_code.slice(0, 64) : '';
     const user = await currentUser(req, res, { auth, baseUrl });
@@ -225,7 +225,7 @@ matches the one it shows. Someone who sends you a code is trying to get into you
     }
   });
 
-  router.post('/v1/device/decision', formParser, checkCsrf, async (req, res) => {
+  router.post('/v1/device/decision', formParser, rejectForbiddenFormCharacters, checkCsrf, async (req, res) => {
     const body = req.body as Record<string, unknown>;
     const user = await currentUser(req, res, { auth, baseUrl });
     if (!user) {

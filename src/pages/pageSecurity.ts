@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { AuthService } from '@backstage/backend-plugin-api';
-import { NotAllowedError } from '@backstage/errors';
+import { InputError, NotAllowedError } from '@backstage/errors';
 import type { Request, RequestHandler, Response } from 'express';
 import { constantEquals } from '../oauth/crypto/constantEquals';
+import { findForbiddenCharacterIn } from '../oauth/http/findForbiddenCharacter';
 import { oauthClientOfToken } from '../oauth/oauthClientTokens';
 
 /** Holds the user's Backstage token for the pages (HttpOnly, plugin path only). */
@@ -153,3 +154,17 @@ export function safeReturnPath(baseUrl: string, candidate: unknown, fallback: st
   }
   return fallback;
 }
+
+/**
+ * Refuses a page form whose fields carry a control character, a lone
+ * surrogate or U+FFFD (issue 12 item 8: bad bytes are bad requests), as a
+ * 400 the pages show as HTML. Mount it right after the form parser.
+ */
+export const rejectForbiddenFormCharacters: RequestHandler = (req, _res, next) => {
+  const found = findForbiddenCharacterIn(req.body);
+  if (found) {
+    const field = found.path.length > 0 ? `form field '${found.path[0]}'` : 'the form';
+    throw new InputError(`${field} contains ${found.description}`);
+  }
+  next();
+};

@@ -7,15 +7,16 @@ import { decodeJwt } from 'jose';
 import { html, page, type Html } from './html';
 import type { PagesConfig } from './readPagesConfig';
 import {
+  OAUTH_CLIENT_TOKEN_MESSAGE,
+  USER_COOKIE,
   checkCsrf,
   checkPageToken,
   cookieOptions,
-  OAUTH_CLIENT_TOKEN_MESSAGE,
-  type PageToken,
   csrfToken,
+  rejectForbiddenFormCharacters,
   safeReturnPath,
   setPageHeaders,
-  USER_COOKIE,
+  type PageToken,
 } from './pageSecurity';
 
 /**
@@ -108,6 +109,7 @@ export function createPageSessionRouter(options: {
   router.post(
     '/v1/page-session',
     express.urlencoded({ extended: false, limit: 64 * 1024 }),
+    rejectForbiddenFormCharacters,
     checkCsrf,
     async (req, res) => {
       const body = req.body as Record<string, unknown>;
