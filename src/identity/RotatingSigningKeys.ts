@@ -1,5 +1,5 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
-import { randomUUID } from 'node:crypto';
+import { KeyObject, randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair } from 'jose';
 import type { KeyStore } from './KeyStore';
 import type { SigningKey, SigningKeys } from './SigningKeys';
@@ -122,6 +122,6 @@ export class RotatingSigningKeys implements SigningKeys {
     const jwk = await exportJWK(publicKey);
     await this.#store.addKey({ ...jwk, kid, alg: this.algorithm, use: 'sig' });
     this.#logger.info(`Created signing key ${kid} (${this.algorithm})`);
-    return { kid, alg: this.algorithm, privateKey };
+    return { kid, alg: this.algorithm, privateKey: KeyObject.from(privateKey) };
   }
 }

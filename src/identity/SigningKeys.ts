@@ -1,11 +1,12 @@
-import type { KeyLike } from 'jose';
+import type { KeyObject } from 'node:crypto';
 import type { PublicSigningJwk } from './KeyStore';
 
 /** The private key tokens are signed with right now, with its `kid` and `alg`. */
 export interface SigningKey {
   kid: string;
   alg: string;
-  privateKey: KeyLike;
+  /** A Node KeyObject, converted once from what jose generates or imports (a CryptoKey). */
+  privateKey: KeyObject;
 }
 
 /**

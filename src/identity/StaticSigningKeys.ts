@@ -1,6 +1,7 @@
 import { ForwardedError } from '@backstage/errors';
 import { readFile } from 'node:fs/promises';
-import { compactVerify, CompactSign, exportJWK, importPKCS8, importSPKI, type KeyLike } from 'jose';
+import { KeyObject, type webcrypto } from 'node:crypto';
+import { compactVerify, CompactSign, exportJWK, importPKCS8, importSPKI } from 'jose';
 import type { StaticKeyConfig } from '../config/readIdentityConfig';
 import type { PublicSigningJwk } from './KeyStore';
 import type { SigningKey, SigningKeys } from './SigningKeys';
@@ -66,13 +67,18 @@ async function loadPair(config: StaticKeyConfig, index: number) {
   await assertSamePair(prefix, config.algorithm, privateKey, publicKey);
   const jwk = await exportJWK(publicKey);
   return {
-    signing: { kid: config.keyId, alg: config.algorithm, privateKey },
+    signing: { kid: config.keyId, alg: config.algorithm, privateKey: KeyObject.from(privateKey) },
     publicJwk: { ...jwk, kid: config.keyId, alg: config.algorithm, use: 'sig' },
   };
 }
 
 /** A swapped or mismatched file would otherwise only show as every token being refused. */
-async function assertSamePair(prefix: string, alg: string, privateKey: KeyLike, publicKey: KeyLike) {
+async function assertSamePair(
+  prefix: string,
+  alg: string,
+  privateKey: webcrypto.CryptoKey,
+  publicKey: webcrypto.CryptoKey,
+) {
   const probe = await new CompactSign(new TextEncoder().encode('probe'))
     .setProtectedHeader({ alg })
     .sign(privateKey);

@@ -1,5 +1,4 @@
-import { constants, KeyObject, sign, type SignKeyObjectInput } from 'node:crypto';
-import type { KeyLike } from 'jose';
+import { constants, KeyObject, sign, type SignKeyObjectInput, type webcrypto } from 'node:crypto';
 import type { SigningAlgorithm } from '../config/readIdentityConfig';
 
 /**
@@ -37,13 +36,16 @@ const ALGORITHMS: Record<SigningAlgorithm, AlgorithmSpec> = {
   EdDSA: { digest: null, keyType: 'ed25519' },
 };
 
+/** What signs: a Node KeyObject, or a WebCrypto CryptoKey (converted each time; prefer KeyObject). */
+type SigningPrivateKey = KeyObject | webcrypto.CryptoKey;
+
 /** Keys already checked against the algorithm they sign with. */
 const checked = new WeakMap<KeyObject, string>();
 
-function signingKey(alg: string, key: KeyLike): { spec: AlgorithmSpec; keyObject: KeyObject } {
+function signingKey(alg: string, key: SigningPrivateKey): { spec: AlgorithmSpec; keyObject: KeyObject } {
   const spec = (ALGORITHMS as Record<string, AlgorithmSpec | undefined>)[alg];
   if (!spec) throw new Error(`Unsupported JWS algorithm '${alg}'`);
-  const keyObject = key instanceof KeyObject ? key : KeyObject.from(key as CryptoKey);
+  const keyObject = key instanceof KeyObject ? key : KeyObject.from(key);
   if (checked.get(keyObject) !== alg) {
     const type = keyObject.asymmetricKeyType;
     const fits =
@@ -71,7 +73,7 @@ function encodeJson(value: unknown): string {
 export async function signCompactJws(
   header: { alg: string; [name: string]: unknown },
   payload: Record<string, unknown>,
-  key: KeyLike,
+  key: SigningPrivateKey,
 ): Promise<string> {
   const signingInput = `${encodeJson(header)}.${encodeJson(payload)}`;
   return `${signingInput}.${await jwsSignature(header.alg, key, signingInput)}`;
@@ -81,7 +83,7 @@ export async function signCompactJws(
 export function detachedJwsSignature(
   header: { alg: string; [name: string]: unknown },
   payload: Record<string, unknown>,
-  key: KeyLike,
+  key: SigningPrivateKey,
 ): Promise<string> {
   return jwsSignature(header.alg, key, `${encodeJson(header)}.${encodeJson(payload)}`);
 }
@@ -93,7 +95,7 @@ export function detachedJwsSignature(
  * token exchange (three ES256 signatures: ~1.28 → ~1.00 ms) at the same
  * total CPU; in a busy server a signature on the event loop cost ~70 µs.
  */
-async function jwsSignature(alg: string, key: KeyLike, signingInput: string): Promise<string> {
+async function jwsSignature(alg: string, key: SigningPrivateKey, signingInput: string): Promise<string> {
   const { spec, keyObject } = signingKey(alg, key);
   const data = Buffer.from(signingInput, 'ascii');
   const signature = await new Promise<Buffer>((resolve, reject) => {
