@@ -92,6 +92,34 @@ export interface Config {
       allowedRedirectUriPatterns?: string[];
     };
 
+    /**
+     * Pre-registered OAuth clients, as in `@backstage/plugin-auth-backend`
+     * 0.31. Read together with `auth.oidcProvider.clients` as one set: a
+     * client id may appear under only one of the two keys. Every client uses
+     * PKCE (S256); grants are `authorization_code`, plus `refresh_token` when
+     * refresh tokens are enabled.
+     */
+    staticClients?: Array<{
+      /** Unique across both keys, at most 255 characters, not an http(s) URL. */
+      clientId: string;
+      /** Shown on the consent page. Defaults to the client ID. */
+      clientName?: string;
+      /**
+       * When set, the client must authenticate at the token endpoint
+       * (`client_secret_basic` or `client_secret_post`); when left out, it is
+       * a public client (PKCE only; it may send HTTP Basic with an empty
+       * secret). Write it as `${ENV_VAR}`; only its SHA-256 hash is kept in memory.
+       * @visibility secret
+       */
+      clientSecret?: string;
+      /**
+       * Redirect URIs, compared exactly (a loopback redirect may use any port,
+       * RFC 8252): https, http on a loopback host, or a reverse-domain
+       * private-use scheme.
+       */
+      redirectUris: string[];
+    }>;
+
     /** OAuth Client ID Metadata Documents: a URL as `client_id`. */
     clientIdMetadataDocuments?: {
       /** Defaults to false. */
@@ -144,10 +172,12 @@ export interface Config {
     oidcProvider?: {
       /**
        * Clients registered in config, so internal tools can use the portal
-       * for single sign-on without an open registration endpoint.
+       * for single sign-on without an open registration endpoint. Read
+       * together with `auth.staticClients` (upstream's key) as one set; this
+       * key adds `scopes`, `grantTypes` and an explicit `public`.
        */
       clients?: Array<{
-        /** At most 255 characters, unique, not an http(s) URL. */
+        /** At most 255 characters, unique across both keys, not an http(s) URL. */
         clientId: string;
         /**
          * Required for confidential clients, forbidden for public ones.

@@ -101,7 +101,7 @@ export interface OidcProviderConfig {
      */
     requireUserInCatalog: boolean;
   };
-  /** `auth.oidcProvider.clients`: pre-registered clients. */
+  /** Pre-registered clients: `auth.staticClients` (upstream's key) and `auth.oidcProvider.clients`, as one set. */
   clients: StaticClientConfig[];
   authorizationCodeLifetimeSeconds: number;
   consentSessionLifetimeSeconds: number;
@@ -149,7 +149,7 @@ export function readOidcProviderConfig(config: Config): OidcProviderConfig {
       false,
     ),
     refreshToken,
-    clients: readStaticClients(config, `${OP}.clients`, {
+    clients: readStaticClients(config, {
       refreshEnabled: refreshToken.enabled,
       deviceEnabled: deviceAuthorization.enabled,
     }),

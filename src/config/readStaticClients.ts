@@ -4,7 +4,10 @@ import { redirectUriRuleViolation } from '../oauth/checks/redirectUriRule';
 import { supportedGrantTypes, supportedScopes } from '../oauth/supportedScopes';
 import { readWith } from './readDuration';
 
-/** A client pre-registered in app-config (`auth.oidcProvider.clients[]`). */
+/**
+ * A client pre-registered in app-config, from `auth.staticClients[]`
+ * (upstream 0.31's key) or `auth.oidcProvider.clients[]` (ours).
+ */
 export interface StaticClientConfig {
   clientId: string;
   /** The secret in clear as configured; hashed by the client resolver at startup. */
@@ -18,20 +21,47 @@ export interface StaticClientConfig {
   public: boolean;
 }
 
+/** Upstream 0.31's key: `clientId`, `clientName`, `clientSecret`, `redirectUris`. */
+export const UPSTREAM_STATIC_CLIENTS_KEY = 'auth.staticClients';
+/** Ours, which adds `scopes`, `grantTypes` and an explicit `public`. */
+export const OIDC_PROVIDER_CLIENTS_KEY = 'auth.oidcProvider.clients';
+
+type Features = { refreshEnabled: boolean; deviceEnabled: boolean };
+
 /**
- * Reads and validates pre-registered clients. A confidential client needs a
- * secret, a public one must not have one, ids are unique and are not URLs
- * (those are client-ID metadata documents).
+ * Reads the pre-registered clients of both keys as one set (issue 13:
+ * upstream's configuration keeps its meaning). Under `auth.staticClients` a
+ * client is public exactly when it has no `clientSecret`, as upstream
+ * decides; under `auth.oidcProvider.clients` `public: true` says so and a
+ * confidential client must have a secret. Either way ids are unique across
+ * both keys and are not URLs (those are client-ID metadata documents), and
+ * every redirect URI keeps the redirect-URI rule.
  */
-export function readStaticClients(
+export function readStaticClients(config: Config, features: Features): StaticClientConfig[] {
+  const upstream = readClientList(config, UPSTREAM_STATIC_CLIENTS_KEY, features, 'upstream');
+  const ours = readClientList(config, OIDC_PROVIDER_CLIENTS_KEY, features, 'own');
+  const upstreamIndex = new Map(upstream.map((client, index) => [client.clientId, index]));
+  ours.forEach((client, index) => {
+    const other = upstreamIndex.get(client.clientId);
+    if (other !== undefined) {
+      throw new InputError(
+        `${OIDC_PROVIDER_CLIENTS_KEY}[${index}].clientId: '${client.clientId}' is also configured ` +
+          `in ${UPSTREAM_STATIC_CLIENTS_KEY}[${other}]; configure each client under one of the two keys`,
+      );
+    }
+  });
+  return [...upstream, ...ours];
+}
+
+function readClientList(
   config: Config,
   key: string,
-  features: { refreshEnabled: boolean; deviceEnabled: boolean },
+  features: Features,
+  shape: 'upstream' | 'own',
 ): StaticClientConfig[] {
   const entries = readWith(key, () => config.getOptionalConfigArray(key)) ?? [];
   const seen = new Set<string>();
-  const grantTypesAllowed = supportedGrantTypes(features);
-  const scopesAllowed = supportedScopes(features);
+  const upstreamShape = shape === 'upstream';
 
   return entries.map((entry, index) => {
     const at = `${key}[${index}]`;
@@ -51,16 +81,12 @@ export function readStaticClients(
     }
     seen.add(clientId);
 
-    const isPublic = read('public', () => entry.getOptionalBoolean('public')) ?? false;
     const clientSecret = read('clientSecret', () => entry.getOptionalString('clientSecret'));
-    if (isPublic && clientSecret !== undefined) {
-      throw new InputError(`${at}.clientSecret: a public client must not have a secret`);
-    }
-    if (!isPublic && !clientSecret) {
-      throw new InputError(
-        `${at}.clientSecret: required for a confidential client (or set public: true)`,
-      );
-    }
+    // Upstream: a secret makes the client confidential, none makes it public.
+    // Config itself refuses an empty string, so `clientSecret: ''` stops startup.
+    const isPublic = upstreamShape
+      ? clientSecret === undefined
+      : readOwnPublic(at, clientSecret, read('public', () => entry.getOptionalBoolean('public')));
 
     const clientName =
       read('clientName', () => entry.getOptionalString('clientName')) ?? clientId;
@@ -70,25 +96,12 @@ export function readStaticClients(
     }
     redirectUris.forEach((uri, i) => checkRedirectUri(uri, `${at}.redirectUris[${i}]`));
 
-    const scopes = read('scopes', () => entry.getOptionalStringArray('scopes'));
-    for (const scope of scopes ?? []) {
-      if (!scopesAllowed.includes(scope)) {
-        throw new InputError(
-          `${at}.scopes: '${scope}' is not supported (supported: ${scopesAllowed.join(', ')})`,
-        );
-      }
-    }
-    const grantTypes = read('grantTypes', () => entry.getOptionalStringArray('grantTypes')) ?? [
+    // Upstream's key has neither: every supported scope, its default grants.
+    const scopes = upstreamShape ? undefined : readScopes(entry, at, features);
+    const grantTypes = (upstreamShape ? undefined : readGrantTypes(entry, at, features)) ?? [
       'authorization_code',
       ...(features.refreshEnabled ? ['refresh_token'] : []),
     ];
-    for (const grantType of grantTypes) {
-      if (!grantTypesAllowed.includes(grantType)) {
-        throw new InputError(
-          `${at}.grantTypes: '${grantType}' is not enabled (enabled: ${grantTypesAllowed.join(', ')})`,
-        );
-      }
-    }
 
     return {
       clientId,
@@ -100,6 +113,44 @@ export function readStaticClients(
       public: isPublic,
     };
   });
+}
+
+function readOwnPublic(at: string, clientSecret: string | undefined, isPublic = false): boolean {
+  if (isPublic && clientSecret !== undefined) {
+    throw new InputError(`${at}.clientSecret: a public client must not have a secret`);
+  }
+  if (!isPublic && !clientSecret) {
+    throw new InputError(
+      `${at}.clientSecret: required for a confidential client (or set public: true)`,
+    );
+  }
+  return isPublic;
+}
+
+function readScopes(entry: Config, at: string, features: Features): string[] | undefined {
+  const scopes = readWith(`${at}.scopes`, () => entry.getOptionalStringArray('scopes'));
+  const allowed = supportedScopes(features);
+  for (const scope of scopes ?? []) {
+    if (!allowed.includes(scope)) {
+      throw new InputError(
+        `${at}.scopes: '${scope}' is not supported (supported: ${allowed.join(', ')})`,
+      );
+    }
+  }
+  return scopes;
+}
+
+function readGrantTypes(entry: Config, at: string, features: Features): string[] | undefined {
+  const grantTypes = readWith(`${at}.grantTypes`, () => entry.getOptionalStringArray('grantTypes'));
+  const allowed = supportedGrantTypes(features);
+  for (const grantType of grantTypes ?? []) {
+    if (!allowed.includes(grantType)) {
+      throw new InputError(
+        `${at}.grantTypes: '${grantType}' is not enabled (enabled: ${allowed.join(', ')})`,
+      );
+    }
+  }
+  return grantTypes;
 }
 
 function checkRedirectUri(uri: string, key: string): void {

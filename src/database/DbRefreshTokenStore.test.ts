@@ -71,4 +71,18 @@ describe.each(databases.eachSupportedId())('DbRefreshTokenStore on %p', database
     expect((await store.find('c'))?.status).toBe('active');
     expect((await store.find('x'))?.status).toBe('active');
   });
+
+  it("revokes every active token of a user in one go, whatever the case of the stored ref", async () => {
+    const { store } = await setup();
+    await store.issue(record('a1', 'fa'), { maxActivePerUser: 5 });
+    await store.rotate('a1', record('a2', 'fa'), now);
+    await store.issue(record('b1', 'fb', 'User:Default/A'), { maxActivePerUser: 5 });
+    await store.issue(record('x1', 'fx', 'user:default/other'), { maxActivePerUser: 5 });
+    expect(await store.revokeAllForUser('user:default/a')).toBe(2);
+    expect((await store.find('a1'))?.status).toBe('rotated');
+    expect((await store.find('a2'))?.status).toBe('revoked');
+    expect((await store.find('b1'))?.status).toBe('revoked');
+    expect((await store.find('x1'))?.status).toBe('active');
+    expect(await store.revokeAllForUser('user:default/a')).toBe(0);
+  });
 });

@@ -79,6 +79,16 @@ export class DbRefreshTokenStore implements RefreshTokenStore {
       .update({ status: 'revoked' });
   }
 
+  async revokeAllForUser(userEntityRef: string): Promise<number> {
+    // One statement. Refs are compared in lower case: rows stored before
+    // sign-in made refs canonical (issue 13) may say `User:default/Jane`, and
+    // revoking a user must not miss them. It scans, but it runs rarely.
+    return this.#db<DbRefreshTokenRow>(TABLE)
+      .whereRaw('lower(user_entity_ref) = ?', [userEntityRef.toLowerCase()])
+      .andWhere({ status: 'active' })
+      .update({ status: 'revoked' });
+  }
+
   async revokeFamilyIfGrantRevoked(familyId: string, sessionId: string): Promise<number> {
     // One statement: the session's status is read when the update runs, so
     // a revocation that committed before it is always seen.

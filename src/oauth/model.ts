@@ -45,6 +45,7 @@ export interface SecurityEvent {
     | 'code-replayed'
     | 'refresh-token-reused'
     | 'token-revoked'
+    | 'offline-sessions-revoked'
     | 'rate-limited';
   clientId?: string;
   userEntityRef?: string;

@@ -111,6 +111,12 @@ export interface RefreshTokenStore {
   /** Revokes the family's active token(s); returns how many were still usable. */
   revokeFamily(familyId: string): Promise<number>;
   /**
+   * Revokes every active token of the user, so each of their families ends;
+   * returns how many tokens were active. `userEntityRef` is canonical (lower
+   * case) and matches stored refs whatever their case.
+   */
+  revokeAllForUser(userEntityRef: string): Promise<number>;
+  /**
    * Revokes a family started from an authorization session if that session
    * no longer grants anything ({@link AuthorizationSessionStore.revokeGrant}).
    * Called after storing a family's first token, this closes the race with a

@@ -104,4 +104,34 @@ describe('CatalogResolverContext', () => {
     await context.issueToken({ claims: { sub: 'user:default/carol', email: 'c@example.com' } });
     expect(issued).toEqual([{ sub: 'user:default/carol', ent: ['user:default/carol'], email: 'c@example.com' }]);
   });
+
+  it('makes sub and ent canonical and drops duplicate ent refs (issue 13)', async () => {
+    const { context, issued } = setup();
+    const result = await context.issueToken({
+      claims: {
+        sub: 'User:Default/Jane.Doe',
+        ent: ['User:Default/Jane.Doe', 'user:default/jane.doe', 'Group:Default/Team-A', 'group:default/team-a', 'jane'],
+        team: 'Blue',
+      },
+    });
+    const canonical = {
+      sub: 'user:default/jane.doe',
+      ent: ['user:default/jane.doe', 'group:default/team-a', 'jane'],
+      team: 'Blue',
+    };
+    expect(issued).toEqual([canonical]);
+    expect(result.identity).toEqual({
+      type: 'user',
+      userEntityRef: canonical.sub,
+      ownershipEntityRefs: canonical.ent,
+    });
+    await context.issueToken({ claims: { sub: 'User:Default/Jane.Doe' } });
+    expect(issued[1]).toEqual({ sub: 'user:default/jane.doe', ent: ['user:default/jane.doe'] });
+  });
+
+  it('keeps a ref that does not parse as given', async () => {
+    const { context, issued } = setup();
+    await context.issueToken({ claims: { sub: 'Jane', ent: ['Jane', 'Jane'] } });
+    expect(issued).toEqual([{ sub: 'Jane', ent: ['Jane'] }]);
+  });
 });

@@ -53,8 +53,16 @@ export class CatalogResolverContext implements AuthResolverContext {
     this.#ownershipResolver = options.ownershipResolver;
   }
 
+  /**
+   * Issues the user token of a sign-in. Entity refs in `sub` and `ent` are
+   * made canonical and `ent` loses duplicates, as upstream 0.31 does (issue
+   * 13): a resolver's `User:default/Jane.Doe` must name the same user as
+   * `user:default/jane.doe` in user_info, refresh tokens and revocations.
+   */
   async issueToken(params: TokenParams): Promise<BackstageSignInResult> {
-    const { sub, ent = [sub], ...custom } = params.claims;
+    const { sub: rawSub, ent: rawEnt, ...custom } = params.claims;
+    const sub = canonicalEntityRef(rawSub);
+    const ent = rawEnt ? [...new Set(rawEnt.map(canonicalEntityRef))] : [sub];
     const { token } = await this.#identity.issueUserToken({ claims: { sub, ent, ...custom } });
     this.#logger.info(`Issued token for ${sub}`);
     // `ent` is usually left out of the token, so the frontend gets it here.
@@ -116,6 +124,15 @@ export class CatalogResolverContext implements AuthResolverContext {
         ?.filter(r => r.type === RELATION_MEMBER_OF && r.targetRef.startsWith('group:'))
         .map(r => r.targetRef) ?? [];
     return { ownershipEntityRefs: [...new Set([stringifyEntityRef(entity), ...groups])] };
+  }
+}
+
+/** `kind:namespace/name`, lower-cased; a ref that does not parse is kept as given. */
+function canonicalEntityRef(ref: string): string {
+  try {
+    return stringifyEntityRef(parseEntityRef(ref));
+  } catch {
+    return ref;
   }
 }
 

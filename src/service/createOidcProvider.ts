@@ -3,6 +3,7 @@ import type express from 'express';
 import Router from 'express-promise-router';
 import { DbClientStore } from '../database/DbClientStore';
 import { DbDeviceCodeStore } from '../database/DbDeviceCodeStore';
+import { DbUpstreamOfflineSessionStore } from '../database/DbUpstreamOfflineSessionStore';
 import type { Identity } from '../identity/createIdentity';
 import { createClientResolver } from '../oauth/clients/createClientResolver';
 import type { OAuthContext } from '../oauth/context';
@@ -20,12 +21,14 @@ import { PendingPerAddress } from '../oauth/http/PendingPerAddress';
 import { readPagesConfig } from '../pages/readPagesConfig';
 import { createAuthorizationFlow } from './createAuthorizationFlow';
 import type { RouterOptions } from './createRouter';
+import { createOfflineSessionsRouter } from './createOfflineSessionsRouter';
 import { createSecurityAuditor } from './createSecurityAuditor';
 
 /**
  * Assembles the OpenID Connect provider: builds the OAuth context once (the
  * issuer is the plugin's external base URL, exactly) and mounts the protocol
- * endpoints, the consent API and the discovery documents — including the
+ * endpoints, the consent API, the offline-sessions revocation (while refresh
+ * tokens are on) and the discovery documents — including the
  * path-inserted root forms that MCP clients look for (RFC 8414 §3.1).
  */
 export async function createOidcProvider(
@@ -63,6 +66,16 @@ export async function createOidcProvider(
   const router = Router();
   router.use(createDiscoveryEndpoint(ctx, { signingAlgorithm }));
   router.use(flow.createConsentRouter(ctx));
+  if (config.refreshToken.enabled) {
+    router.use(
+      createOfflineSessionsRouter({
+        httpAuth: options.httpAuth,
+        refreshTokens: ctx.refreshTokens,
+        upstreamSessions: DbUpstreamOfflineSessionStore.create({ knex }),
+        audit: ctx.audit,
+      }),
+    );
+  }
   router.use(
     createPagesRouter({ ctx, baseUrl: issuer, auth: options.auth, pages: readPagesConfig(options.rootConfig) }),
   );

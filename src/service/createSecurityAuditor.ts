@@ -10,6 +10,8 @@ const SEVERITY: Record<SecurityEvent['eventId'], 'low' | 'medium' | 'high'> = {
   'code-replayed': 'high',
   'refresh-token-reused': 'high',
   'token-revoked': 'low',
+  // Another plugin ended all of a user's refresh tokens (upstream: high, too).
+  'offline-sessions-revoked': 'high',
   'rate-limited': 'medium',
 };
 

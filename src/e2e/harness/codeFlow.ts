@@ -24,7 +24,9 @@ export class CodeFlow {
   ) {}
 
   /** Sends an authorization request; `overrides` replace (or with undefined, drop) defaults. */
-  async authorize(overrides: AuthorizeParams = {}) {
+  async authorize(
+    overrides: AuthorizeParams = {},
+  ): Promise<{ res: request.Response; verifier: string; params: Record<string, string> }> {
     const pkce = pkcePair();
     const params: AuthorizeParams = {
       response_type: 'code',
@@ -51,14 +53,19 @@ export class CodeFlow {
     return decodeURIComponent(match[1]);
   }
 
-  /** Authorizes and approves as the guest; returns the code and its verifier. */
-  async approvedCode(overrides: AuthorizeParams = {}) {
+  /**
+   * Authorizes and approves as the guest, or as the user whose Backstage
+   * token `userToken` is; returns the code and its verifier.
+   */
+  async approvedCode(overrides: AuthorizeParams = {}, userToken?: string) {
     const { res, verifier, params } = await this.authorize(overrides);
     if (res.status !== 302) {
       throw new Error(`authorize failed: ${res.status} ${JSON.stringify(res.body)}`);
     }
     const sessionId = CodeFlow.sessionIdOf(res.headers.location);
-    const redirect = await approveAsGuest(this.backend, sessionId);
+    const redirect = userToken
+      ? await approveWithToken(this.backend, sessionId, userToken)
+      : await approveAsGuest(this.backend, sessionId);
     return {
       code: redirect.searchParams.get('code')!,
       redirect,
@@ -89,9 +96,9 @@ export class CodeFlow {
     });
   }
 
-  /** Full flow: authorize, approve, redeem; returns the token response body. */
-  async tokens(overrides: AuthorizeParams = {}) {
-    const { code, verifier } = await this.approvedCode(overrides);
+  /** Full flow: authorize, approve (as the guest, or the owner of `userToken`), redeem; returns the token response body. */
+  async tokens(overrides: AuthorizeParams = {}, userToken?: string) {
+    const { code, verifier } = await this.approvedCode(overrides, userToken);
     const res = await this.redeem(code, verifier);
     if (res.status !== 200) {
       throw new Error(`token failed: ${res.status} ${JSON.stringify(res.body)}`);
@@ -120,6 +127,15 @@ export class CodeFlow {
 /** Approves a consent session through the consent API as the signed-in guest; returns the callback URL. */
 export async function approveAsGuest(backend: AuthBackend, sessionId: string): Promise<URL> {
   const { token } = await backend.signInAsGuest();
+  return approveWithToken(backend, sessionId, token);
+}
+
+/** Approves a consent session with a user's Backstage token; returns the callback URL. */
+export async function approveWithToken(
+  backend: AuthBackend,
+  sessionId: string,
+  token: string,
+): Promise<URL> {
   const approval = await request(backend.server)
     .post(`/api/auth/v1/sessions/${sessionId}/approve`)
     .auth(token, { type: 'bearer' })
