@@ -159,6 +159,29 @@ describe('applyDatabaseMigrations', () => {
 
       await expectPluginServes(knex);
     });
+
+    it('takes over a database migrated by upstream 0.31.0, which dropped oidc_clients', async () => {
+      const knex = await databases.init(databaseId);
+      await knex.migrate.latest({ directory: upstreamMigrations('upstream-auth-backend-0-31') });
+      expect(await knex.schema.hasTable('oidc_clients')).toBe(false);
+      expect(await appliedMigrations(knex)).toContain('20261030120000_remove_dcr.js');
+
+      await applyDatabaseMigrations(knex);
+
+      expectReferenceTables(knex, await inspectSchema(knex));
+      const applied = await appliedMigrations(knex);
+      expect(applied).toEqual(expect.arrayContaining(ourMigrationFiles()));
+      expect(new Set(applied).size).toBe(applied.length);
+      // Stepping that migration down gives upstream's database back, without the table.
+      await knex.migrate.down({
+        directory: getMigrationsDirectory(),
+        disableMigrationsListValidation: true,
+        name: '20261201120000_oidc_clients_after_remove_dcr.js',
+      });
+      expect(await knex.schema.hasTable('oidc_clients')).toBe(false);
+      await applyDatabaseMigrations(knex);
+      await expectPluginServes(knex);
+    });
   });
 });
 

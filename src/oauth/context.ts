@@ -10,6 +10,7 @@ import type {
   AuthorizationSessionStore,
   RefreshTokenStore,
   TokenSigner,
+  UpstreamRefreshTokenStore,
   UserDirectory,
 } from './stores';
 
@@ -31,6 +32,8 @@ export interface OAuthContext {
   sessions: AuthorizationSessionStore;
   codes: AuthorizationCodeStore;
   refreshTokens: RefreshTokenStore;
+  /** Upstream's refresh tokens, in a database taken over from upstream. */
+  upstreamRefreshTokens: UpstreamRefreshTokenStore;
   signer: TokenSigner;
   users: UserDirectory;
   /** Device authorization requests (RFC 8628). */

@@ -163,3 +163,28 @@ export interface TokenSigner {
   /** The claims saved at the user's last sign-in. */
   getUserInfo(userEntityRef: string): Promise<{ claims: SavedUserClaims } | undefined>;
 }
+
+/** A refresh token upstream issued, as its row in `offline_sessions` holds it. */
+export interface UpstreamRefreshTokenRecord {
+  id: string;
+  userEntityRef: string;
+  /** The client it was issued to; null for upstream's device/legacy flows. */
+  clientId: string | null;
+  /** Upstream's scrypt hash of the whole token. */
+  tokenHash: string;
+  createdAt: Date;
+  lastUsedAt: Date;
+}
+
+/**
+ * Upstream's `offline_sessions` in a database taken over from upstream 0.27
+ * – 0.31 (issue 13): its refresh tokens are honoured once, then replaced by
+ * ours. Every method is a no-op where the table does not exist.
+ */
+export interface UpstreamRefreshTokenStore {
+  find(id: string): Promise<UpstreamRefreshTokenRecord | undefined>;
+  /** Deletes the row if it still holds `tokenHash`; true for exactly one caller. */
+  consume(id: string, tokenHash: string): Promise<boolean>;
+  /** Deletes every row of the user; returns how many. */
+  deleteForUser(userEntityRef: string): Promise<number>;
+}

@@ -38,6 +38,7 @@ export async function createOidcProvider(
   const config = options.config.oidcProvider;
   const clock = () => new Date();
   const clientStore = DbClientStore.create({ knex });
+  const upstreamRefreshTokens = DbUpstreamOfflineSessionStore.create({ knex });
   const flow = createAuthorizationFlow({ ...options, appUrl: options.config.appUrl });
 
   const ctx: OAuthContext = {
@@ -47,6 +48,7 @@ export async function createOidcProvider(
     clock,
     clients: await createClientResolver({ config, store: clientStore, issuer, logger, clock }),
     clientStore,
+    upstreamRefreshTokens,
     audit: createSecurityAuditor(options.auditor, logger),
     ...flow.context,
     ...(config.consentPage === 'builtin'
@@ -71,7 +73,7 @@ export async function createOidcProvider(
       createOfflineSessionsRouter({
         httpAuth: options.httpAuth,
         refreshTokens: ctx.refreshTokens,
-        upstreamSessions: DbUpstreamOfflineSessionStore.create({ knex }),
+        upstreamSessions: upstreamRefreshTokens,
         audit: ctx.audit,
       }),
     );

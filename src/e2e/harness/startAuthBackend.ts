@@ -69,6 +69,8 @@ export async function startAuthBackend(options: {
   features?: Array<BackendFeature | Promise<{ default: BackendFeature }>>;
   /** Add `features` before this plugin instead of after it. */
   featuresFirst?: boolean;
+  /** Another auth plugin in place of this one (e.g. upstream's, to build a database it used). */
+  plugin?: BackendFeature;
   entities?: Entity[];
 }): Promise<AuthBackend> {
   const extra = options.config ?? {};
@@ -87,7 +89,7 @@ export async function startAuthBackend(options: {
   const backend = await startTestBackend({
     features: [
       ...(options.featuresFirst ? options.features ?? [] : []),
-      authPlugin,
+      options.plugin ?? authPlugin,
       guestProviderModule,
       whoamiPlugin,
       mockServices.rootConfig.factory({ data }),

@@ -6,6 +6,7 @@ import type { OAuthContext } from '../context';
 import { sha256 } from '../crypto/sha256';
 import { noStore } from '../http/noStore';
 import { parseParams } from '../http/parseParams';
+import { findUpstreamRefreshToken } from '../grants/upstreamRefreshTokens';
 
 /**
  * Token revocation (RFC 7009). Refresh tokens are revoked with their whole
@@ -17,7 +18,7 @@ export function createRevokeEndpoint(ctx: OAuthContext): express.Router {
   const router = Router();
   router.post('/v1/revoke', noStore, ...parseParams({ from: 'body' }), async (req, res) => {
     const params = req.oauthParams ?? {};
-    const presented = params.token === undefined ? undefined : await ctx.refreshTokens.find(sha256(params.token));
+    const presented = params.token === undefined ? undefined : await findRefreshToken(ctx, params.token);
     // A public client may revoke without naming itself (RFC 7009 §2.1 asks
     // authentication of confidential clients only), as the Backstage CLI does.
     const nameless = !req.headers.authorization && params.client_id === undefined;
@@ -29,17 +30,37 @@ export function createRevokeEndpoint(ctx: OAuthContext): express.Router {
       clientOfGrant: async () => presented?.clientId,
     });
     requireParams(params, 'token');
-    const token = presented;
-    if (token && token.clientId === client.clientId) {
-      const revoked = await ctx.refreshTokens.revokeFamily(token.familyId);
+    if (presented && presented.clientId === client.clientId) {
+      const revoked = await presented.revoke();
       ctx.audit({
         eventId: 'token-revoked',
         clientId: client.clientId,
-        userEntityRef: token.userEntityRef,
-        meta: { familyId: token.familyId, revokedRefreshTokens: revoked },
+        userEntityRef: presented.userEntityRef,
+        meta: { familyId: presented.familyId, revokedRefreshTokens: revoked },
       });
     }
     res.status(200).end();
   });
   return router;
+}
+
+/** A presented refresh token, ours or one upstream issued before the swap, and how to revoke it. */
+async function findRefreshToken(
+  ctx: OAuthContext,
+  token: string,
+): Promise<
+  { clientId: string; userEntityRef: string; familyId: string; revoke(): Promise<number> } | undefined
+> {
+  const ours = await ctx.refreshTokens.find(sha256(token));
+  if (ours) {
+    return { ...ours, revoke: () => ctx.refreshTokens.revokeFamily(ours.familyId) };
+  }
+  const upstream = await findUpstreamRefreshToken(ctx, token);
+  if (!upstream?.clientId) return undefined;
+  return {
+    clientId: upstream.clientId,
+    userEntityRef: upstream.userEntityRef,
+    familyId: `upstream:${upstream.id}`,
+    revoke: async () => ((await ctx.upstreamRefreshTokens.consume(upstream.id, upstream.tokenHash)) ? 1 : 0),
+  };
 }

@@ -6,6 +6,7 @@ import { requireParams } from '../checks/requireParams';
 import type { OAuthContext } from '../context';
 import { UnauthorizedClient, UnsupportedGrantType } from '../errors';
 import { grants } from '../grants';
+import { findUpstreamRefreshToken } from '../grants/upstreamRefreshTokens';
 import { noStore } from '../http/noStore';
 import { parseParams, type OAuthParams } from '../http/parseParams';
 import { sha256 } from '../crypto/sha256';
@@ -54,7 +55,9 @@ async function clientOfPresentedGrant(
   params: OAuthParams,
 ): Promise<string | undefined> {
   if (params.grant_type === 'refresh_token' && params.refresh_token) {
-    return (await ctx.refreshTokens.find(sha256(params.refresh_token)))?.clientId;
+    const ours = await ctx.refreshTokens.find(sha256(params.refresh_token));
+    if (ours) return ours.clientId;
+    return (await findUpstreamRefreshToken(ctx, params.refresh_token))?.clientId ?? undefined;
   }
   if (params.grant_type === 'authorization_code' && params.code) {
     return ctx.codes.findClientId(sha256(params.code));

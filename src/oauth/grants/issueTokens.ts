@@ -45,10 +45,13 @@ export async function startRefreshFamily(
   ctx: OAuthContext,
   access: GrantedAccess,
   familyId: string,
+  /** When the family started, if before now (a token adopted from upstream); its lifetime counts from then. */
+  startedAt?: Date,
 ): Promise<string> {
   const { tokenLifetimeSeconds, maxRotationLifetimeSeconds, maxTokensPerUser } =
     ctx.config.refreshToken;
   const now = ctx.clock();
+  const familyStart = startedAt ?? now;
   const token = randomToken();
   await ctx.refreshTokens.issue(
     {
@@ -59,8 +62,13 @@ export async function startRefreshFamily(
       scopes: access.scopes,
       authTime: access.authTime,
       createdAt: now,
-      expiresAt: new Date(now.getTime() + tokenLifetimeSeconds * 1000),
-      familyExpiresAt: new Date(now.getTime() + maxRotationLifetimeSeconds * 1000),
+      expiresAt: new Date(
+        Math.min(
+          now.getTime() + tokenLifetimeSeconds * 1000,
+          familyStart.getTime() + maxRotationLifetimeSeconds * 1000,
+        ),
+      ),
+      familyExpiresAt: new Date(familyStart.getTime() + maxRotationLifetimeSeconds * 1000),
     },
     { maxActivePerUser: maxTokensPerUser },
   );

@@ -6,6 +6,7 @@ import type { OAuthContext } from '../context';
 import type { RefreshTokenRecord } from '../stores';
 import type { Grant } from './grant';
 import { buildTokenResponse } from './issueTokens';
+import { redeemUpstreamRefreshToken } from './upstreamRefreshTokens';
 
 /**
  * RFC 6749 §6 with rotation on every use and reuse detection
@@ -20,6 +21,11 @@ export const refreshTokenGrant: Grant = {
     const now = ctx.clock();
     const tokenHash = sha256(params.refresh_token);
     const current = await ctx.refreshTokens.find(tokenHash);
+    if (!current) {
+      // Maybe a token upstream issued before the swap: honoured once, then ours.
+      const adopted = await redeemUpstreamRefreshToken(ctx, params.refresh_token, client);
+      if (adopted) return adopted;
+    }
     // A token of another client is treated as unknown: nothing about it leaks or changes.
     if (!current || current.clientId !== client.clientId) {
       throw new InvalidGrant('refresh token is invalid');
