@@ -195,6 +195,37 @@ async function checkBackend(dir, baseUrl, child, logs) {
   }
 }
 
+/** Framework packages that must exist once in a backend, or plugins would not share services. */
+const FRAMEWORK = [
+  '@backstage/backend-plugin-api',
+  '@backstage/backend-app-api',
+  '@backstage/backend-defaults',
+  '@backstage/plugin-auth-node',
+  '@backstage/plugin-catalog-node',
+  '@backstage/catalog-model',
+  '@backstage/config',
+  '@backstage/errors',
+  '@backstage/types',
+];
+
+/** `npm ls`: each framework package at one version in the whole tree. */
+function checkSingleFrameworkCopies(dir) {
+  const tree = JSON.parse(
+    execFileSync(npm, ['ls', '--all', '--json'], { cwd: dir, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }),
+  );
+  const versions = new Map(FRAMEWORK.map(name => [name, new Set()]));
+  const walk = node => {
+    for (const [name, child] of Object.entries(node.dependencies ?? {})) {
+      if (versions.has(name) && child.version) versions.get(name).add(child.version);
+      walk(child);
+    }
+  };
+  walk(tree);
+  for (const [name, found] of versions) {
+    assert(found.size <= 1, `one copy of ${name} (${[...found].join(', ') || 'not used'})`);
+  }
+}
+
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portal-oidc-pack-smoke-'));
   let child;
@@ -240,6 +271,8 @@ async function main() {
 
     step(`npm install (stock backend + the tarball) in ${app}`);
     sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], app);
+
+    checkSingleFrameworkCopies(app);
 
     step(`node index.js --config app-config.yaml (port ${port})`);
     const logs = [];
