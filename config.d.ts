@@ -200,6 +200,25 @@ export interface Config {
         public?: boolean;
       }>;
 
+      /**
+       * Resource servers outside Backstage (a company's own MCP servers and
+       * APIs) that may receive access tokens from the portal. A token request
+       * whose `resource` (RFC 8707) names one gets an RFC 9068 JWT access
+       * token with `aud` = that resource, which no Backstage API accepts.
+       */
+      resources?: Array<{
+        /** Its identifier: an absolute https URL (http only on loopback), e.g. `https://mcp.example.com/mcp`. */
+        resource: string;
+        /** Shown at consent. Defaults to the identifier's host. */
+        name?: string;
+        /** The scopes it understands (besides openid, profile, email, offline_access). */
+        scopes?: string[];
+        /** Only these clients (and, for token exchange, acting services `plugin:<id>`) may get tokens for it. */
+        allowedClients?: string[];
+        /** The confidential client from config it authenticates as at `/v1/introspect`. */
+        introspectionClientId?: string;
+      }>;
+
       /** Lifetime of an authorization code; at most (and by default) 60 seconds. */
       authorizationCodeLifetime?: HumanDuration | string;
 

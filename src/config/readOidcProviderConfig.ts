@@ -2,9 +2,11 @@ import type { Config } from '@backstage/config';
 import { InputError } from '@backstage/errors';
 import { compileUrlPatterns, type UrlPattern } from '../oauth/checks/matchUrlPattern';
 import { readDurationSeconds, readWith } from './readDuration';
+import { readResourcesConfig, type ResourceServerConfig } from './readResourcesConfig';
 import { readStaticClients, type StaticClientConfig } from './readStaticClients';
 
 export type { StaticClientConfig } from './readStaticClients';
+export type { ResourceServerConfig } from './readResourcesConfig';
 
 /** RFC 6749 §4.1.2 recommends at most 10 minutes; we allow at most one. */
 export const DEFAULT_AUTHORIZATION_CODE_LIFETIME_SECONDS = 60;
@@ -101,6 +103,8 @@ export interface OidcProviderConfig {
      */
     requireUserInCatalog: boolean;
   };
+  /** `auth.oidcProvider.resources`: resource servers outside Backstage (RFC 8707, RFC 9068). */
+  resources: ResourceServerConfig[];
   /** Pre-registered clients: `auth.staticClients` (upstream's key) and `auth.oidcProvider.clients`, as one set. */
   clients: StaticClientConfig[];
   authorizationCodeLifetimeSeconds: number;
@@ -149,6 +153,7 @@ export function readOidcProviderConfig(config: Config): OidcProviderConfig {
       false,
     ),
     refreshToken,
+    resources: readResourcesConfig(config, `${OP}.resources`),
     clients: readStaticClients(config, {
       refreshEnabled: refreshToken.enabled,
       deviceEnabled: deviceAuthorization.enabled,

@@ -3,6 +3,7 @@ import type { AuthorizationCodeStore, RedeemResult } from '../oauth/stores';
 import {
   SESSIONS_TABLE,
   toSession,
+  withSessionResource,
   type DbAuthorizationSessionRow,
 } from './DbAuthorizationSessionStore';
 import { USER_INFO_TABLE, parseUserInfo } from './DbUserInfoStore';
@@ -68,12 +69,18 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
     // One read for the code, its session and the approving user's saved claims
     // (the token needs them). The FK makes the inner join safe: a code without
     // its session reads as unknown.
-    const row = await this.#db<DbAuthorizationSessionRow & CodeColumns>(`${CODES_TABLE} as c`)
-      .join(`${SESSIONS_TABLE} as s`, 's.id', 'c.session_id')
+    const row = await withSessionResource(
+      this.#db<DbAuthorizationSessionRow & CodeColumns>(`${CODES_TABLE} as c`).join(
+        `${SESSIONS_TABLE} as s`,
+        's.id',
+        'c.session_id',
+      ),
+    )
       .leftJoin(`${USER_INFO_TABLE} as u`, 'u.user_entity_ref', 's.user_entity_ref')
       .where('c.code', codeHash)
       .first(
         's.*',
+        'r.resource',
         'c.expires_at as code_expires_at',
         'c.used as code_used',
         'u.user_info as saved_user_info',

@@ -18,9 +18,18 @@ export interface DbAuthorizationSessionRow {
   nonce: string | null;
   status: AuthorizationSession['status'] | null;
   expires_at: Date | string | number;
+  /** From `oidc_authorization_resources`, when read joined. */
+  resource?: string | null;
 }
 
 export const SESSIONS_TABLE = 'oauth_authorization_sessions';
+/** The resource a session asked for, beside upstream's table (RFC 8707). */
+export const SESSION_RESOURCES_TABLE = 'oidc_authorization_resources';
+
+/** Joins a session query (aliased `s`) with its resource, if any. */
+export function withSessionResource<T extends Knex.QueryBuilder>(query: T): T {
+  return query.leftJoin(`${SESSION_RESOURCES_TABLE} as r`, 'r.session_id', 's.id') as T;
+}
 
 /** Authorization sessions in the plugin database. */
 export class DbAuthorizationSessionStore implements AuthorizationSessionStore {
@@ -49,12 +58,15 @@ export class DbAuthorizationSessionStore implements AuthorizationSessionStore {
       status: 'pending',
       expires_at: session.expiresAt,
     });
+    if (session.resource) {
+      await this.#db(SESSION_RESOURCES_TABLE).insert({ session_id: session.id, resource: session.resource });
+    }
   }
 
   async get(id: string): Promise<AuthorizationSession | undefined> {
-    const row = await this.#db<DbAuthorizationSessionRow>(SESSIONS_TABLE)
-      .where({ id })
-      .first()
+    const row = await withSessionResource(this.#db<DbAuthorizationSessionRow>(`${SESSIONS_TABLE} as s`))
+      .where('s.id', id)
+      .first('s.*', 'r.resource')
       .limit(1, LITERAL_LIMIT);
     return row ? toSession(row) : undefined;
   }
@@ -96,6 +108,7 @@ export function toSession(row: DbAuthorizationSessionRow): AuthorizationSession 
     clientId: row.client_id,
     redirectUri: row.redirect_uri,
     scopes: row.scope ? row.scope.split(' ').filter(Boolean) : [],
+    ...(row.resource ? { resource: row.resource } : {}),
     state: row.state ?? undefined,
     nonce: row.nonce ?? undefined,
     codeChallenge: row.code_challenge ?? undefined,

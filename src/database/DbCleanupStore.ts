@@ -8,6 +8,7 @@ export const CLEANUP_TABLES = {
   refreshTokens: 'oidc_refresh_tokens',
   deviceCodes: 'oidc_device_codes',
   clients: 'oidc_clients',
+  sessionResources: 'oidc_authorization_resources',
 } as const;
 
 type TableName = (typeof CLEANUP_TABLES)[keyof typeof CLEANUP_TABLES];
@@ -74,8 +75,8 @@ export class DbCleanupStore {
       now,
     );
     const ids = rows.map(r => r.id);
-    if (await this.hasTable(CLEANUP_TABLES.authorizationCodes)) {
-      await this.#db(CLEANUP_TABLES.authorizationCodes).whereIn('session_id', ids).delete();
+    for (const child of [CLEANUP_TABLES.authorizationCodes, CLEANUP_TABLES.sessionResources]) {
+      if (await this.hasTable(child)) await this.#db(child).whereIn('session_id', ids).delete();
     }
     return this.#db(table).whereIn('id', ids).andWhere('expires_at', '<', cutoff).delete();
   }

@@ -18,6 +18,7 @@ export interface DbDeviceCodeRow {
   client_id: string;
   /** Space-separated scopes. */
   scope: string | null;
+  resource?: string | null;
   status: DeviceCodeStatus;
   user_entity_ref: string | null;
   interval_seconds: number;
@@ -200,6 +201,7 @@ export class DbDeviceCodeStore implements DeviceCodeStore {
       user_code_key_version: record.userCodeKeyVersion,
       client_id: record.clientId,
       scope: record.scopes.length ? record.scopes.join(' ') : null,
+      ...(record.resource ? { resource: record.resource } : {}),
       status: record.status,
       user_entity_ref: null,
       interval_seconds: record.intervalSeconds,
@@ -219,6 +221,7 @@ export class DbDeviceCodeStore implements DeviceCodeStore {
       userCodeKeyVersion: row.user_code_key_version,
       clientId: row.client_id,
       scopes: row.scope ? row.scope.split(' ') : [],
+      ...(row.resource ? { resource: row.resource } : {}),
       status: row.status,
       userEntityRef: row.user_entity_ref ?? undefined,
       intervalSeconds: Number(row.interval_seconds),

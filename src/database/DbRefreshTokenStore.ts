@@ -16,6 +16,7 @@ export interface DbRefreshTokenRow {
   user_entity_ref: string;
   /** Space-separated scopes. */
   scope: string | null;
+  resource?: string | null;
   status: RefreshTokenStatus;
   auth_time: Date | string | number;
   created_at: Date | string | number;
@@ -89,6 +90,14 @@ export class DbRefreshTokenStore implements RefreshTokenStore {
       .update({ status: 'revoked' });
   }
 
+  async isFamilyRevoked(familyId: string): Promise<boolean> {
+    const row = await this.#db<DbRefreshTokenRow>(TABLE)
+      .where({ family_id: familyId, status: 'revoked' })
+      .first('token_hash')
+      .limit(1, LITERAL_LIMIT);
+    return row !== undefined;
+  }
+
   async revokeFamilyIfGrantRevoked(familyId: string, sessionId: string): Promise<number> {
     // One statement: the session's status is read when the update runs, so
     // a revocation that committed before it is always seen.
@@ -125,6 +134,7 @@ export class DbRefreshTokenStore implements RefreshTokenStore {
       client_id: record.clientId,
       user_entity_ref: record.userEntityRef,
       scope: record.scopes.join(' '),
+      ...(record.resource ? { resource: record.resource } : {}),
       status: 'active',
       auth_time: record.authTime,
       created_at: record.createdAt,
@@ -140,6 +150,7 @@ export class DbRefreshTokenStore implements RefreshTokenStore {
       clientId: row.client_id,
       userEntityRef: row.user_entity_ref,
       scopes: row.scope ? row.scope.split(' ').filter(Boolean) : [],
+      ...(row.resource ? { resource: row.resource } : {}),
       status: row.status,
       authTime: parseDbDate(row.auth_time),
       createdAt: parseDbDate(row.created_at),

@@ -1,4 +1,6 @@
+import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { Knex } from 'knex';
+import type { VerifiedJwt } from '../oauth/stores';
 import type express from 'express';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { IdentityConfig } from '../config/readIdentityConfig';
@@ -53,6 +55,8 @@ export interface Identity {
   readonly signingAlgorithm: string;
   /** The claims saved for a user at their last sign-in. */
   getUserInfo(userEntityRef: string): Promise<{ claims: UserTokenClaims } | undefined>;
+  /** Verifies a JWT this portal signed; undefined when it is not one or has expired. */
+  verifyJwt(token: string): Promise<VerifiedJwt | undefined>;
 }
 
 /**
@@ -87,6 +91,15 @@ export async function createIdentity(
       return issued;
     },
     signJwt: (payload, signOptions) => issuer.signJwt(payload, signOptions),
+    async verifyJwt(token) {
+      try {
+        const jwks = createLocalJWKSet({ keys: await keys.listPublicKeys() });
+        const { payload, protectedHeader } = await jwtVerify(token, jwks, { issuer: baseUrl });
+        return { typ: protectedHeader.typ, payload };
+      } catch {
+        return undefined;
+      }
+    },
     tokenLifetimeSeconds: config.identity.tokenLifetimeSeconds,
     signingAlgorithm: keys.algorithm,
     getUserInfo,

@@ -12,6 +12,8 @@ export interface DeviceCodeRecord {
   userCodeKeyVersion: string;
   clientId: string;
   scopes: string[];
+  /** The resource server the tokens are for (RFC 8707), if one outside Backstage. */
+  resource?: string;
   status: DeviceCodeStatus;
   /** The user who approved or denied. */
   userEntityRef?: string;

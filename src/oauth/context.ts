@@ -51,6 +51,12 @@ export interface OAuthContext {
     userEntityRef: string;
     oauthClient?: { clientId: string; scopes: string[] };
   }>;
+  /**
+   * The Backstage service (`plugin:<id>`) whose credentials a request carries
+   * as a Bearer token; undefined when it carries none; InvalidClient when they
+   * are not valid service credentials.
+   */
+  verifyServiceCaller(req: express.Request): Promise<string | undefined>;
   /** Shows a browser an authorization error that is not redirected (an HTML page). */
   renderAuthorizationError(
     res: express.Response,

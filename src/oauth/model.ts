@@ -46,6 +46,7 @@ export interface SecurityEvent {
     | 'refresh-token-reused'
     | 'token-revoked'
     | 'offline-sessions-revoked'
+    | 'token-exchanged'
     | 'rate-limited';
   clientId?: string;
   userEntityRef?: string;

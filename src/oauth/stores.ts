@@ -11,6 +11,8 @@ export interface AuthorizationSession {
   clientId: string;
   redirectUri: string;
   scopes: string[];
+  /** The resource server outside Backstage the request is for (RFC 8707); none means Backstage. */
+  resource?: string;
   state?: string;
   nonce?: string;
   codeChallenge?: string;
@@ -84,6 +86,8 @@ export interface RefreshTokenRecord {
   clientId: string;
   userEntityRef: string;
   scopes: string[];
+  /** The resource server the family is bound to (RFC 8707); none means Backstage. */
+  resource?: string;
   status: RefreshTokenStatus;
   authTime: Date;
   createdAt: Date;
@@ -110,6 +114,8 @@ export interface RefreshTokenStore {
   ): Promise<boolean>;
   /** Revokes the family's active token(s); returns how many were still usable. */
   revokeFamily(familyId: string): Promise<number>;
+  /** Whether the family was revoked (revocation, reuse, a replayed code). */
+  isFamilyRevoked(familyId: string): Promise<boolean>;
   /**
    * Revokes every active token of the user, so each of their families ends;
    * returns how many tokens were active. `userEntityRef` is canonical (lower
@@ -162,6 +168,11 @@ export interface TokenSigner {
   ): Promise<string>;
   /** The claims saved at the user's last sign-in. */
   getUserInfo(userEntityRef: string): Promise<{ claims: SavedUserClaims } | undefined>;
+  /**
+   * Verifies a JWT this portal signed (signature with a published key,
+   * issuer, expiry); undefined when it is not one or no longer valid.
+   */
+  verifyJwt(token: string): Promise<VerifiedJwt | undefined>;
 }
 
 /** A refresh token upstream issued, as its row in `offline_sessions` holds it. */
@@ -187,4 +198,11 @@ export interface UpstreamRefreshTokenStore {
   consume(id: string, tokenHash: string): Promise<boolean>;
   /** Deletes every row of the user; returns how many. */
   deleteForUser(userEntityRef: string): Promise<number>;
+}
+
+/** A JWT this portal signed, as {@link TokenSigner.verifyJwt} found it. */
+export interface VerifiedJwt {
+  /** The protected header's `typ`. */
+  typ?: string;
+  payload: Record<string, unknown> & { exp?: number; iat?: number; sub?: string };
 }

@@ -2,6 +2,8 @@ import { BASE_SCOPES, OFFLINE_ACCESS } from './checks/checkScope';
 
 /** RFC 8628 §3.4 grant type. */
 export const DEVICE_CODE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code';
+/** RFC 8693 §2.1 grant type. */
+export const TOKEN_EXCHANGE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
 /**
  * The scopes a client may request; `offline_access` exists only while refresh

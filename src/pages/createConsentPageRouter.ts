@@ -101,6 +101,7 @@ ${clientVouching(client)}
 <dl>
   <dt>Signed in as</dt><dd>${user.userEntityRef}</dd>
   <dt>Access</dt><dd><ul>${session.scopes.map(s => html`<li>${SCOPE_TEXT[s] ?? s}</li>`)}</ul></dd>
+  ${resourceLine(ctx, session.resource)}
   <dt>Returns to</dt><dd>${session.redirectUri}</dd>
   <dt>Client ID</dt><dd>${session.clientId}</dd>
 </dl>
@@ -137,4 +138,11 @@ ${clientVouching(client)}
     },
   );
   return router;
+}
+
+/** Names the resource server a request is for (RFC 8707), when it is one outside Backstage. */
+function resourceLine(ctx: OAuthContext, resource: string | undefined): Html | undefined {
+  if (resource === undefined) return undefined;
+  const server = ctx.config.resources.find(r => r.resource === resource);
+  return html`<dt>For</dt><dd>${server?.name ?? resource} <span class="muted">(${resource})</span></dd>`;
 }

@@ -10,14 +10,21 @@ import { DbRefreshTokenStore } from '../database/DbRefreshTokenStore';
 import type { Identity } from '../identity/createIdentity';
 import type { OAuthContext } from '../oauth/context';
 import { createConsentRouter } from '../oauth/endpoints/consent';
-import { InvalidToken } from '../oauth/errors';
+import { InvalidClient, InvalidToken } from '../oauth/errors';
 import { oauthClientOfToken, oauthGrantOfToken } from '../oauth/oauthClientTokens';
 import type { DirectoryUser, UserDirectory } from '../oauth/stores';
 
 /** The parts of the OAuth context that the authorization code flow adds. */
 export type AuthorizationFlowContext = Pick<
   OAuthContext,
-  'sessions' | 'codes' | 'refreshTokens' | 'signer' | 'users' | 'consentPageUrl' | 'verifyUserToken'
+  | 'sessions'
+  | 'codes'
+  | 'refreshTokens'
+  | 'signer'
+  | 'users'
+  | 'consentPageUrl'
+  | 'verifyUserToken'
+  | 'verifyServiceCaller'
 >;
 
 /**
@@ -64,6 +71,16 @@ export function createAuthorizationFlow(options: {
         }
         const oauthClient = oauthGrantOfToken(bearerToken(req));
         return { userEntityRef, ...(oauthClient ? { oauthClient } : {}) };
+      },
+      async verifyServiceCaller(req) {
+        if (!bearerToken(req)) return undefined;
+        try {
+          const credentials = await httpAuth.credentials(req, { allow: ['service'] });
+          return credentials.principal.subject;
+        } catch (error) {
+          if (!isAuthError(error)) throw error;
+          throw new InvalidClient('the Bearer token is not valid Backstage service credentials');
+        }
       },
     },
     createConsentRouter: ctx =>

@@ -1,4 +1,6 @@
+import { InputError } from '@backstage/errors';
 import type { Knex } from 'knex';
+import { isInsideBackstage } from '../oauth/checks/checkResource';
 import type express from 'express';
 import Router from 'express-promise-router';
 import { DbClientStore } from '../database/DbClientStore';
@@ -36,6 +38,7 @@ export async function createOidcProvider(
 ): Promise<{ router: express.Router }> {
   const { knex, baseUrl: issuer, identity, logger } = options;
   const config = options.config.oidcProvider;
+  checkResourcesOutsideBackstage(config.resources, issuer);
   const clock = () => new Date();
   const clientStore = DbClientStore.create({ knex });
   const upstreamRefreshTokens = DbUpstreamOfflineSessionStore.create({ knex });
@@ -109,6 +112,21 @@ function mountRootMetadata(
     } catch (error) {
       options.logger.info(
         `${path} is served by another plugin (such as mcp-actions, which proxies this plugin's metadata): ${error}`,
+      );
+    }
+  });
+}
+
+/**
+ * A resource server of `auth.oidcProvider.resources` lives outside Backstage:
+ * inside it, plugins take Backstage user tokens, which an audience-bound
+ * token must never be mistaken for.
+ */
+function checkResourcesOutsideBackstage(resources: readonly { resource: string }[], issuer: string): void {
+  resources.forEach(({ resource }, index) => {
+    if (isInsideBackstage(new URL(resource), issuer)) {
+      throw new InputError(
+        `auth.oidcProvider.resources[${index}].resource: '${resource}' is inside this Backstage installation, whose plugins take Backstage tokens; list only resource servers outside it`,
       );
     }
   });

@@ -12,6 +12,8 @@ const SEVERITY: Record<SecurityEvent['eventId'], 'low' | 'medium' | 'high'> = {
   'token-revoked': 'low',
   // Another plugin ended all of a user's refresh tokens (upstream: high, too).
   'offline-sessions-revoked': 'high',
+  // A service got a token to act for a user (RFC 8693).
+  'token-exchanged': 'medium',
   'rate-limited': 'medium',
 };
 

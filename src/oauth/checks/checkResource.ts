@@ -1,14 +1,35 @@
+import type { ResourceServerConfig } from '../../config/readOidcProviderConfig';
 import { InvalidTarget } from '../errors';
+import type { Client } from '../model';
+
+/** What a token is for: Backstage itself, or a configured resource server outside it. */
+export type ResourceTarget =
+  | { kind: 'backstage' }
+  | { kind: 'server'; server: ResourceServerConfig };
+
+const BACKSTAGE: ResourceTarget = { kind: 'backstage' };
 
 /**
- * Validates an RFC 8707 `resource` indicator: an absolute URI without a
- * fragment (§2) that points inside this Backstage installation, i.e. under
- * the backend's `/api/` (the issuer's parent path) on the issuer's origin. Anything else is
- * `invalid_target`, since the access token is a Backstage token that no other
- * resource server accepts.
+ * Resolves an RFC 8707 `resource` indicator. None, or one inside this
+ * Backstage installation (under the backend's `/api/`, the issuer's parent
+ * path, on the issuer's origin), means a Backstage user token. One that names
+ * a configured resource server (`auth.oidcProvider.resources`, exactly) means
+ * an RFC 9068 token for it, if the client may have one. Anything else is
+ * `invalid_target` (§2).
  */
-export function checkResource(resource: string | undefined, issuer: string): string | undefined {
-  if (resource === undefined) return undefined;
+export function resolveResource(
+  resource: string | undefined,
+  options: { issuer: string; resources: readonly ResourceServerConfig[]; client?: Client; actor?: string },
+): ResourceTarget {
+  if (resource === undefined) return BACKSTAGE;
+  const server = options.resources.find(r => r.resource === resource);
+  if (server) {
+    const party = options.actor ?? options.client?.clientId;
+    if (server.allowedClients && (party === undefined || !server.allowedClients.includes(party))) {
+      throw new InvalidTarget(`the client may not have tokens for resource '${resource}'`);
+    }
+    return { kind: 'server', server };
+  }
   let url: URL;
   try {
     url = new URL(resource);
@@ -18,16 +39,25 @@ export function checkResource(resource: string | undefined, issuer: string): str
   if (url.hash || resource.includes('#')) {
     throw new InvalidTarget('resource must not contain a fragment');
   }
-  // The issuer is `<backend>/api/auth`; every plugin lives beside it.
+  if (!isInsideBackstage(url, options.issuer)) {
+    throw new InvalidTarget(`resource '${resource}' is not served by this Backstage installation`);
+  }
+  return BACKSTAGE;
+}
+
+/** Whether a URL is under this installation's `/api/` (the issuer is `<backend>/api/auth`). */
+export function isInsideBackstage(url: URL, issuer: string): boolean {
   const base = new URL(issuer);
   const apiRoot = base.pathname.replace(/\/[^/]*\/?$/, '/');
-  const inside =
+  return (
     url.origin === base.origin &&
     !url.username &&
     !url.password &&
-    (url.pathname === apiRoot.slice(0, -1) || url.pathname.startsWith(apiRoot));
-  if (!inside) {
-    throw new InvalidTarget(`resource '${resource}' is not served by this Backstage installation`);
-  }
-  return resource;
+    (url.pathname === apiRoot.slice(0, -1) || url.pathname.startsWith(apiRoot))
+  );
+}
+
+/** The identifier a target binds a grant to: undefined for Backstage. */
+export function resourceOf(target: ResourceTarget): string | undefined {
+  return target.kind === 'server' ? target.server.resource : undefined;
 }

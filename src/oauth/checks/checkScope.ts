@@ -12,10 +12,16 @@ export const OFFLINE_ACCESS = 'offline_access';
  */
 export function checkScope(
   requested: string | undefined,
-  options: { refreshEnabled: boolean; clientScopes?: readonly string[] },
+  options: {
+    refreshEnabled: boolean;
+    clientScopes?: readonly string[];
+    /** The scopes of the resource server the request is for; its allowedClients govern them. */
+    resourceScopes?: readonly string[];
+  },
 ): string[] {
   const supported = new Set<string>(BASE_SCOPES);
   if (options.refreshEnabled) supported.add(OFFLINE_ACCESS);
+  const resourceScopes = new Set(options.resourceScopes ?? []);
   if (requested === undefined) {
     const fallback = (options.clientScopes ?? ['openid']).filter(
       s => supported.has(s) && s !== OFFLINE_ACCESS,
@@ -27,6 +33,7 @@ export function checkScope(
   }
   const scopes = [...new Set(requested.split(' '))];
   for (const scope of scopes) {
+    if (resourceScopes.has(scope)) continue;
     if (!supported.has(scope)) {
       throw new InvalidScope(`scope '${scope}' is not supported`);
     }

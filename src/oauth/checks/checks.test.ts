@@ -1,7 +1,8 @@
 import { InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget } from '../errors';
 import { checkCodeChallenge, checkPkce, s256 } from './checkPkce';
 import { checkRedirectUri } from './checkRedirectUri';
-import { checkResource } from './checkResource';
+import type { Client } from '../model';
+import { resolveResource } from './checkResource';
 import { checkScope } from './checkScope';
 import { requireParams } from './requireParams';
 
@@ -86,16 +87,25 @@ describe('checkScope', () => {
   });
 });
 
-describe('checkResource', () => {
+describe('resolveResource', () => {
   const issuer = 'http://localhost:7007/api/auth';
-  it('accepts resources inside the installation', () => {
-    expect(checkResource('http://localhost:7007/api/mcp-actions/v1', issuer)).toBe('http://localhost:7007/api/mcp-actions/v1');
-    expect(checkResource(undefined, issuer)).toBeUndefined();
+  const server = { resource: 'https://mcp.example.com/mcp', name: 'MCP', scopes: ['tools'], allowedClients: ['cli'] };
+  const options = { issuer, resources: [server] };
+  const client = (clientId: string) => ({ clientId }) as Client;
+  it('gives a Backstage token for no resource, or one inside the installation', () => {
+    expect(resolveResource('http://localhost:7007/api/mcp-actions/v1', options)).toEqual({ kind: 'backstage' });
+    expect(resolveResource(undefined, options)).toEqual({ kind: 'backstage' });
   });
-  it.each(['https://evil.example/api/x', 'http://localhost:7008/api/x', 'http://localhost:7007/other', 'http://localhost:7007/api/x#f', 'relative/path'])(
+  it('names a configured resource server, for the clients it allows', () => {
+    expect(resolveResource(server.resource, { ...options, client: client('cli') })).toEqual({ kind: 'server', server });
+    expect(() => resolveResource(server.resource, { ...options, client: client('other') })).toThrow(
+      new InvalidTarget(`the client may not have tokens for resource '${server.resource}'`),
+    );
+  });
+  it.each(['https://evil.example/api/x', 'http://localhost:7008/api/x', 'http://localhost:7007/other', 'http://localhost:7007/api/x#f', 'relative/path', 'https://mcp.example.com/mcp/'])(
     'refuses %s with invalid_target',
     resource => {
-      expect(() => checkResource(resource, issuer)).toThrow(InvalidTarget);
+      expect(() => resolveResource(resource, { ...options, client: client('cli') })).toThrow(InvalidTarget);
     },
   );
 });

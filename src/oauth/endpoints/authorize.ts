@@ -4,7 +4,7 @@ import type express from 'express';
 import { checkCodeChallenge } from '../checks/checkPkce';
 import { checkRedirectUri } from '../checks/checkRedirectUri';
 import { redirectUriRuleViolation } from '../checks/redirectUriRule';
-import { checkResource } from '../checks/checkResource';
+import { resolveResource, resourceOf } from '../checks/checkResource';
 import { checkScope } from '../checks/checkScope';
 import { requireParams } from '../checks/requireParams';
 import type { OAuthContext } from '../context';
@@ -74,6 +74,7 @@ export function createAuthorizeEndpoint(ctx: OAuthContext): express.Router {
       clientId: client.clientId,
       redirectUri: params.redirect_uri,
       scopes: request.scopes,
+      ...(request.resource ? { resource: request.resource } : {}),
       state: params.state,
       nonce: params.nonce,
       codeChallenge: request.codeChallenge,
@@ -174,12 +175,17 @@ function checkAuthorizationRequest(ctx: OAuthContext, client: Client, params: OA
     // Every request goes through the consent page, so it can never complete silently.
     throw new ConsentRequired('the user must approve this request; prompt=none cannot be honoured');
   }
+  const target = resolveResource(params.resource, {
+    issuer: ctx.issuer,
+    resources: ctx.config.resources,
+    client,
+  });
   const scopes = checkScope(params.scope, {
     refreshEnabled: ctx.config.refreshToken.enabled,
     clientScopes: client.scopes,
+    ...(target.kind === 'server' ? { resourceScopes: target.server.scopes } : {}),
   });
-  checkResource(params.resource, ctx.issuer);
-  return { ...pkce, scopes };
+  return { ...pkce, scopes, resource: resourceOf(target) };
 }
 
 /**

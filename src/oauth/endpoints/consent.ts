@@ -38,6 +38,8 @@ export function createConsentRouter(
       ...(client.verifiedHost ? { clientHost: client.verifiedHost } : {}),
       scope: session.scopes.join(' '),
       redirectUri: session.redirectUri,
+      // RFC 8707: the resource server outside Backstage the tokens would be for.
+      ...(session.resource ? { resource: session.resource } : {}),
     });
   });
 

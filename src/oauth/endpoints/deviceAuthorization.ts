@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import Router from 'express-promise-router';
 import type express from 'express';
+import { resolveResource, resourceOf } from '../checks/checkResource';
 import { checkScope } from '../checks/checkScope';
 import { authenticateClient } from '../clients/authenticateClient';
 import type { OAuthContext } from '../context';
@@ -47,11 +48,17 @@ export function createDeviceAuthorizationEndpoint(ctx: OAuthContext): express.Ro
     // charged a budget of their own; every request counts against its address.
     if (client.tokenEndpointAuthMethod !== 'none') res.locals.clientBudget?.take(client.clientId);
     checkDeviceGrantAllowed(ctx, client);
+    const target = resolveResource(params.resource, {
+      issuer: ctx.issuer,
+      resources: ctx.config.resources,
+      client,
+    });
     const scopes = checkScope(params.scope, {
       refreshEnabled: ctx.config.refreshToken.enabled,
       clientScopes: client.scopes,
+      ...(target.kind === 'server' ? { resourceScopes: target.server.scopes } : {}),
     });
-    res.json(await createDeviceRequest(ctx, req, client, scopes));
+    res.json(await createDeviceRequest(ctx, req, client, scopes, resourceOf(target)));
   });
   return router;
 }
@@ -61,6 +68,7 @@ async function createDeviceRequest(
   req: Request,
   client: Client,
   scopes: string[],
+  resource: string | undefined,
 ): Promise<DeviceAuthorizationResponse> {
   const { lifetimeSeconds, intervalSeconds } = ctx.config.deviceAuthorization;
   const [key] = await ctx.deviceCodes.userCodeKeys();
@@ -74,6 +82,7 @@ async function createDeviceRequest(
       userCodeKeyVersion: key.version,
       clientId: client.clientId,
       scopes,
+      ...(resource ? { resource } : {}),
       intervalSeconds,
       // Shown to the user on the verification page; IPv4-mapped IPv6 read as IPv4.
       requestIp: (req.ip ?? req.socket.remoteAddress)?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, ''),

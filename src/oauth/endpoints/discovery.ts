@@ -2,7 +2,7 @@ import Router from 'express-promise-router';
 import type express from 'express';
 import { CLI_CLIENT_METADATA_PATH, cliClientMetadataDocument } from '../clients/cliClientMetadata';
 import type { OAuthContext } from '../context';
-import { supportedGrantTypes, supportedScopes } from '../supportedScopes';
+import { supportedGrantTypes, supportedScopes, TOKEN_EXCHANGE_GRANT_TYPE } from '../supportedScopes';
 
 /** Where the two discovery documents live, relative to the issuer. */
 export const OPENID_CONFIGURATION_PATH = '/.well-known/openid-configuration';
@@ -36,10 +36,22 @@ export function buildServerMetadata(
     ...(features.deviceEnabled
       ? { device_authorization_endpoint: `${issuer}/v1/device_authorization` }
       : {}),
-    scopes_supported: supportedScopes(features),
+    // RFC 7662, for the resource servers of auth.oidcProvider.resources.
+    ...(config.resources.length > 0
+      ? {
+          introspection_endpoint: `${issuer}/v1/introspect`,
+          introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+        }
+      : {}),
+    // With the scopes of the configured resource servers (RFC 8707).
+    scopes_supported: [...new Set([...supportedScopes(features), ...config.resources.flatMap(r => r.scopes)])],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
-    grant_types_supported: supportedGrantTypes(features),
+    grant_types_supported: [
+      ...supportedGrantTypes(features),
+      // RFC 8693, for Backstage services acting for a user towards a resource server.
+      ...(config.resources.length > 0 ? [TOKEN_EXCHANGE_GRANT_TYPE] : []),
+    ],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: [options.signingAlgorithm],
     token_endpoint_auth_methods_supported: authMethods,

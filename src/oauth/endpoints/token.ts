@@ -1,11 +1,12 @@
 import Router from 'express-promise-router';
 import type express from 'express';
 import { authenticateClient } from '../clients/authenticateClient';
-import { checkResource } from '../checks/checkResource';
 import { requireParams } from '../checks/requireParams';
 import type { OAuthContext } from '../context';
 import { UnauthorizedClient, UnsupportedGrantType } from '../errors';
 import { grants } from '../grants';
+import { exchangeToken } from '../grants/tokenExchange';
+import { TOKEN_EXCHANGE_GRANT_TYPE } from '../supportedScopes';
 import { findUpstreamRefreshToken } from '../grants/upstreamRefreshTokens';
 import { noStore } from '../http/noStore';
 import { parseParams, type OAuthParams } from '../http/parseParams';
@@ -19,6 +20,11 @@ export function createTokenEndpoint(ctx: OAuthContext): express.Router {
   const router = Router();
   router.post('/v1/token', noStore, ...parseParams({ from: 'body' }), async (req, res) => {
     const params = req.oauthParams ?? {};
+    // RFC 8693: the caller is a Backstage service acting for a user, not an OAuth client.
+    if (params.grant_type === TOKEN_EXCHANGE_GRANT_TYPE) {
+      res.json(await exchangeToken(ctx, req, params));
+      return;
+    }
     const client = await authenticateClient(req, params, ctx.clients, {
       clientOfGrant: () => clientOfPresentedGrant(ctx, params),
     });
@@ -36,8 +42,6 @@ export function createTokenEndpoint(ctx: OAuthContext): express.Router {
     if (!client.grantTypes.includes(grant.grantType)) {
       throw new UnauthorizedClient(`the client is not registered for grant_type '${grant.grantType}'`);
     }
-    // RFC 8707 §2.2: a resource at the token endpoint must be one we serve.
-    checkResource(params.resource, ctx.issuer);
     const response = await grant.handle({ params, client }, ctx);
     if (isPublic) budget?.record(client.clientId);
     res.json(response);

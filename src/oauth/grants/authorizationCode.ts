@@ -3,6 +3,7 @@ import { requireParams } from '../checks/requireParams';
 import { sha256 } from '../crypto/sha256';
 import { InvalidGrant } from '../errors';
 import type { Grant } from './grant';
+import { grantResource } from './grantResource';
 import { buildTokenResponse, startRefreshFamily, wantsRefreshToken, type GrantedAccess } from './issueTokens';
 
 /**
@@ -48,6 +49,7 @@ export const authorizationCodeGrant: Grant = {
       throw new InvalidGrant('redirect_uri does not match the authorization request');
     }
     checkPkce(session, params.code_verifier);
+    const resource = grantResource(ctx, session.resource, params.resource, client);
 
     const access: GrantedAccess = {
       client,
@@ -60,6 +62,8 @@ export const authorizationCodeGrant: Grant = {
       nonce: session.nonce,
       user: await lookupProfile(ctx, session.userEntityRef, session.scopes),
       savedClaims: result.code.savedClaims,
+      ...(resource ? { resource } : {}),
+      grantId: session.id,
     };
     let refreshToken: string | undefined;
     if (wantsRefreshToken(ctx, access) && !revokedByReplay) {

@@ -12,6 +12,7 @@ import {
 import type { Client } from '../model';
 import { DEVICE_CODE_GRANT_TYPE } from '../supportedScopes';
 import type { Grant } from './grant';
+import { grantResource } from './grantResource';
 import { buildTokenResponse, startRefreshFamily, wantsRefreshToken, type GrantedAccess } from './issueTokens';
 
 /** RFC 8628 §3.5: on `slow_down` the interval grows by 5 seconds for all later polls. */
@@ -55,6 +56,7 @@ export const deviceCodeGrant: Grant = {
     if (record.expiresAt <= now) {
       throw new ExpiredToken('device code has expired; start a new device authorization');
     }
+    const resource = grantResource(ctx, record.resource, params.resource, client);
     if (!(await ctx.deviceCodes.recordPoll({ record, now }))) {
       await ctx.deviceCodes.slowDown({
         deviceCodeHash: record.deviceCodeHash,
@@ -83,6 +85,8 @@ export const deviceCodeGrant: Grant = {
         record.scopes.includes('profile') || record.scopes.includes('email')
           ? await ctx.users.findUser(record.userEntityRef)
           : undefined,
+      ...(resource ? { resource } : {}),
+      grantId: `device:${record.deviceCodeHash}`,
     };
     const refreshToken = wantsRefreshToken(ctx, access)
       ? await startRefreshFamily(ctx, access, `device:${record.deviceCodeHash}`)

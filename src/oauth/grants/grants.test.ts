@@ -69,6 +69,7 @@ describe.each(databases.eachSupportedId())('grants with a moving clock on %s', d
         // Readable stand-in for a signed JWT: the payload itself.
         signJwt: async payload => JSON.stringify(payload),
         getUserInfo: async sub => ({ claims: { sub, ent: [sub] } }),
+        verifyJwt: async () => undefined,
       },
       users: { findUser: async ref => (users.has(ref) ? { displayName: 'Alice' } : undefined) },
       consentPageUrl: id => id,

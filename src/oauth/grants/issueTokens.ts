@@ -7,6 +7,8 @@ import type { DirectoryUser, SavedUserClaims } from '../stores';
 import { OAUTH_CLIENT_ID_CLAIM, OAUTH_SCOPE_CLAIM } from '../oauthClientTokens';
 import type { TokenResponse } from './grant';
 import { profileClaims } from './profileClaims';
+import { signResourceAccessToken } from './resourceAccessToken';
+import type { ResourceServerConfig } from '../../config/readOidcProviderConfig';
 
 /** What a grant proved: who approved what, for which client, and when. */
 export interface GrantedAccess {
@@ -22,6 +24,10 @@ export interface GrantedAccess {
    * saved); undefined makes the response read them.
    */
   savedClaims?: SavedUserClaims | null;
+  /** The resource server outside Backstage the tokens are for (RFC 8707); none means Backstage. */
+  resource?: ResourceServerConfig;
+  /** The authorization session or refresh family the tokens come from. */
+  grantId?: string;
 }
 
 /**
@@ -60,6 +66,7 @@ export async function startRefreshFamily(
       clientId: access.client.clientId,
       userEntityRef: access.userEntityRef,
       scopes: access.scopes,
+      ...(access.resource ? { resource: access.resource.resource } : {}),
       authTime: access.authTime,
       createdAt: now,
       expiresAt: new Date(
@@ -85,26 +92,10 @@ export async function buildTokenResponse(
   access: GrantedAccess,
   refreshToken?: string,
 ): Promise<TokenResponse> {
-  // The claims saved at the user's sign-in, so the token matches the one the
-  // portal itself would issue. Claims just read from user_info are not
-  // written back (one write less per exchange); only a user with no saved
-  // claims gets the defaults saved, so /v1/userinfo answers for the token.
-  const saved =
-    access.savedClaims === undefined
-      ? (await ctx.signer.getUserInfo(access.userEntityRef))?.claims
-      : (access.savedClaims ?? undefined);
-  const claims = { ...saved, sub: access.userEntityRef };
-  // The ID token does not depend on the access token: both are signed at once.
   const [{ token, expiresInSeconds }, idToken] = await Promise.all([
-    ctx.signer.issueUserToken({
-      claims,
-      saveUserInfo: saved === undefined,
-      // Marks the token as an OAuth client's: it may call APIs, never grant access.
-      tokenClaims: {
-        [OAUTH_CLIENT_ID_CLAIM]: access.client.clientId,
-        [OAUTH_SCOPE_CLAIM]: access.scopes.join(' '),
-      },
-    }),
+    access.resource
+      ? signResourceAccessToken(ctx, { ...access, server: access.resource, clientId: access.client.clientId })
+      : issueBackstageAccessToken(ctx, access),
     access.scopes.includes('openid')
       ? ctx.signer.signJwt(idTokenClaims(access), {
           typ: 'JWT',
@@ -121,6 +112,31 @@ export async function buildTokenResponse(
   if (idToken !== undefined) response.id_token = idToken;
   if (refreshToken) response.refresh_token = refreshToken;
   return response;
+}
+
+/** The access token for Backstage itself: a Backstage user token every Backstage API accepts. */
+async function issueBackstageAccessToken(
+  ctx: OAuthContext,
+  access: GrantedAccess,
+): Promise<{ token: string; expiresInSeconds: number }> {
+  // The claims saved at the user's sign-in, so the token matches the one the
+  // portal itself would issue. Claims just read from user_info are not
+  // written back (one write less per exchange); only a user with no saved
+  // claims gets the defaults saved, so /v1/userinfo answers for the token.
+  const saved =
+    access.savedClaims === undefined
+      ? (await ctx.signer.getUserInfo(access.userEntityRef))?.claims
+      : (access.savedClaims ?? undefined);
+  const claims = { ...saved, sub: access.userEntityRef };
+  return ctx.signer.issueUserToken({
+    claims,
+    saveUserInfo: saved === undefined,
+    // Marks the token as an OAuth client's: it may call APIs, never grant access.
+    tokenClaims: {
+      [OAUTH_CLIENT_ID_CLAIM]: access.client.clientId,
+      [OAUTH_SCOPE_CLAIM]: access.scopes.join(' '),
+    },
+  });
 }
 
 function idTokenClaims(access: GrantedAccess): Record<string, unknown> {

@@ -5,6 +5,7 @@ import { InvalidGrant, InvalidScope } from '../errors';
 import type { OAuthContext } from '../context';
 import type { RefreshTokenRecord } from '../stores';
 import type { Grant } from './grant';
+import { grantResource } from './grantResource';
 import { buildTokenResponse } from './issueTokens';
 import { redeemUpstreamRefreshToken } from './upstreamRefreshTokens';
 
@@ -40,6 +41,7 @@ export const refreshTokenGrant: Grant = {
       throw new InvalidGrant('refresh token has expired');
     }
     const scopes = narrowScopes(current.scopes, params.scope);
+    const resource = grantResource(ctx, current.resource, params.resource, client);
 
     const user = await ctx.users.findUser(current.userEntityRef);
     if (!user && ctx.config.refreshToken.requireUserInCatalog) {
@@ -57,6 +59,7 @@ export const refreshTokenGrant: Grant = {
         userEntityRef: current.userEntityRef,
         // The family keeps its grant; a narrower request narrows only this response.
         scopes: current.scopes,
+        ...(current.resource ? { resource: current.resource } : {}),
         authTime: current.authTime,
         createdAt: now,
         expiresAt: new Date(
@@ -75,7 +78,15 @@ export const refreshTokenGrant: Grant = {
     }
     return buildTokenResponse(
       ctx,
-      { client, userEntityRef: current.userEntityRef, scopes, authTime: current.authTime, user },
+      {
+        client,
+        userEntityRef: current.userEntityRef,
+        scopes,
+        authTime: current.authTime,
+        user,
+        ...(resource ? { resource } : {}),
+        grantId: current.familyId,
+      },
       successor,
     );
   },

@@ -5,6 +5,7 @@ import { createAuthorizeEndpoint } from '../endpoints/authorize';
 import { createDeviceAuthorizationEndpoint } from '../endpoints/deviceAuthorization';
 import { createRegisterEndpoint } from '../endpoints/register';
 import { createRevokeEndpoint } from '../endpoints/revoke';
+import { createIntrospectEndpoint } from '../endpoints/introspect';
 import { createTokenEndpoint } from '../endpoints/token';
 import { createUserInfoEndpoint } from '../endpoints/userinfo';
 import { OAuthError, TooManyRequests } from '../errors';
@@ -16,7 +17,7 @@ import { rateLimit } from './rateLimit';
  * (case-insensitive, with or without one trailing slash).
  */
 const OAUTH_ENDPOINT_PATH =
-  /^\/v1\/(?:register|authorize|token|revoke|device_authorization|userinfo)\/?$/i;
+  /^\/v1\/(?:register|authorize|token|revoke|device_authorization|userinfo|introspect)\/?$/i;
 
 /**
  * Whether a request path (relative to the plugin) is one of the OAuth
@@ -45,6 +46,11 @@ export function createOAuthRouter(ctx: OAuthContext): express.Router {
   router.use(createTokenEndpoint(ctx));
   router.use(createRevokeEndpoint(ctx));
   router.use(createUserInfoEndpoint(ctx));
+  // RFC 7662 serves resource servers, so it exists when there are some.
+  if (ctx.config.resources.length > 0) {
+    router.use('/v1/introspect', rateLimit(limits, 'token'));
+    router.use(createIntrospectEndpoint(ctx));
+  }
   if (ctx.config.deviceAuthorization.enabled) router.use(createDeviceAuthorizationEndpoint(ctx));
   router.use('/v1/authorize', showAuthorizationErrorsToBrowsers(ctx));
   router.use(oauthErrorHandler(ctx.logger));
