@@ -198,6 +198,11 @@ export interface Config {
         grantTypes?: string[];
         /** A public client (no secret, token auth method `none`, PKCE). Defaults to false. */
         public?: boolean;
+        /**
+         * JWS algorithm of its ID tokens (OIDC Registration `id_token_signed_response_alg`):
+         * the configured `auth.identityTokenAlgorithm` by default, or `RS256`.
+         */
+        idTokenSignedResponseAlg?: string;
       }>;
 
       /**

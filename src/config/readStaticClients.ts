@@ -17,6 +17,8 @@ export interface StaticClientConfig {
   /** Scopes the client may request; undefined means every supported scope. */
   scopes?: string[];
   grantTypes: string[];
+  /** `idTokenSignedResponseAlg` (ours only): the ID token's JWS algorithm, e.g. RS256. */
+  idTokenSignedResponseAlg?: string;
   /** Public clients (`token_endpoint_auth_method: none`) have no secret and must use PKCE. */
   public: boolean;
 }
@@ -102,6 +104,10 @@ function readClientList(
       'authorization_code',
       ...(features.refreshEnabled ? ['refresh_token'] : []),
     ];
+    // Checked against the keys the portal has once they exist (createClientResolver).
+    const idTokenSignedResponseAlg = upstreamShape
+      ? undefined
+      : read('idTokenSignedResponseAlg', () => entry.getOptionalString('idTokenSignedResponseAlg'));
 
     return {
       clientId,
@@ -110,6 +116,7 @@ function readClientList(
       redirectUris,
       ...(scopes ? { scopes } : {}),
       grantTypes,
+      ...(idTokenSignedResponseAlg ? { idTokenSignedResponseAlg } : {}),
       public: isPublic,
     };
   });

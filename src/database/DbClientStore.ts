@@ -132,6 +132,9 @@ export class DbClientStore implements ClientStore {
       responseTypes: parseJson<string[]>(row.response_types) ?? ['code'],
       ...(row.scope ? { scopes: row.scope.split(' ').filter(Boolean) } : {}),
       tokenEndpointAuthMethod: method,
+      ...(typeof metadata.registration?.id_token_signed_response_alg === 'string'
+        ? { idTokenSignedResponseAlg: metadata.registration.id_token_signed_response_alg }
+        : {}),
       metadata: metadata.registration ?? {},
     };
     return { client, ...(row.client_secret ? { secretHash: row.client_secret } : {}) };

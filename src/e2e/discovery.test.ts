@@ -70,7 +70,7 @@ describe.each(databases.eachSupportedId())('discovery on %s', databaseId => {
           'urn:ietf:params:oauth:grant-type:device_code',
         ],
         subject_types_supported: ['public'],
-        id_token_signing_alg_values_supported: ['ES256'],
+        id_token_signing_alg_values_supported: ['ES256', 'RS256'],
         token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
         revocation_endpoint_auth_methods_supported: [
           'client_secret_basic',

@@ -10,6 +10,8 @@ export const MAX_USER_TOKEN_LENGTH = 32768;
 /** Options of {@link BackstageTokenIssuer.create}. */
 export interface BackstageTokenIssuerOptions {
   keys: SigningKeys;
+  /** Keys of other algorithms that {@link BackstageTokenIssuer.signJwt} may be asked for. */
+  otherKeys?: ReadonlyMap<string, SigningKeys>;
   /** The plugin's external base URL. */
   issuer: string;
   lifetimeSeconds: number;
@@ -24,6 +26,7 @@ export interface BackstageTokenIssuerOptions {
  */
 export class BackstageTokenIssuer {
   readonly #keys: SigningKeys;
+  readonly #otherKeys: ReadonlyMap<string, SigningKeys>;
   readonly #issuer: string;
   readonly #lifetimeSeconds: number;
   readonly #omitOwnershipClaim: boolean;
@@ -35,6 +38,7 @@ export class BackstageTokenIssuer {
 
   private constructor(options: BackstageTokenIssuerOptions) {
     this.#keys = options.keys;
+    this.#otherKeys = options.otherKeys ?? new Map();
     this.#issuer = options.issuer;
     this.#lifetimeSeconds = options.lifetimeSeconds;
     this.#omitOwnershipClaim = options.omitOwnershipClaim;
@@ -87,16 +91,21 @@ export class BackstageTokenIssuer {
 
   async signJwt(
     payload: Record<string, unknown>,
-    options: { typ: string; expiresInSeconds: number },
+    options: { typ: string; expiresInSeconds: number; alg?: string },
   ): Promise<string> {
     const lifetime = options.expiresInSeconds;
+    const keys =
+      options.alg === undefined || options.alg === this.#keys.algorithm
+        ? this.#keys
+        : this.#otherKeys.get(options.alg);
+    if (!keys) throw new Error(`No signing keys for the JWS algorithm '${options.alg}'`);
     // Key retention assumes no token outlives a user token (see createIdentity).
     if (!Number.isInteger(lifetime) || lifetime <= 0 || lifetime > this.#lifetimeSeconds) {
       throw new Error(
         `JWT lifetime must be a whole number of seconds in (0, ${this.#lifetimeSeconds}], got ${lifetime}`,
       );
     }
-    const key = await this.#keys.currentKey();
+    const key = await keys.currentKey();
     const iat = Math.floor(this.#now() / 1000);
     return signCompactJws(
       { typ: options.typ, alg: key.alg, kid: key.kid },

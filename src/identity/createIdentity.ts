@@ -47,12 +47,14 @@ export interface Identity {
    */
   signJwt(
     payload: Record<string, unknown>,
-    options: { typ: string; expiresInSeconds: number },
+    options: { typ: string; expiresInSeconds: number; alg?: string },
   ): Promise<string>;
   /** How long a user token lives; {@link Identity.signJwt} refuses longer lifetimes. */
   readonly tokenLifetimeSeconds: number;
   /** The JWS algorithm tokens are signed with (for discovery metadata). */
   readonly signingAlgorithm: string;
+  /** The algorithms {@link Identity.signJwt} can sign with, the configured one first. */
+  readonly jwtAlgorithms: string[];
   /** The claims saved for a user at their last sign-in. */
   getUserInfo(userEntityRef: string): Promise<{ claims: UserTokenClaims } | undefined>;
   /** Verifies a JWT this portal signed; undefined when it is not one or has expired. */
@@ -68,11 +70,12 @@ export async function createIdentity(
   options: RouterOptions & { knex: Knex; baseUrl: string },
 ): Promise<Identity> {
   const { config, knex, baseUrl, logger } = options;
-  const keys = await createSigningKeys(config.identity, knex, logger);
+  const { keys, byAlgorithm } = await createSigningKeys(config.identity, knex, logger);
   await keys.currentKey();
 
   const issuer = BackstageTokenIssuer.create({
     keys,
+    otherKeys: byAlgorithm,
     issuer: baseUrl,
     lifetimeSeconds: config.identity.tokenLifetimeSeconds,
     omitOwnershipClaim: config.identity.omitOwnershipClaim,
@@ -102,27 +105,47 @@ export async function createIdentity(
     },
     tokenLifetimeSeconds: config.identity.tokenLifetimeSeconds,
     signingAlgorithm: keys.algorithm,
+    jwtAlgorithms: [keys.algorithm, ...byAlgorithm.keys()],
     getUserInfo,
   };
 }
 
+/**
+ * OIDC Registration §2: RS256 is the algorithm every relying party can
+ * verify, so clients that ask for it (`id_token_signed_response_alg`) get ID
+ * tokens signed with it even where the configured algorithm is another.
+ */
+const ID_TOKEN_FALLBACK_ALGORITHM = 'RS256';
+
+/**
+ * The signing keys of the configured algorithm, and rotating keys of RS256
+ * beside them (published to the same store, so one JWKS lists both; generated
+ * only when first used). Static keys sign with what is configured only.
+ */
 async function createSigningKeys(
   identity: IdentityConfig,
   knex: Knex,
   logger: LoggerService,
-): Promise<SigningKeys> {
+): Promise<{ keys: SigningKeys; byAlgorithm: Map<string, SigningKeys> }> {
+  const byAlgorithm = new Map<string, SigningKeys>();
   const store = identity.keyStore;
   if (store.provider === 'static') {
-    return StaticSigningKeys.create({ keys: store.keys });
+    return { keys: await StaticSigningKeys.create({ keys: store.keys }), byAlgorithm };
   }
-  return RotatingSigningKeys.create({
-    store: store.provider === 'database' ? DbSigningKeyStore.create({ knex }) : MemoryKeyStore.create(),
-    algorithm: identity.algorithm,
-    // Upstream rotates as often as a token lives; keys stay listed until the
-    // longest-lived token they could have signed has expired. signJwt refuses
-    // lifetimes beyond the user token's, so that bound covers ID tokens too.
-    rotationSeconds: identity.tokenLifetimeSeconds,
-    maxTokenLifetimeSeconds: identity.tokenLifetimeSeconds,
-    logger: logger.child({ component: 'signing-keys' }),
-  });
+  const keyStore = store.provider === 'database' ? DbSigningKeyStore.create({ knex }) : MemoryKeyStore.create();
+  const rotating = (algorithm: string) =>
+    RotatingSigningKeys.create({
+      store: keyStore,
+      algorithm,
+      // Upstream rotates as often as a token lives; keys stay listed until the
+      // longest-lived token they could have signed has expired. signJwt refuses
+      // lifetimes beyond the user token's, so that bound covers ID tokens too.
+      rotationSeconds: identity.tokenLifetimeSeconds,
+      maxTokenLifetimeSeconds: identity.tokenLifetimeSeconds,
+      logger: logger.child({ component: 'signing-keys' }),
+    });
+  if (identity.algorithm !== ID_TOKEN_FALLBACK_ALGORITHM) {
+    byAlgorithm.set(ID_TOKEN_FALLBACK_ALGORITHM, rotating(ID_TOKEN_FALLBACK_ALGORITHM));
+  }
+  return { keys: rotating(identity.algorithm), byAlgorithm };
 }

@@ -19,6 +19,8 @@ export interface Client {
   /** Scopes this client may ask for; undefined means every supported scope. */
   scopes?: string[];
   tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  /** OIDC Registration §2 `id_token_signed_response_alg`; the portal's configured algorithm when unset. */
+  idTokenSignedResponseAlg?: string;
   /** The registered metadata as echoed back by DCR (RFC 7591 §3.2.1). */
   metadata: Record<string, unknown>;
 }

@@ -164,8 +164,11 @@ export interface TokenSigner {
   /** Any other JWT (here: ID tokens); `iss`, `iat`, `exp` are set by the signer. */
   signJwt(
     payload: Record<string, unknown>,
-    options: { typ: string; expiresInSeconds: number },
+    /** `alg`: one of {@link TokenSigner.jwtAlgorithms}; the configured one when omitted. */
+    options: { typ: string; expiresInSeconds: number; alg?: string },
   ): Promise<string>;
+  /** The JWS algorithms JWTs can be signed with, the configured one first. */
+  readonly jwtAlgorithms: string[];
   /** The claims saved at the user's last sign-in. */
   getUserInfo(userEntityRef: string): Promise<{ claims: SavedUserClaims } | undefined>;
   /**

@@ -49,7 +49,14 @@ export async function createOidcProvider(
     config,
     logger,
     clock,
-    clients: await createClientResolver({ config, store: clientStore, issuer, logger, clock }),
+    clients: await createClientResolver({
+      config,
+      store: clientStore,
+      issuer,
+      logger,
+      clock,
+      idTokenAlgorithms: identity.jwtAlgorithms,
+    }),
     clientStore,
     upstreamRefreshTokens,
     audit: createSecurityAuditor(options.auditor, logger),
@@ -65,11 +72,11 @@ export async function createOidcProvider(
     renderAuthorizationError,
   };
 
-  const signingAlgorithm = identity.signingAlgorithm;
-  mountRootMetadata(options, ctx, signingAlgorithm);
+  const signingAlgorithms = identity.jwtAlgorithms;
+  mountRootMetadata(options, ctx, signingAlgorithms);
 
   const router = Router();
-  router.use(createDiscoveryEndpoint(ctx, { signingAlgorithm }));
+  router.use(createDiscoveryEndpoint(ctx, { signingAlgorithms }));
   router.use(flow.createConsentRouter(ctx));
   if (config.refreshToken.enabled) {
     router.use(
@@ -100,9 +107,9 @@ export async function createOidcProvider(
 function mountRootMetadata(
   options: Pick<RouterOptions, 'rootHttpRouter' | 'lifecycle' | 'logger'>,
   ctx: OAuthContext,
-  signingAlgorithm: string,
+  signingAlgorithms: string[],
 ): void {
-  const handler = createServerMetadataHandler(ctx, { signingAlgorithm });
+  const handler = createServerMetadataHandler(ctx, { signingAlgorithms });
   const pluginPath = new URL(ctx.issuer).pathname.replace(/\/+$/, '');
   options.rootHttpRouter.use(`${OPENID_CONFIGURATION_PATH}${pluginPath}`, handler);
   const path = `${OAUTH_AUTHORIZATION_SERVER_PATH}${pluginPath}`;

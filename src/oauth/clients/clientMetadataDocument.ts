@@ -29,6 +29,8 @@ export interface ClientMetadataDocumentPolicy {
   /** Grant types enabled on this server; the document's are intersected with them. */
   grantTypes: string[];
   scopes: string[];
+  /** The JWS algorithms ID tokens can be signed with. */
+  idTokenAlgorithms?: readonly string[];
 }
 
 /**
@@ -254,6 +256,12 @@ export function parseClientMetadataDocument(
       ? doc.scope.split(' ').filter(s => policy.scopes.includes(s))
       : undefined;
   const name = typeof doc.client_name === 'string' ? doc.client_name.trim().slice(0, 255) : '';
+  const idTokenAlg = doc.id_token_signed_response_alg;
+  if (idTokenAlg !== undefined && (typeof idTokenAlg !== 'string' || !policy.idTokenAlgorithms?.includes(idTokenAlg))) {
+    throw new ClientMetadataDocumentError(
+      `id_token_signed_response_alg must be one of ${(policy.idTokenAlgorithms ?? []).join(', ')}`,
+    );
+  }
 
   return {
     clientId,
@@ -264,6 +272,7 @@ export function parseClientMetadataDocument(
     responseTypes: ['code'],
     ...(scopes ? { scopes } : {}),
     tokenEndpointAuthMethod: 'none',
+    ...(typeof idTokenAlg === 'string' ? { idTokenSignedResponseAlg: idTokenAlg } : {}),
     metadata: doc,
   };
 }

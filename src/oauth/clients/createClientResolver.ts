@@ -1,3 +1,4 @@
+import { InputError } from '@backstage/errors';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { OidcProviderConfig, StaticClientConfig } from '../../config/readOidcProviderConfig';
 import { constantEquals } from '../crypto/constantEquals';
@@ -51,8 +52,11 @@ export async function createClientResolver(options: {
   issuer: string;
   logger: LoggerService;
   clock: Clock;
+  /** The JWS algorithms ID tokens can be signed with (`id_token_signed_response_alg`). */
+  idTokenAlgorithms?: readonly string[];
 }): Promise<ClientResolver> {
   const { config, store, issuer, logger, clock } = options;
+  const idTokenAlgorithms = options.idTokenAlgorithms ?? [];
   const features = {
     refreshEnabled: config.refreshToken.enabled,
     deviceEnabled: config.deviceAuthorization.enabled,
@@ -63,6 +67,7 @@ export async function createClientResolver(options: {
     isRedirectUriAllowed: config.clientIdMetadataDocuments.isRedirectUriAllowed,
     grantTypes: supportedGrantTypes(features),
     scopes: supportedScopes(features),
+    idTokenAlgorithms,
   };
 
   const cimdEnabled = config.clientIdMetadataDocuments.enabled;
@@ -76,6 +81,12 @@ export async function createClientResolver(options: {
 
   const statics = new Map<string, { client: Client; secretHash?: string }>();
   for (const entry of config.clients) {
+    const alg = entry.idTokenSignedResponseAlg;
+    if (alg !== undefined && !idTokenAlgorithms.includes(alg)) {
+      throw new InputError(
+        `auth.oidcProvider.clients: '${entry.clientId}' asks for ID tokens signed with '${alg}', but the portal signs with ${idTokenAlgorithms.join(', ')}`,
+      );
+    }
     statics.set(entry.clientId, toStaticClient(entry));
   }
   const cli = cimdEnabled
@@ -191,6 +202,7 @@ function toStaticClient(entry: StaticClientConfig): { client: Client; secretHash
     responseTypes: ['code'],
     ...(entry.scopes ? { scopes: entry.scopes } : {}),
     tokenEndpointAuthMethod: method,
+    ...(entry.idTokenSignedResponseAlg ? { idTokenSignedResponseAlg: entry.idTokenSignedResponseAlg } : {}),
     metadata: {
       client_id: entry.clientId,
       client_name: entry.clientName,

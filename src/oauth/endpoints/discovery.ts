@@ -15,7 +15,7 @@ export const OAUTH_AUTHORIZATION_SERVER_PATH = '/.well-known/oauth-authorization
  */
 export function buildServerMetadata(
   ctx: Pick<OAuthContext, 'issuer' | 'config'>,
-  options: { signingAlgorithm: string },
+  options: { signingAlgorithms: string[] },
 ): Record<string, unknown> {
   const { issuer, config } = ctx;
   const features = {
@@ -53,7 +53,7 @@ export function buildServerMetadata(
       ...(config.resources.length > 0 ? [TOKEN_EXCHANGE_GRANT_TYPE] : []),
     ],
     subject_types_supported: ['public'],
-    id_token_signing_alg_values_supported: [options.signingAlgorithm],
+    id_token_signing_alg_values_supported: options.signingAlgorithms,
     token_endpoint_auth_methods_supported: authMethods,
     revocation_endpoint_auth_methods_supported: authMethods,
     // RFC 7636: only S256; `plain` is refused by /v1/authorize.
@@ -73,7 +73,7 @@ export function buildServerMetadata(
 /** A handler that serves the metadata document at its router's root. */
 export function createServerMetadataHandler(
   ctx: Pick<OAuthContext, 'issuer' | 'config'>,
-  options: { signingAlgorithm: string },
+  options: { signingAlgorithms: string[] },
 ): express.RequestHandler {
   const body = buildServerMetadata(ctx, options);
   return (req, res, next) => {
@@ -94,7 +94,7 @@ export function createServerMetadataHandler(
  */
 export function createDiscoveryEndpoint(
   ctx: Pick<OAuthContext, 'issuer' | 'config'>,
-  options: { signingAlgorithm: string },
+  options: { signingAlgorithms: string[] },
 ): express.Router {
   const router = Router();
   const serveMetadata = createServerMetadataHandler(ctx, options);

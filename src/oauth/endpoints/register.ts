@@ -67,6 +67,9 @@ export function createRegisterEndpoint(ctx: OAuthContext): express.Router {
         responseTypes: registration.responseTypes,
         ...(registration.scopes ? { scopes: registration.scopes } : {}),
         tokenEndpointAuthMethod: registration.tokenEndpointAuthMethod,
+        ...(registration.idTokenSignedResponseAlg
+          ? { idTokenSignedResponseAlg: registration.idTokenSignedResponseAlg }
+          : {}),
         metadata: { ...registration.echo, client_id: clientId, client_id_issued_at: issuedAt },
       };
       await ctx.clientStore.create({
@@ -107,6 +110,7 @@ interface Registration {
   responseTypes: string[];
   clientName?: string;
   scopes?: string[];
+  idTokenSignedResponseAlg?: string;
   /** The metadata as registered, defaults included, for the response and the store. */
   echo: Record<string, unknown>;
 }
@@ -178,6 +182,14 @@ function validateRegistration(body: unknown, ctx: OAuthContext): Registration {
     }
   }
 
+  // OIDC Registration §2: the ID token's algorithm, one the portal signs with.
+  const idTokenAlg = readString(meta, 'id_token_signed_response_alg');
+  if (idTokenAlg !== undefined && !ctx.signer.jwtAlgorithms.includes(idTokenAlg)) {
+    throw new InvalidClientMetadata(
+      `id_token_signed_response_alg must be one of ${ctx.signer.jwtAlgorithms.join(', ')}`,
+    );
+  }
+
   const echo: Record<string, unknown> = {
     redirect_uris: redirectUris,
     token_endpoint_auth_method: method,
@@ -185,6 +197,7 @@ function validateRegistration(body: unknown, ctx: OAuthContext): Registration {
     response_types: responseTypes,
     ...(clientName !== undefined ? { client_name: clientName } : {}),
     ...(scopes ? { scope: scopes.join(' ') } : {}),
+    ...(idTokenAlg !== undefined ? { id_token_signed_response_alg: idTokenAlg } : {}),
   };
   for (const field of URI_FIELDS) {
     const value = readString(meta, field);
@@ -208,6 +221,7 @@ function validateRegistration(body: unknown, ctx: OAuthContext): Registration {
     responseTypes,
     ...(clientName !== undefined ? { clientName } : {}),
     ...(scopes ? { scopes } : {}),
+    ...(idTokenAlg !== undefined ? { idTokenSignedResponseAlg: idTokenAlg } : {}),
     echo,
   };
 }

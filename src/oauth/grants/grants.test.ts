@@ -70,6 +70,7 @@ describe.each(databases.eachSupportedId())('grants with a moving clock on %s', d
         signJwt: async payload => JSON.stringify(payload),
         getUserInfo: async sub => ({ claims: { sub, ent: [sub] } }),
         verifyJwt: async () => undefined,
+        jwtAlgorithms: ['ES256'],
       },
       users: { findUser: async ref => (users.has(ref) ? { displayName: 'Alice' } : undefined) },
       consentPageUrl: id => id,

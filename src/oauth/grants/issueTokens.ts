@@ -100,6 +100,7 @@ export async function buildTokenResponse(
       ? ctx.signer.signJwt(idTokenClaims(access), {
           typ: 'JWT',
           expiresInSeconds: ctx.signer.tokenLifetimeSeconds,
+          ...(access.client.idTokenSignedResponseAlg ? { alg: access.client.idTokenSignedResponseAlg } : {}),
         })
       : undefined,
   ]);
