@@ -5,6 +5,7 @@ import type {
   RefreshTokenStore,
 } from '../oauth/stores';
 import { SESSIONS_TABLE } from './DbAuthorizationSessionStore';
+import { fromAuthenticationColumns, toAuthenticationColumns } from './authenticationColumns';
 import { parseDbDate } from './parseDbDate';
 import { LITERAL_LIMIT } from './literalLimit';
 
@@ -18,6 +19,10 @@ export interface DbRefreshTokenRow {
   scope: string | null;
   status: RefreshTokenStatus;
   auth_time: Date | string | number;
+  /** How the user authenticated (issue 14); null in rows from before it. */
+  acr: string | null;
+  /** JSON array of method names. */
+  amr: string | null;
   created_at: Date | string | number;
   expires_at: Date | string | number;
   family_expires_at: Date | string | number;
@@ -126,6 +131,7 @@ export class DbRefreshTokenStore implements RefreshTokenStore {
       user_entity_ref: record.userEntityRef,
       scope: record.scopes.join(' '),
       status: 'active',
+      ...toAuthenticationColumns(record),
       auth_time: record.authTime,
       created_at: record.createdAt,
       expires_at: record.expiresAt,
@@ -141,6 +147,7 @@ export class DbRefreshTokenStore implements RefreshTokenStore {
       userEntityRef: row.user_entity_ref,
       scopes: row.scope ? row.scope.split(' ').filter(Boolean) : [],
       status: row.status,
+      ...fromAuthenticationColumns(row),
       authTime: parseDbDate(row.auth_time),
       createdAt: parseDbDate(row.created_at),
       expiresAt: parseDbDate(row.expires_at),
