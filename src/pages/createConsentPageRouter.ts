@@ -5,6 +5,7 @@ import Router from 'express-promise-router';
 import { describeClient } from '../oauth/clients/describeClient';
 import type { OAuthContext } from '../oauth/context';
 import { clientVouching } from './clientVouching';
+import { checkSignInForSession } from '../oauth/endpoints/checkSignInForSession';
 import { redirectAfterDecision } from '../oauth/endpoints/consent';
 import type { AuthorizationSession } from '../oauth/stores';
 import { html, page, type Html } from './html';
@@ -128,12 +129,19 @@ ${clientVouching(client)}
         return;
       }
       const status = decision === 'approve' ? 'approved' : 'rejected';
+      const verdict =
+        status === 'approved' ? await checkSignInForSession(ctx, id, user.userEntityRef) : undefined;
+      if (verdict?.kind === 'unmet') {
+        // The sign-in fell short since the page was shown: the page asks again.
+        res.redirect(303, back);
+        return;
+      }
       // The conditional update decides a race; the loser sees "no longer valid".
       if (!(await ctx.sessions.decide(id, { status, userEntityRef: user.userEntityRef, now: ctx.clock() }))) {
         res.redirect(303, back);
         return;
       }
-      res.redirect(303, await redirectAfterDecision(ctx, session, status, user.userEntityRef));
+      res.redirect(303, await redirectAfterDecision(ctx, session, status, user.userEntityRef, verdict));
     },
   );
   return router;

@@ -59,9 +59,9 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   await scheduleCleanupTask({ scheduler: options.scheduler, knex, logger: options.logger });
 
   const identity = await createIdentity({ ...options, knex, baseUrl });
-  // Written at every sign-in (issue 14).
+  // Written at sign-in, read at consent (issue 14).
   const signIns = DbUserSignInStore.create({ knex });
-  const oidcProvider = await createOidcProvider({ ...options, knex, baseUrl, identity });
+  const oidcProvider = await createOidcProvider({ ...options, knex, baseUrl, identity, signIns });
   const providers = await createProvidersRouter({ ...options, knex, baseUrl, identity, signIns });
 
   const router = Router();

@@ -58,6 +58,8 @@ export const refreshTokenGrant: Grant = {
         // The family keeps its grant; a narrower request narrows only this response.
         scopes: current.scopes,
         authTime: current.authTime,
+        acr: current.acr,
+        amr: current.amr,
         createdAt: now,
         expiresAt: new Date(
           Math.min(
@@ -75,7 +77,16 @@ export const refreshTokenGrant: Grant = {
     }
     return buildTokenResponse(
       ctx,
-      { client, userEntityRef: current.userEntityRef, scopes, authTime: current.authTime, user },
+      {
+        client,
+        userEntityRef: current.userEntityRef,
+        scopes,
+        // OIDC Core §12.2: the original authentication, not this refresh.
+        authTime: current.authTime,
+        acr: current.acr,
+        amr: current.amr,
+        user,
+      },
       successor,
     );
   },
