@@ -185,6 +185,63 @@ describe.each(databases.eachSupportedId())('sign-in freshness through a real IdP
     expect(refreshed.claims()).toMatchObject({ auth_time, acr, amr });
   });
 
+  it('sends the user through the IdP login again for max_age once the sign-in is older', async () => {
+    await sleep(2100);
+    const tokens = await tokensFor({ max_age: '1' }, ['pwd']);
+    const logins = await idp.logins();
+    expect(logins).toHaveLength(2);
+    expect(logins[1].authTime).toBeGreaterThan(first.claims()!.auth_time!);
+    expect(tokens.claims()).toMatchObject({
+      auth_time: logins[1].authTime,
+      acr: 'urn:test:loa:1',
+      amr: ['pwd'],
+    });
+  });
+
+  it('sends the user through the IdP login again for prompt=login, however recent the sign-in', async () => {
+    await sleep(1100);
+    const tokens = await tokensFor({ prompt: 'login' }, ['pwd']);
+    const logins = await idp.logins();
+    expect(logins).toHaveLength(3);
+    expect(logins[2].authTime).toBeGreaterThan(logins[1].authTime);
+    expect(tokens.claims()!.auth_time).toBe(logins[2].authTime);
+  });
+
+  it('asks for a fresh sign-in when acr_values is not met, and refuses when it still is not', async () => {
+    // The last sign-in used a password only (urn:test:loa:1).
+    const wanted = { acr_values: 'urn:test:loa:2' };
+    const refused = await authorize(wanted);
+    const page = await context.newPage();
+    const landed = callback.next();
+    await page.goto(refused.url.href);
+    await signInAtIdp(page, 'pwd');
+    const callbackUrl = await landed;
+    await page.close();
+    expect(Object.fromEntries(callbackUrl.searchParams)).toMatchObject({
+      error: 'unmet_authentication_requirements',
+      state: refused.state,
+      iss: backend.issuer,
+    });
+    expect(await idp.logins()).toHaveLength(4);
+
+    const tokens = await tokensFor(wanted, ['otp']);
+    expect(await idp.logins()).toHaveLength(5);
+    expect(tokens.claims()).toMatchObject({ acr: 'urn:test:loa:2', amr: ['pwd', 'otp'] });
+  });
+
+  it('refuses acr_values no sign-in can have at the authorization endpoint', async () => {
+    const { url, state } = await authorize({ acr_values: 'urn:test:loa:9' });
+    const res = await fetch(url, { redirect: 'manual' });
+    expect(res.status).toBe(302);
+    const location = new URL(res.headers.get('location')!);
+    expect(Object.fromEntries(location.searchParams)).toEqual({
+      error: 'unmet_authentication_requirements',
+      error_description: 'acr_values cannot be met; supported values are: urn:test:loa:1 urn:test:loa:2',
+      state,
+      iss: backend.issuer,
+    });
+  });
+
   it('advertises the acr values and the claims it passes on', async () => {
     const metadata = client.serverMetadata();
     expect(metadata.acr_values_supported).toEqual(['urn:test:loa:1', 'urn:test:loa:2']);
