@@ -255,6 +255,16 @@ export interface Config {
        */
       signInProvider?: string;
 
+      /**
+       * The `acr` (authentication context class) values that sign-ins through
+       * your identity provider can carry, as its ID tokens report them; advertised
+       * as `acr_values_supported`. A client's `acr_values` must name at least one
+       * of them, and the user's sign-in must have one of those it named, or the
+       * request ends with `unmet_authentication_requirements`. Defaults to none:
+       * every `acr_values` is refused.
+       */
+      acrValuesSupported?: string[];
+
       /** OAuth 2.0 Device Authorization Grant (RFC 8628). */
       deviceAuthorization?: {
         /** Defaults to false. */

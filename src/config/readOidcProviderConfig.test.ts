@@ -33,6 +33,14 @@ describe('readOidcProviderConfig', () => {
     });
   });
 
+  it('reads the acr values sign-ins can carry (issue 14): none by default', () => {
+    expect(read({}).acrValuesSupported).toEqual([]);
+    expect(read({ oidcProvider: { acrValuesSupported: ['urn:loa:1', 'urn:loa:2', 'urn:loa:1'] } }).acrValuesSupported).toEqual([
+      'urn:loa:1',
+      'urn:loa:2',
+    ]);
+  });
+
   it('clamps lifetimes to their maxima', () => {
     const config = read({
       oidcProvider: {
@@ -126,6 +134,8 @@ describe('readOidcProviderConfig', () => {
     [{ experimentalRefreshToken: { tokenLifetime: 'soon' } }, /^auth\.experimentalRefreshToken\.tokenLifetime: /],
     [{ experimentalRefreshToken: { maxTokensPerUser: 0 } }, /^auth\.experimentalRefreshToken\.maxTokensPerUser: /],
     [{ oidcProvider: { consentPage: 'mine' } }, /^auth\.oidcProvider\.consentPage: /],
+    [{ oidcProvider: { acrValuesSupported: ['urn:a urn:b'] } }, /^auth\.oidcProvider\.acrValuesSupported\[0\]: must be 1 to 255 printable/],
+    [{ oidcProvider: { acrValuesSupported: 'urn:a' } }, /'auth\.oidcProvider\.acrValuesSupported'/],
     [{ oidcProvider: { rateLimits: { token: { requests: -1 } } } }, /^auth\.oidcProvider\.rateLimits\.token\.requests: /],
     [{ oidcProvider: { clients: [{ clientId: 'a', redirectUris: ['https://a.test/cb'] }] } }, /^auth\.oidcProvider\.clients\[0\]\.clientSecret: required/],
     [{ oidcProvider: { clients: [{ clientId: 'a', public: true, clientSecret: 'x', redirectUris: ['https://a.test/cb'] }] } }, /^auth\.oidcProvider\.clients\[0\]\.clientSecret: a public/],

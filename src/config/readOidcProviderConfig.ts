@@ -122,6 +122,12 @@ export interface OidcProviderConfig {
   /** Where users approve: the app's consent page (default) or the plugin's own page. */
   consentPage: 'app' | 'builtin';
   /**
+   * `auth.oidcProvider.acrValuesSupported`: the `acr` values sign-ins through
+   * the providers can carry, which clients may ask for with `acr_values`
+   * (issue 14); empty: every `acr_values` is refused.
+   */
+  acrValuesSupported: string[];
+  /**
    * `auth.oidcProvider.rateLimits`: per-address budgets of the limited
    * endpoints; `verification` is the device page's wrong-code budget.
    */
@@ -175,6 +181,7 @@ export function readOidcProviderConfig(config: Config): OidcProviderConfig {
     maxPendingConsentSessions: readMaxPendingConsentSessions(config),
     deviceAuthorization,
     consentPage: readConsentPage(config),
+    acrValuesSupported: readAcrValuesSupported(config),
     rateLimits: readRateLimits(config),
   };
 }
@@ -312,6 +319,20 @@ function readConsentPage(config: Config): 'app' | 'builtin' {
     throw new InputError(`${key}: must be 'app' or 'builtin', got '${value}'`);
   }
   return value;
+}
+
+/** An acr value is one token of the space-separated `acr_values` (OIDC Core §3.1.2.1). */
+function readAcrValuesSupported(config: Config): string[] {
+  const key = `${OP}.acrValuesSupported`;
+  const values = readWith(key, () => config.getOptionalStringArray(key)) ?? [];
+  values.forEach((value, index) => {
+    if (!/^[\x21-\x7e]{1,255}$/.test(value)) {
+      throw new InputError(
+        `${key}[${index}]: must be 1 to 255 printable ASCII characters without spaces, got '${value}'`,
+      );
+    }
+  });
+  return [...new Set(values)];
 }
 
 function readRateLimits(config: Config): Record<RateLimitedEndpoint, RateLimit> {

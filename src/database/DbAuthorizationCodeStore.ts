@@ -7,6 +7,8 @@ import {
   type DbAuthorizationSessionRow,
 } from './DbAuthorizationSessionStore';
 import { USER_INFO_TABLE, parseUserInfo } from './DbUserInfoStore';
+import { type DbAuthenticationColumns, fromAuthenticationColumns } from './authenticationColumns';
+import { SESSION_AUTHENTICATION_TABLE } from './DbSessionAuthenticationStore';
 import { parseDbDate } from './parseDbDate';
 import { LITERAL_LIMIT } from './literalLimit';
 
@@ -27,6 +29,10 @@ interface CodeColumns {
   code_used: DbAuthorizationCodeRow['used'];
   /** The approving user's `user_info` JSON; null when none is saved (or nobody approved). */
   saved_user_info: string | null;
+  /** The approving authentication (issue 14); null when none was recorded. */
+  approved_auth_time: DbAuthenticationColumns['auth_time'];
+  approved_acr: DbAuthenticationColumns['acr'];
+  approved_amr: DbAuthenticationColumns['amr'];
 }
 
 /** Authorization codes in the plugin database. */
@@ -77,6 +83,7 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
       ),
     )
       .leftJoin(`${USER_INFO_TABLE} as u`, 'u.user_entity_ref', 's.user_entity_ref')
+      .leftJoin(`${SESSION_AUTHENTICATION_TABLE} as a`, 'a.session_id', 's.id')
       .where('c.code', codeHash)
       .first(
         's.*',
@@ -84,6 +91,9 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
         'c.expires_at as code_expires_at',
         'c.used as code_used',
         'u.user_info as saved_user_info',
+        'a.auth_time as approved_auth_time',
+        'a.acr as approved_acr',
+        'a.amr as approved_amr',
       )
       .limit(1, LITERAL_LIMIT);
     if (!row) return { kind: 'unknown' };
@@ -95,6 +105,11 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
           expiresAt: parseDbDate(row.code_expires_at),
           session: toSession(row),
           savedClaims: row.saved_user_info === null ? null : parseUserInfo(row.saved_user_info).claims,
+          authentication: fromAuthenticationColumns({
+            auth_time: row.approved_auth_time,
+            acr: row.approved_acr,
+            amr: row.approved_amr,
+          }),
         },
       };
     }

@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 export const CLEANUP_TABLES = {
   authorizationSessions: 'oauth_authorization_sessions',
   authorizationCodes: 'oidc_authorization_codes',
+  sessionAuthentication: 'oidc_authorization_authentication',
   browserSessions: 'sessions',
   refreshTokens: 'oidc_refresh_tokens',
   deviceCodes: 'oidc_device_codes',
@@ -52,7 +53,7 @@ export class DbCleanupStore {
 
   /**
    * Authorization sessions that expired before `cutoff`, with their codes
-   * first (the foreign key is not enforced on SQLite). The clients of
+   * and authentication records first (foreign keys are not enforced on SQLite). The clients of
    * approved sessions are marked as used before the evidence goes; a session
    * nobody approved proves nothing (anyone can start one), so a client known
    * only from such sessions stays unused and is deleted in time.
@@ -75,8 +76,14 @@ export class DbCleanupStore {
       now,
     );
     const ids = rows.map(r => r.id);
-    for (const child of [CLEANUP_TABLES.authorizationCodes, CLEANUP_TABLES.sessionResources]) {
-      if (await this.hasTable(child)) await this.#db(child).whereIn('session_id', ids).delete();
+    for (const child of [
+      CLEANUP_TABLES.authorizationCodes,
+      CLEANUP_TABLES.sessionResources,
+      CLEANUP_TABLES.sessionAuthentication,
+    ]) {
+      if (await this.hasTable(child)) {
+        await this.#db(child).whereIn('session_id', ids).delete();
+      }
     }
     return this.#db(table).whereIn('id', ids).andWhere('expires_at', '<', cutoff).delete();
   }

@@ -5,6 +5,7 @@ import type {
   RefreshTokenStore,
 } from '../oauth/stores';
 import { SESSIONS_TABLE } from './DbAuthorizationSessionStore';
+import { fromAuthenticationColumns, toAuthenticationColumns } from './authenticationColumns';
 import { parseDbDate } from './parseDbDate';
 import { LITERAL_LIMIT } from './literalLimit';
 
@@ -19,6 +20,10 @@ export interface DbRefreshTokenRow {
   resource?: string | null;
   status: RefreshTokenStatus;
   auth_time: Date | string | number;
+  /** How the user authenticated (issue 14); null in rows from before it. */
+  acr: string | null;
+  /** JSON array of method names. */
+  amr: string | null;
   created_at: Date | string | number;
   expires_at: Date | string | number;
   family_expires_at: Date | string | number;
@@ -136,6 +141,7 @@ export class DbRefreshTokenStore implements RefreshTokenStore {
       scope: record.scopes.join(' '),
       ...(record.resource ? { resource: record.resource } : {}),
       status: 'active',
+      ...toAuthenticationColumns(record),
       auth_time: record.authTime,
       created_at: record.createdAt,
       expires_at: record.expiresAt,
@@ -152,6 +158,7 @@ export class DbRefreshTokenStore implements RefreshTokenStore {
       scopes: row.scope ? row.scope.split(' ').filter(Boolean) : [],
       ...(row.resource ? { resource: row.resource } : {}),
       status: row.status,
+      ...fromAuthenticationColumns(row),
       authTime: parseDbDate(row.auth_time),
       createdAt: parseDbDate(row.created_at),
       expiresAt: parseDbDate(row.expires_at),

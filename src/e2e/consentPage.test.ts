@@ -162,6 +162,40 @@ describe.each(databases.eachSupportedId())('built-in consent page on %s', databa
     await page.close();
   });
 
+  it('signs a proxy provider’s user in again for max_age and prompt=login through its refresh (issue 14)', async () => {
+    for (const params of [{ max_age: '1' }, { prompt: 'login' }]) {
+      // The page session holds a sign-in from before the request.
+      await new Promise(resolve => setTimeout(resolve, 2100));
+      const auth = await startAuthorization();
+      const url = new URL(auth.url);
+      for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
+      const page = await context.newPage();
+      const starts: string[] = [];
+      const refreshes: string[] = [];
+      page.on('request', r => {
+        if (r.url().includes('/guest/start')) starts.push(r.url());
+        if (r.url().includes('/guest/refresh')) refreshes.push(r.url());
+      });
+      const requestedAt = Math.floor(Date.now() / 1000);
+      await page.goto(url.href);
+      const landed = callback.next();
+      await page.getByRole('button', { name: 'Approve' }).click();
+      const callbackUrl = await landed;
+      await page.close();
+      // The page session's sign-in is too old: the page signs the user in
+      // again through the provider's refresh, where the guest provider
+      // signs in; it has no sign-in page to go to.
+      expect(refreshes).toHaveLength(1);
+      expect(starts).toEqual([]);
+      const tokens = await oidc.authorizationCodeGrant(client, callbackUrl, {
+        pkceCodeVerifier: auth.codeVerifier,
+        expectedState: auth.state,
+        expectedNonce: auth.nonce,
+      });
+      expect(tokens.claims()!.auth_time).toBeGreaterThanOrEqual(requestedAt);
+    }
+  });
+
   it('returns access_denied to the client when the user denies', async () => {
     const auth = await startAuthorization();
     const page = await context.newPage();

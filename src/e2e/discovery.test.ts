@@ -82,6 +82,10 @@ describe.each(databases.eachSupportedId())('discovery on %s', databaseId => {
         request_parameter_supported: false,
         request_uri_parameter_supported: false,
         claims_parameter_supported: false,
+        claims_supported: [
+          'sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'azp', 'acr', 'amr',
+          'name', 'picture', 'email',
+        ],
         client_id_metadata_document_supported: true,
       });
     });
@@ -135,6 +139,8 @@ describe.each(databases.eachSupportedId())('discovery on %s', databaseId => {
       expect(res.body).not.toHaveProperty('registration_endpoint');
       expect(res.body).not.toHaveProperty('device_authorization_endpoint');
       expect(res.body).not.toHaveProperty('client_id_metadata_document_supported');
+      // Issue 14: no acr values are configured, so acr_values is refused.
+      expect(res.body).not.toHaveProperty('acr_values_supported');
     });
 
     it('does not serve the CLI metadata document and refuses registration', async () => {

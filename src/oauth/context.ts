@@ -1,6 +1,7 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type express from 'express';
 import type { OidcProviderConfig } from '../config/readOidcProviderConfig';
+import type { SessionAuthenticationStore, UserSignInStore } from './authenticationContext';
 import type { ClientStore } from './clients/ClientStore';
 import type { DeviceCodeStore } from './DeviceCodeStore';
 import type { PendingPerAddress } from './http/PendingPerAddress';
@@ -36,6 +37,9 @@ export interface OAuthContext {
   upstreamRefreshTokens: UpstreamRefreshTokenStore;
   signer: TokenSigner;
   users: UserDirectory;
+  /** Each user's last sign-in through a provider, and what requests asked of it (issue 14). */
+  signIns: UserSignInStore;
+  sessionAuthentication: SessionAuthenticationStore;
   /** Device authorization requests (RFC 8628). */
   deviceCodes: DeviceCodeStore;
   /** Undecided consent sessions per client address (bounded growth). */

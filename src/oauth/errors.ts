@@ -22,6 +22,8 @@ export type OAuthErrorCode =
   | 'unsupported_token_type' // RFC 7009 §2.2.1
   | 'too_many_requests'
   | 'consent_required' // OIDC Core §3.1.2.6
+  | 'login_required' // OIDC Core §3.1.2.6
+  | 'unmet_authentication_requirements' // OpenID Connect Unmet Authentication Requirements 1.0
   | 'request_not_supported'
   | 'request_uri_not_supported'
   | 'invalid_token'; // RFC 6750 §3.1
@@ -85,6 +87,17 @@ export class InvalidClientMetadata extends OAuthError {
 /** OIDC Core §3.1.2.6: `prompt=none`, but the user must be asked. */
 export class ConsentRequired extends OAuthError {
   readonly code = 'consent_required';
+}
+/** OIDC Core §3.1.2.6: the user must sign in again, and the portal cannot make that happen. */
+export class LoginRequired extends OAuthError {
+  readonly code = 'login_required';
+}
+/**
+ * OpenID Connect Unmet Authentication Requirements 1.0 §2: the user's
+ * authentication cannot satisfy what the client asked for (`acr_values`).
+ */
+export class UnmetAuthenticationRequirements extends OAuthError {
+  readonly code = 'unmet_authentication_requirements';
 }
 /** OIDC Core §3.1.2.6: request objects (`request`) are not supported. */
 export class RequestNotSupported extends OAuthError {

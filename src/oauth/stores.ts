@@ -5,6 +5,8 @@
  * Secrets (codes, refresh tokens) cross this boundary only as hashes.
  */
 
+import type { UserAuthentication } from './authenticationContext';
+
 /** One authorization request waiting for, or past, the user's decision. */
 export interface AuthorizationSession {
   id: string;
@@ -59,6 +61,8 @@ export interface AuthorizationCodeRecord {
   session: AuthorizationSession;
   /** Null when the user has no saved claims. */
   savedClaims: SavedUserClaims | null;
+  /** The authentication that approved the session (issue 14); undefined when none was recorded. */
+  authentication?: UserAuthentication;
 }
 
 export type RedeemResult =
@@ -90,6 +94,9 @@ export interface RefreshTokenRecord {
   resource?: string;
   status: RefreshTokenStatus;
   authTime: Date;
+  /** How the user authenticated, for the family's ID tokens (OIDC Core §12.2). */
+  acr?: string;
+  amr?: string[];
   createdAt: Date;
   /** Idle expiry of this token. */
   expiresAt: Date;

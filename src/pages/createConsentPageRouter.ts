@@ -5,12 +5,16 @@ import Router from 'express-promise-router';
 import { describeClient } from '../oauth/clients/describeClient';
 import type { OAuthContext } from '../oauth/context';
 import { clientVouching } from './clientVouching';
+import type { UnmetRequirement } from '../oauth/checks/findUnmetRequirement';
+import { checkSignInForSession, type SignInVerdict } from '../oauth/endpoints/checkSignInForSession';
 import { redirectAfterDecision } from '../oauth/endpoints/consent';
 import type { AuthorizationSession } from '../oauth/stores';
 import { html, page, type Html } from './html';
 import { renderErrorPage } from './pageErrors';
 import {
+  USER_COOKIE,
   checkCsrf,
+  cookieOptions,
   csrfToken,
   currentUser,
   rejectForbiddenFormCharacters,
@@ -74,24 +78,53 @@ export function createConsentPageRouter(deps: ConsentPageDeps): express.Router {
     });
   }
 
+  const consentPath = (id: string, step?: ReauthenticationStep) =>
+    `${basePath}/v1/consent/${encodeURIComponent(id)}${step ? `?reauth=${step}` : ''}`;
+
   router.get('/v1/consent/:id', async (req, res) => {
     const id = req.params.id;
+    const step = readReauthenticationStep(req.query.reauth);
     const user = await currentUser(req, res, { auth, baseUrl });
+    const session = await pendingSession(id);
+    // After signing in, this page may send the user straight on to the client.
+    const formTargets = session ? [redirectSource(session.redirectUri)] : [];
     if (!user) {
+      // Signing in through the provider's refresh is the first step of a
+      // re-authentication, when the request asks for one.
+      const requirements = step || !session ? undefined : await ctx.sessionAuthentication.findRequirements(id);
+      const asksLogin = requirements?.promptLogin || requirements?.maxAgeSeconds !== undefined;
       renderSignIn(req, res, {
         baseUrl,
         pages: deps.pages,
-        returnTo: `${basePath}/v1/consent/${encodeURIComponent(id)}`,
+        returnTo: consentPath(id, step ?? (asksLogin ? 'refreshed' : undefined)),
         failed: req.query.signin_failed === '1',
+        formTargets,
       });
       return;
     }
-    const session = await pendingSession(id);
     if (!session) {
       renderGone(res);
       return;
     }
-    setPageHeaders(res, [redirectSource(session.redirectUri)]);
+    const verdict = await checkSignInForSession(ctx, id, user.userEntityRef);
+    if (verdict.kind === 'unmet') {
+      const next = nextReauthenticationStep(verdict.requirement, step);
+      if (next) {
+        // The page session holds the sign-in that falls short: sign in again.
+        res.clearCookie(USER_COOKIE, cookieOptions(baseUrl));
+        renderSignIn(req, res, {
+          baseUrl,
+          pages: deps.pages,
+          returnTo: consentPath(id, next),
+          atProvider: next === 'started',
+          formTargets,
+        });
+        return;
+      }
+      await refuseUnmet(res, session, user.userEntityRef, verdict);
+      return;
+    }
+    setPageHeaders(res, formTargets);
     const csrf = csrfToken(req, res, baseUrl);
     const client = describeClient(await ctx.clients.findClient(session.clientId), session.clientId);
     send(res, 200, 'Authorize application', html`
@@ -129,14 +162,52 @@ ${clientVouching(client)}
         return;
       }
       const status = decision === 'approve' ? 'approved' : 'rejected';
+      const verdict =
+        status === 'approved' ? await checkSignInForSession(ctx, id, user.userEntityRef) : undefined;
+      if (verdict?.kind === 'unmet') {
+        // The sign-in fell short since the page was shown: the page asks again.
+        res.redirect(303, back);
+        return;
+      }
       // The conditional update decides a race; the loser sees "no longer valid".
       if (!(await ctx.sessions.decide(id, { status, userEntityRef: user.userEntityRef, now: ctx.clock() }))) {
         res.redirect(303, back);
         return;
       }
-      res.redirect(303, await redirectAfterDecision(ctx, session, status, user.userEntityRef));
+      res.redirect(303, await redirectAfterDecision(ctx, session, status, user.userEntityRef, verdict));
     },
   );
+  /**
+   * Ends a request whose requirements a fresh sign-in still did not meet:
+   * a client from config gets the error (OIDC Core §3.1.2.6); a client
+   * anyone could create gets no redirect, the user an error page
+   * (RFC 9700 §4.11.2).
+   */
+  async function refuseUnmet(
+    res: Response,
+    session: AuthorizationSession,
+    userEntityRef: string,
+    verdict: SignInVerdict,
+  ): Promise<void> {
+    if (!(await ctx.sessions.decide(session.id, { status: 'rejected', userEntityRef, now: ctx.clock() }))) {
+      renderGone(res);
+      return;
+    }
+    const redirectUrl = await redirectAfterDecision(ctx, session, 'rejected', userEntityRef, verdict);
+    if ((await ctx.clients.findClient(session.clientId))?.kind === 'static') {
+      res.redirect(303, redirectUrl);
+      return;
+    }
+    renderErrorPage(res, {
+      status: 403,
+      title: 'Your sign-in does not meet this request',
+      message:
+        verdict.kind === 'unmet' && verdict.requirement === 'acr'
+          ? 'The application asked for a stronger sign-in than the one you used. Go back to the application and start again.'
+          : 'The application asked you to sign in again, and the sign-in did not happen. Go back to the application and start again.',
+      back: { href: deps.pages.appBaseUrl, text: 'Return to the portal' },
+    });
+  }
   return router;
 }
 
@@ -145,4 +216,25 @@ function resourceLine(ctx: OAuthContext, resource: string | undefined): Html | u
   if (resource === undefined) return undefined;
   const server = ctx.config.resources.find(r => r.resource === resource);
   return html`<dt>For</dt><dd>${server?.name ?? resource} <span class="muted">(${resource})</span></dd>`;
+}
+
+/**
+ * Where a re-authentication stands (issue 14): `refreshed` once the
+ * provider's refresh signed the user in again (a proxy provider's refresh
+ * is a sign-in; an OAuth session refresh is not), `started` once the user
+ * went through the provider's sign-in. After that, an unmet request ends.
+ */
+type ReauthenticationStep = 'refreshed' | 'started';
+
+function readReauthenticationStep(value: unknown): ReauthenticationStep | undefined {
+  return value === 'refreshed' || value === 'started' ? value : undefined;
+}
+
+function nextReauthenticationStep(
+  requirement: UnmetRequirement,
+  step: ReauthenticationStep | undefined,
+): ReauthenticationStep | undefined {
+  if (step === 'started') return undefined;
+  // A refresh cannot change how the user authenticated, only when.
+  return step === undefined && requirement === 'login' ? 'refreshed' : 'started';
 }

@@ -35,6 +35,7 @@ const SCRIPT = `
     if(el.dataset.start){ location.assign(el.dataset.start); }
   }
   if(el.dataset.failed==='1'){ return; }
+  if(el.dataset.atProvider==='1'){ toStart(); return; }
   fetch(el.dataset.refresh,{credentials:'include',headers:{'X-Requested-With':'XMLHttpRequest'}})
     .then(function(r){ if(!r.ok){ throw new Error(String(r.status)); } return r.json(); })
     .then(function(b){
@@ -59,12 +60,19 @@ export function renderSignIn(
     pages: PagesConfig;
     returnTo: string;
     failed?: boolean;
+    /** Go to the provider's sign-in without trying its refresh (a re-authentication, issue 14). */
+    atProvider?: boolean;
+    /**
+     * Where the sign-in form's redirects may end (see setPageHeaders): the
+     * page it returns to may send the user on to a client.
+     */
+    formTargets?: string[];
     extra?: { script: string; body?: Html };
   },
 ): void {
   const redirected = req.query.signin_redirected === '1';
   const { baseUrl, pages, returnTo } = options;
-  const nonce = setPageHeaders(res);
+  const nonce = setPageHeaders(res, options.formTargets);
   const csrf = csrfToken(req, res, baseUrl);
   const provider = pages.signInProvider;
   const env = encodeURIComponent(pages.environment);
@@ -76,7 +84,7 @@ export function renderSignIn(
     : '';
   const body = html`
 <h1>Sign in to continue</h1>
-<div id="signin" data-refresh="${refresh}" data-start="${start}" data-failed="${options.failed ? '1' : '0'}" data-redirected="${redirected ? '1' : '0'}">
+<div id="signin" data-refresh="${refresh}" data-start="${start}" data-failed="${options.failed ? '1' : '0'}" data-redirected="${redirected ? '1' : '0'}" data-at-provider="${options.atProvider ? '1' : '0'}">
   ${
     options.failed
       ? html`<p class="error">Your sign-in could not be verified. Try signing in again.</p>`

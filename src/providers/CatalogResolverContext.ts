@@ -16,6 +16,7 @@ import type {
 } from '@backstage/plugin-auth-node';
 import type { CatalogService } from '@backstage/plugin-catalog-node';
 import type { Identity } from '../identity/createIdentity';
+import type { ProviderSignIns } from './ProviderSignIns';
 
 type EntityRefInput = string | { kind?: string; namespace?: string; name: string };
 
@@ -27,6 +28,8 @@ export interface CatalogResolverContextOptions {
   logger: LoggerService;
   /** From `authOwnershipResolutionExtensionPoint`; replaces the default ownership rule. */
   ownershipResolver?: AuthOwnershipResolver;
+  /** Records each sign-in (issue 14); tokens issued outside a provider route are not sign-ins. */
+  signIns?: ProviderSignIns;
 }
 
 /**
@@ -40,6 +43,7 @@ export class CatalogResolverContext implements AuthResolverContext {
   readonly #auth: AuthService;
   readonly #logger: LoggerService;
   readonly #ownershipResolver?: AuthOwnershipResolver;
+  readonly #signIns?: ProviderSignIns;
 
   static create(options: CatalogResolverContextOptions): CatalogResolverContext {
     return new CatalogResolverContext(options);
@@ -51,6 +55,7 @@ export class CatalogResolverContext implements AuthResolverContext {
     this.#auth = options.auth;
     this.#logger = options.logger;
     this.#ownershipResolver = options.ownershipResolver;
+    this.#signIns = options.signIns;
   }
 
   /**
@@ -64,6 +69,7 @@ export class CatalogResolverContext implements AuthResolverContext {
     const sub = canonicalEntityRef(rawSub);
     const ent = rawEnt ? [...new Set(rawEnt.map(canonicalEntityRef))] : [sub];
     const { token } = await this.#identity.issueUserToken({ claims: { sub, ent, ...custom } });
+    await this.#signIns?.tokenIssued(sub);
     this.#logger.info(`Issued token for ${sub}`);
     // `ent` is usually left out of the token, so the frontend gets it here.
     return { token, identity: { type: 'user', userEntityRef: sub, ownershipEntityRefs: ent } };

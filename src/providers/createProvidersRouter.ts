@@ -7,8 +7,10 @@ import Router from 'express-promise-router';
 import type { Knex } from 'knex';
 import type { Identity } from '../identity/createIdentity';
 import type { RouterOptions } from '../service/createRouter';
+import type { UserSignInStore } from '../oauth/authenticationContext';
 import { CatalogResolverContext } from './CatalogResolverContext';
 import { createSessionMiddleware } from './createSessionMiddleware';
+import { ProviderSignIns } from './ProviderSignIns';
 
 /**
  * The sign-in routes of every registered provider module (SPEC §1.3):
@@ -19,11 +21,22 @@ import { createSessionMiddleware } from './createSessionMiddleware';
  * OIDC routers did not.
  */
 export async function createProvidersRouter(
-  options: RouterOptions & { knex: Knex; baseUrl: string; identity: Identity },
+  options: RouterOptions & {
+    knex: Knex;
+    baseUrl: string;
+    identity: Identity;
+    /** Where each user's last sign-in is recorded (issue 14). */
+    signIns: UserSignInStore;
+  },
 ): Promise<express.Router> {
   const { rootConfig, config, logger } = options;
   const providersConfig = rootConfig.getOptionalConfig('auth.providers');
+  const signIns = ProviderSignIns.create({
+    store: options.signIns,
+    logger: logger.child({ component: 'sign-in' }),
+  });
   const resolverContext = CatalogResolverContext.create({
+    signIns,
     identity: options.identity,
     catalog: options.catalog,
     auth: options.auth,
@@ -57,7 +70,7 @@ export async function createProvidersRouter(
       providerConfig: providersConfig.getConfig(providerId),
       resolverContext,
     });
-    router.use(`/${providerId}`, ...middleware, bindHandlers(providerId, handlers));
+    router.use(`/${providerId}`, ...middleware, bindHandlers(providerId, handlers, signIns));
   }
   router.use('/:provider', req => {
     throw new NotFoundError(`Unknown auth provider '${req.params.provider}'`);
@@ -96,15 +109,24 @@ function createProvider(
   }
 }
 
-function bindHandlers(providerId: string, provider: AuthProviderRouteHandlers): express.Router {
+function bindHandlers(
+  providerId: string,
+  provider: AuthProviderRouteHandlers,
+  signIns: ProviderSignIns,
+): express.Router {
   const r = Router();
   r.get('/start', (req, res) => provider.start(req, res));
-  r.get('/handler/frame', (req, res) => provider.frameHandler(req, res));
-  r.post('/handler/frame', (req, res) => provider.frameHandler(req, res));
+  // Tokens these issue are sign-ins or session refreshes (issue 14).
+  const frame: express.RequestHandler = (req, res) =>
+    signIns.run(providerId, 'frame', req, res, () => provider.frameHandler(req, res));
+  r.get('/handler/frame', frame);
+  r.post('/handler/frame', frame);
   if (provider.refresh) {
-    const refresh = provider.refresh.bind(provider);
-    r.get('/refresh', (req, res) => refresh(req, res));
-    r.post('/refresh', (req, res) => refresh(req, res));
+    const handler = provider.refresh.bind(provider);
+    const refresh: express.RequestHandler = (req, res) =>
+      signIns.run(providerId, 'refresh', req, res, () => handler(req, res));
+    r.get('/refresh', refresh);
+    r.post('/refresh', refresh);
   }
   if (provider.logout) {
     const logout = provider.logout.bind(provider);

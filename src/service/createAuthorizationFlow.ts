@@ -7,7 +7,9 @@ import type { Knex } from 'knex';
 import { DbAuthorizationCodeStore } from '../database/DbAuthorizationCodeStore';
 import { DbAuthorizationSessionStore } from '../database/DbAuthorizationSessionStore';
 import { DbRefreshTokenStore } from '../database/DbRefreshTokenStore';
+import { DbSessionAuthenticationStore } from '../database/DbSessionAuthenticationStore';
 import type { Identity } from '../identity/createIdentity';
+import type { UserSignInStore } from '../oauth/authenticationContext';
 import type { OAuthContext } from '../oauth/context';
 import { createConsentRouter } from '../oauth/endpoints/consent';
 import { InvalidClient, InvalidToken } from '../oauth/errors';
@@ -22,6 +24,8 @@ export type AuthorizationFlowContext = Pick<
   | 'refreshTokens'
   | 'signer'
   | 'users'
+  | 'signIns'
+  | 'sessionAuthentication'
   | 'consentPageUrl'
   | 'verifyUserToken'
   | 'verifyServiceCaller'
@@ -40,6 +44,8 @@ export function createAuthorizationFlow(options: {
   httpAuth: HttpAuthService;
   /** `app.baseUrl`, where the consent page lives. */
   appUrl: string;
+  /** Written by the sign-in providers, read at consent (issue 14). */
+  signIns: UserSignInStore;
 }): {
   context: AuthorizationFlowContext;
   createConsentRouter(ctx: OAuthContext): express.Router;
@@ -52,6 +58,8 @@ export function createAuthorizationFlow(options: {
       refreshTokens: DbRefreshTokenStore.create({ knex }),
       signer: identity,
       users: createCatalogUserDirectory(options.catalog, auth),
+      signIns: options.signIns,
+      sessionAuthentication: DbSessionAuthenticationStore.create({ knex }),
       // @backstage/plugin-auth's consent page (SPEC §1.8).
       consentPageUrl: sessionId => `${appUrl}/oauth2/authorize/${encodeURIComponent(sessionId)}`,
       async verifyUserToken(req) {

@@ -8,6 +8,7 @@ import { DbDeviceCodeStore } from '../database/DbDeviceCodeStore';
 import { DbUpstreamOfflineSessionStore } from '../database/DbUpstreamOfflineSessionStore';
 import type { Identity } from '../identity/createIdentity';
 import { createClientResolver } from '../oauth/clients/createClientResolver';
+import type { UserSignInStore } from '../oauth/authenticationContext';
 import type { OAuthContext } from '../oauth/context';
 import {
   createDiscoveryEndpoint,
@@ -34,7 +35,12 @@ import { createSecurityAuditor } from './createSecurityAuditor';
  * path-inserted root forms that MCP clients look for (RFC 8414 §3.1).
  */
 export async function createOidcProvider(
-  options: RouterOptions & { knex: Knex; baseUrl: string; identity: Identity },
+  options: RouterOptions & {
+    knex: Knex;
+    baseUrl: string;
+    identity: Identity;
+    signIns: UserSignInStore;
+  },
 ): Promise<{ router: express.Router }> {
   const { knex, baseUrl: issuer, identity, logger } = options;
   const config = options.config.oidcProvider;

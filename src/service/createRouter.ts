@@ -16,6 +16,7 @@ import Router from 'express-promise-router';
 import type express from 'express';
 import type { AuthConfig } from '../config/readAuthConfig';
 import { cacheSqliteStatements } from '../database/cacheSqliteStatements';
+import { DbUserSignInStore } from '../database/DbUserSignInStore';
 import { applyDatabaseMigrations } from '../database/migrations';
 import { createIdentity } from '../identity/createIdentity';
 import { createProvidersRouter } from '../providers/createProvidersRouter';
@@ -58,8 +59,10 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   await scheduleCleanupTask({ scheduler: options.scheduler, knex, logger: options.logger });
 
   const identity = await createIdentity({ ...options, knex, baseUrl });
-  const oidcProvider = await createOidcProvider({ ...options, knex, baseUrl, identity });
-  const providers = await createProvidersRouter({ ...options, knex, baseUrl, identity });
+  // Written at sign-in, read at consent (issue 14).
+  const signIns = DbUserSignInStore.create({ knex });
+  const oidcProvider = await createOidcProvider({ ...options, knex, baseUrl, identity, signIns });
+  const providers = await createProvidersRouter({ ...options, knex, baseUrl, identity, signIns });
 
   const router = Router();
   // First: a NUL byte in a path or query must not reach a route (issue 12 item 8).

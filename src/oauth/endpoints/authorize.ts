@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Router from 'express-promise-router';
 import type express from 'express';
+import { checkAuthenticationRequest } from '../checks/checkAuthenticationRequest';
 import { checkCodeChallenge } from '../checks/checkPkce';
 import { checkRedirectUri } from '../checks/checkRedirectUri';
 import { redirectUriRuleViolation } from '../checks/redirectUriRule';
@@ -9,7 +10,6 @@ import { checkScope } from '../checks/checkScope';
 import { requireParams } from '../checks/requireParams';
 import type { OAuthContext } from '../context';
 import {
-  ConsentRequired,
   InvalidAuthorizationClient,
   InvalidAuthorizationRequest,
   InvalidRequest,
@@ -82,6 +82,11 @@ export function createAuthorizeEndpoint(ctx: OAuthContext): express.Router {
       responseType: 'code',
       expiresAt,
     });
+    if (request.authentication) {
+      // Nobody knows the session id until the redirect below, so a session
+      // whose requirements failed to save can never be approved without them.
+      await ctx.sessionAuthentication.saveRequirements(sessionId, request.authentication);
+    }
     res.redirect(302, ctx.consentPageUrl(sessionId));
   };
   router.get('/v1/authorize', noStore, ...parseParams(), authorize);
@@ -166,15 +171,15 @@ function checkAuthorizationRequest(ctx: OAuthContext, client: Client, params: OA
     throw new InvalidRequest(`nonce must be at most ${MAX_NONCE_LENGTH} characters`);
   }
   const pkce = checkCodeChallenge(params);
-  const prompt = params.prompt?.split(' ') ?? [];
-  if (prompt.includes('none')) {
-    // OIDC Core §3.1.2.1: none with any other value is an error.
-    if (prompt.length > 1) {
-      throw new InvalidRequest("prompt 'none' must not be combined with other values");
-    }
-    // Every request goes through the consent page, so it can never complete silently.
-    throw new ConsentRequired('the user must approve this request; prompt=none cannot be honoured');
-  }
+  // prompt, max_age, acr_values: honoured or refused, never ignored (issue 14).
+  const authentication = checkAuthenticationRequest(
+    params,
+    {
+      canReauthenticate: ctx.config.consentPage === 'builtin',
+      acrValuesSupported: ctx.config.acrValuesSupported,
+    },
+    ctx.clock(),
+  );
   const target = resolveResource(params.resource, {
     issuer: ctx.issuer,
     resources: ctx.config.resources,
@@ -185,7 +190,7 @@ function checkAuthorizationRequest(ctx: OAuthContext, client: Client, params: OA
     clientScopes: client.scopes,
     ...(target.kind === 'server' ? { resourceScopes: target.server.scopes } : {}),
   });
-  return { ...pkce, scopes, resource: resourceOf(target) };
+  return { ...pkce, scopes, resource: resourceOf(target), authentication };
 }
 
 /**

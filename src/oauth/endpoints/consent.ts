@@ -8,6 +8,7 @@ import { randomToken } from '../crypto/randomToken';
 import { sha256 } from '../crypto/sha256';
 import type { AuthorizationSession } from '../stores';
 import { appendQuery } from './appendQuery';
+import { checkSignInForSession, type SignInVerdict } from './checkSignInForSession';
 
 /** Who is calling: resolves the Backstage user behind a request, or throws. */
 export type AuthenticateUser = (req: express.Request) => Promise<{ userEntityRef: string }>;
@@ -45,9 +46,15 @@ export function createConsentRouter(
 
   router.post('/v1/sessions/:id/approve', async (req, res) => {
     const { userEntityRef } = await authenticateUser(req);
-    const session = await decide(ctx, req.params.id, 'approved', userEntityRef);
+    // The app's page cannot send the user to sign in again: a sign-in that
+    // does not meet max_age or acr_values ends the request (issue 14).
+    const verdict = await checkSignInForSession(ctx, req.params.id, userEntityRef);
+    const status = verdict.kind === 'met' ? 'approved' : 'rejected';
+    const session = await decide(ctx, req.params.id, status, userEntityRef);
     res.setHeader('Cache-Control', 'no-store');
-    res.json({ redirectUrl: await redirectAfterDecision(ctx, session, 'approved', userEntityRef) });
+    res.json({
+      redirectUrl: await redirectAfterDecision(ctx, session, status, userEntityRef, verdict),
+    });
   });
 
   router.post('/v1/sessions/:id/reject', async (req, res) => {
@@ -94,6 +101,8 @@ export async function redirectAfterDecision(
   session: AuthorizationSession,
   status: 'approved' | 'rejected',
   userEntityRef: string,
+  /** The user's sign-in, checked against the request (issue 14): what approved, or why not. */
+  verdict?: SignInVerdict,
 ): Promise<string> {
   ctx.pendingSessions.release(session.id);
   // Sessions are created only for redirect URIs that keep the rule; one
@@ -103,13 +112,23 @@ export async function redirectAfterDecision(
     throw new InputError(`the redirect URI of this request ${violation}`);
   }
   if (status === 'rejected') {
-    ctx.audit({ eventId: 'consent-denied', clientId: session.clientId, userEntityRef, meta: { sessionId: session.id } });
+    const error = verdict?.kind === 'unmet' ? verdict.error : undefined;
+    ctx.audit({
+      eventId: 'consent-denied',
+      clientId: session.clientId,
+      userEntityRef,
+      meta: { sessionId: session.id, ...(error ? { reason: error.code } : {}) },
+    });
     return appendQuery(session.redirectUri, {
-      error: 'access_denied',
-      error_description: 'the user denied the request',
+      error: error?.code ?? 'access_denied',
+      error_description: error?.description ?? 'the user denied the request',
       state: session.state,
       iss: ctx.issuer,
     });
+  }
+  if (verdict?.kind === 'met' && verdict.authentication) {
+    // Before the code exists, so its exchange finds what to put in the ID token.
+    await ctx.sessionAuthentication.recordApproval(session.id, verdict.authentication);
   }
   const code = randomToken();
   await ctx.codes.create({

@@ -2,6 +2,7 @@ import Router from 'express-promise-router';
 import type express from 'express';
 import { CLI_CLIENT_METADATA_PATH, cliClientMetadataDocument } from '../clients/cliClientMetadata';
 import type { OAuthContext } from '../context';
+import { authenticationMetadata } from './authenticationMetadata';
 import { supportedGrantTypes, supportedScopes, TOKEN_EXCHANGE_GRANT_TYPE } from '../supportedScopes';
 
 /** Where the two discovery documents live, relative to the issuer. */
@@ -64,6 +65,7 @@ export function buildServerMetadata(
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     claims_parameter_supported: false,
+    ...authenticationMetadata(config),
     ...(config.clientIdMetadataDocuments.enabled
       ? { client_id_metadata_document_supported: true }
       : {}),

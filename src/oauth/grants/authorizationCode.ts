@@ -55,10 +55,13 @@ export const authorizationCodeGrant: Grant = {
       client,
       userEntityRef: session.userEntityRef,
       scopes: session.scopes,
-      // The code is minted at approval, so approval time = expiry - lifetime.
-      authTime: new Date(
-        result.code.expiresAt.getTime() - ctx.config.authorizationCodeLifetimeSeconds * 1000,
-      ),
+      // The sign-in that approved (issue 14). A session approved before
+      // those were recorded: the approval, minted with the code (expiry - lifetime).
+      ...(result.code.authentication ?? {
+        authTime: new Date(
+          result.code.expiresAt.getTime() - ctx.config.authorizationCodeLifetimeSeconds * 1000,
+        ),
+      }),
       nonce: session.nonce,
       user: await lookupProfile(ctx, session.userEntityRef, session.scopes),
       savedClaims: result.code.savedClaims,

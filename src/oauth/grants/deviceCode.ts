@@ -76,11 +76,16 @@ export const deviceCodeGrant: Grant = {
     if (!record.userEntityRef || !(await ctx.deviceCodes.consume({ deviceCodeHash: record.deviceCodeHash, now }))) {
       throw new InvalidGrant('device code was already used');
     }
+    // The user's last sign-in through a provider (issue 14); the decision
+    // when none is recorded.
+    const signIn = await ctx.signIns.get(record.userEntityRef);
     const access: GrantedAccess = {
       client,
       userEntityRef: record.userEntityRef,
       scopes: record.scopes,
-      authTime: record.decidedAt ?? now,
+      authTime: signIn?.authTime ?? record.decidedAt ?? now,
+      ...(signIn?.acr !== undefined ? { acr: signIn.acr } : {}),
+      ...(signIn?.amr !== undefined ? { amr: signIn.amr } : {}),
       user:
         record.scopes.includes('profile') || record.scopes.includes('email')
           ? await ctx.users.findUser(record.userEntityRef)

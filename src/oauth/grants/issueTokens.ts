@@ -15,7 +15,11 @@ export interface GrantedAccess {
   client: Client;
   userEntityRef: string;
   scopes: string[];
+  /** When the user last authenticated through a sign-in provider (issue 14). */
   authTime: Date;
+  /** How, when the provider said (OIDC Core §2 `acr`, RFC 8176 `amr`). */
+  acr?: string;
+  amr?: string[];
   nonce?: string;
   /** The catalog entry, when the grant looked it up; used for profile/email claims. */
   user?: DirectoryUser;
@@ -68,6 +72,8 @@ export async function startRefreshFamily(
       scopes: access.scopes,
       ...(access.resource ? { resource: access.resource.resource } : {}),
       authTime: access.authTime,
+      acr: access.acr,
+      amr: access.amr,
       createdAt: now,
       expiresAt: new Date(
         Math.min(
@@ -148,6 +154,8 @@ function idTokenClaims(access: GrantedAccess): Record<string, unknown> {
     // OIDC Core §2: azp names the party the token was issued to.
     azp: client.clientId,
     auth_time: Math.floor(access.authTime.getTime() / 1000),
+    ...(access.acr !== undefined ? { acr: access.acr } : {}),
+    ...(access.amr !== undefined ? { amr: access.amr } : {}),
     ...(access.nonce !== undefined ? { nonce: access.nonce } : {}),
     ...profileClaims(user, access.scopes),
   };

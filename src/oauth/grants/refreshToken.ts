@@ -61,6 +61,8 @@ export const refreshTokenGrant: Grant = {
         scopes: current.scopes,
         ...(current.resource ? { resource: current.resource } : {}),
         authTime: current.authTime,
+        acr: current.acr,
+        amr: current.amr,
         createdAt: now,
         expiresAt: new Date(
           Math.min(
@@ -82,7 +84,10 @@ export const refreshTokenGrant: Grant = {
         client,
         userEntityRef: current.userEntityRef,
         scopes,
+        // OIDC Core §12.2: the original authentication, not this refresh.
         authTime: current.authTime,
+        acr: current.acr,
+        amr: current.amr,
         user,
         ...(resource ? { resource } : {}),
         grantId: current.familyId,

@@ -1,0 +1,53 @@
+import type { Knex } from 'knex';
+import type { SignInRecord, UserSignInStore } from '../oauth/authenticationContext';
+import {
+  type DbAuthenticationColumns,
+  fromAuthenticationColumns,
+  toAuthenticationColumns,
+} from './authenticationColumns';
+import { LITERAL_LIMIT } from './literalLimit';
+
+/** `oidc_user_sign_ins`: each user's last sign-in through a sign-in provider. */
+export interface DbUserSignInRow extends DbAuthenticationColumns {
+  user_entity_ref: string;
+  provider_id: string;
+  updated_at: Date | string | number;
+}
+
+export const USER_SIGN_INS_TABLE = 'oidc_user_sign_ins';
+
+/** The last sign-in of each user, in the plugin database. */
+export class DbUserSignInStore implements UserSignInStore {
+  readonly #db: Knex;
+
+  static create(options: { knex: Knex }): DbUserSignInStore {
+    return new DbUserSignInStore(options.knex);
+  }
+
+  private constructor(db: Knex) {
+    this.#db = db;
+  }
+
+  async get(userEntityRef: string): Promise<SignInRecord | undefined> {
+    const row = await this.#db<DbUserSignInRow>(USER_SIGN_INS_TABLE)
+      .where({ user_entity_ref: userEntityRef })
+      .first()
+      .limit(1, LITERAL_LIMIT);
+    const authentication = row && fromAuthenticationColumns(row);
+    if (!row || !authentication) return undefined;
+    return { userEntityRef: row.user_entity_ref, providerId: row.provider_id, ...authentication };
+  }
+
+  async save(record: SignInRecord): Promise<void> {
+    // Last writer wins: this records the latest sign-in, nothing that must happen once.
+    await this.#db<DbUserSignInRow>(USER_SIGN_INS_TABLE)
+      .insert({
+        user_entity_ref: record.userEntityRef,
+        provider_id: record.providerId,
+        ...toAuthenticationColumns(record),
+        updated_at: new Date(),
+      })
+      .onConflict('user_entity_ref')
+      .merge(['provider_id', 'auth_time', 'acr', 'amr', 'updated_at']);
+  }
+}

@@ -1,0 +1,51 @@
+import type { UserAuthentication } from '../authenticationContext';
+import { findUnmetRequirement, type UnmetRequirement } from '../checks/findUnmetRequirement';
+import type { OAuthContext } from '../context';
+import { LoginRequired, type OAuthError, UnmetAuthenticationRequirements } from '../errors';
+
+/** Whether the approving user's sign-in meets what the authorization request asked. */
+export type SignInVerdict =
+  /** Approve with this authentication (undefined: none recorded and none asked for). */
+  | { kind: 'met'; authentication?: UserAuthentication }
+  /** The user must sign in again (`login`) or in another way (`acr`); `error` is for the client. */
+  | { kind: 'unmet'; requirement: UnmetRequirement; error: OAuthError };
+
+/**
+ * Checks the user's last sign-in against the session's `max_age`,
+ * `prompt=login` and `acr_values` (issue 14), at the decision: the
+ * authentication that is approved is the one the ID token will describe.
+ */
+export async function checkSignInForSession(
+  ctx: Pick<OAuthContext, 'signIns' | 'sessionAuthentication' | 'clock'>,
+  sessionId: string,
+  userEntityRef: string,
+): Promise<SignInVerdict> {
+  const [requirements, signIn] = await Promise.all([
+    ctx.sessionAuthentication.findRequirements(sessionId),
+    ctx.signIns.get(userEntityRef),
+  ]);
+  const authentication: UserAuthentication | undefined = signIn && {
+    authTime: signIn.authTime,
+    ...(signIn.acr !== undefined ? { acr: signIn.acr } : {}),
+    ...(signIn.amr !== undefined ? { amr: signIn.amr } : {}),
+  };
+  const requirement = findUnmetRequirement(requirements, authentication, ctx.clock());
+  if (requirement === 'login') {
+    return {
+      kind: 'unmet',
+      requirement,
+      error: new LoginRequired('the user has not signed in recently enough for this request'),
+    };
+  }
+  if (requirement === 'acr') {
+    const got = authentication?.acr ? `'${authentication.acr}'` : 'no authentication context class';
+    return {
+      kind: 'unmet',
+      requirement,
+      error: new UnmetAuthenticationRequirements(
+        `the user's sign-in has ${got}, not one of the requested acr_values`,
+      ),
+    };
+  }
+  return { kind: 'met', authentication };
+}
