@@ -46,6 +46,8 @@ const UNREACHABLE = 100_000_000;
  */
 const counts = newCounts();
 let counting = false;
+/** Statement names by SQL text, so counting costs the host little. */
+const names = new Map<string, string>();
 const appliedMigrations: string[] = [];
 
 function newCounts() {
@@ -62,7 +64,11 @@ function countStatement(sql: string, bindings: unknown): void {
     return;
   }
   counts.roundTrips++;
-  const name = statementName(sql);
+  let name = names.get(sql);
+  if (name === undefined) {
+    name = statementName(sql);
+    if (names.size < 10_000) names.set(sql, name);
+  }
   counts.byName[name] = (counts.byName[name] ?? 0) + 1;
   if (!/^(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|SET)\b/.test(name)) counts.statements++;
 }
@@ -98,10 +104,11 @@ for (const dialect of ['postgres', 'better-sqlite3']) {
 
 /** What this host loads: the package, and where its migrations come from. */
 function describeTarget() {
-  if (target === 'ours') {
-    const dir = join(__dirname, '..');
+  if (target === 'ours' || target === 'baseline') {
+    const dir = target === 'ours' ? join(__dirname, '..') : process.env.BENCH_BASELINE;
+    if (!dir) throw new Error('BENCH_TARGET=baseline needs BENCH_BASELINE, a checkout of this plugin');
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-    return { module: '../src', pkg, dir, migrationsDir: join(dir, 'migrations') };
+    return { module: join(dir, 'src', 'index.ts'), pkg, dir, migrationsDir: join(dir, 'migrations') };
   }
   const alias = { upstream: 'upstream-auth-backend-0-31', 'upstream-0.30': 'upstream-auth-backend-0-30' }[target];
   if (!alias) throw new Error(`unknown BENCH_TARGET ${target}`);
@@ -137,7 +144,7 @@ const oursConfig = {
 };
 const authConfig = {
   providers: { guest: { dangerouslyAllowOutsideDevelopment: true } },
-  ...(target === 'ours' ? oursConfig : {}),
+  ...(target === 'ours' || target === 'baseline' ? oursConfig : {}),
   // 0.31 removed dynamic client registration and reads pre-registered clients.
   ...(target === 'upstream' ? { staticClients: oursConfig.staticClients } : {}),
   ...(target === 'upstream-0.30' ? { experimentalDynamicClientRegistration: { enabled: true } } : {}),

@@ -24,6 +24,8 @@ const TARGETS = {
   ours: { label: 'ours' },
   upstream: { label: 'upstream 0.31.0' },
   'upstream-0.30': { label: 'upstream 0.30.1' },
+  // BENCH_BASELINE: another checkout of this plugin, for before/after comparisons.
+  baseline: { label: 'ours (baseline)' },
 };
 
 const children = new Set();

@@ -14,7 +14,8 @@
  *   BENCH_PG      (default postgresql://postgres:postgres@127.0.0.1:5433); "" skips PostgreSQL
  *   BENCH_ROWS    (default 1000000) rows for the large-table measurement
  *   BENCH_DATABASES (default sqlite,pg) the databases of the comparison
- *   BENCH_TARGETS   (default ours,upstream,upstream-0.30) the targets of the comparison
+ *   BENCH_TARGETS   (default ours,upstream,upstream-0.30) the targets of the comparison;
+ *                 `baseline` is this plugin from the checkout BENCH_BASELINE names
  *   BENCH_SCENARIOS (default all) comma-separated name prefixes; when set, only
  *                 those scenarios run (`postgres` names the row-count part) and
  *                 RESULTS.md is left alone (a quick before/after check, not a report)
@@ -42,7 +43,8 @@ const list = (value, fallback) =>
     .filter(Boolean);
 const ONLY = list(process.env.BENCH_SCENARIOS, '');
 const DATABASES = list(process.env.BENCH_DATABASES, 'sqlite,pg').filter(db => db !== 'pg' || PG);
-const RUN_TARGETS = list(process.env.BENCH_TARGETS, Object.keys(TARGETS).join(','));
+const RUN_TARGETS = list(process.env.BENCH_TARGETS, ['ours', 'upstream', 'upstream-0.30'].join(','));
+for (const target of RUN_TARGETS) if (!TARGETS[target]) throw new Error(`BENCH_TARGETS: unknown target ${target}`);
 /** Seconds of each target's warm-up run of a scenario, not counted. */
 const WARM_UP_SECONDS = 1;
 
@@ -176,9 +178,10 @@ async function compareOn(database) {
       results[name] = { perUnit: scenario.perUnit, ...Object.fromEntries(targets.map(t => [t, summarize(runs[t])])) };
       console.log(name);
       for (const t of targets) console.log(`  ${t.padEnd(14)} ${fmt(results[name][t])}`);
-      if (results[name].upstream) {
-        const ratio = results[name].ours.rps / results[name].upstream.rps;
-        console.log(`  ratio vs 0.31: ${ratio.toFixed(2)}× req/s`);
+      for (const other of ['upstream', 'baseline']) {
+        if (!results[name][other] || !results[name].ours) continue;
+        const ratio = results[name].ours.rps / results[name][other].rps;
+        console.log(`  ours / ${other}: ${ratio.toFixed(2)}× req/s`);
       }
     }
   } finally {
