@@ -38,17 +38,24 @@ describe.each(databases.eachSupportedId())('authorization sessions and codes on 
       sessions.decide('session-1', { status, userEntityRef: user, now });
     const results = await Promise.all([decide('approved', 'user:default/a'), decide('rejected', 'user:default/b')]);
     expect(results.filter(Boolean)).toHaveLength(1);
+    // The winner gets the session as decided.
+    expect(results.find(Boolean)).toMatchObject({
+      id: 'session-1',
+      status: results[0] ? 'approved' : 'rejected',
+      userEntityRef: results[0] ? 'user:default/a' : 'user:default/b',
+      nonce: 'n-1',
+    });
     const session = await sessions.get('session-1');
     expect(session?.state).toHaveLength(2000);
     expect(session?.userEntityRef).toBe(results[0] ? 'user:default/a' : 'user:default/b');
-    expect(await sessions.decide('session-1', { status: 'approved', userEntityRef: 'x', now })).toBe(false);
+    expect(await sessions.decide('session-1', { status: 'approved', userEntityRef: 'x', now })).toBeUndefined();
   });
 
   it('refuses decisions on expired sessions', async () => {
     const { sessions } = await setup();
     expect(
       await sessions.decide('session-1', { status: 'approved', userEntityRef: 'u', now: later(601) }),
-    ).toBe(false);
+    ).toBeUndefined();
     expect((await sessions.get('session-1'))?.status).toBe('pending');
   });
 

@@ -30,12 +30,13 @@ export interface AuthorizationSessionStore {
   get(id: string): Promise<AuthorizationSession | undefined>;
   /**
    * Records the one decision a session may get: a conditional update of a
-   * pending, unexpired session. False when someone decided first or it expired.
+   * pending, unexpired session. Returns the session as decided; undefined
+   * when someone decided first, it expired, or there is no such session.
    */
   decide(
     id: string,
     decision: { status: 'approved' | 'rejected'; userEntityRef: string; now: Date },
-  ): Promise<boolean>;
+  ): Promise<AuthorizationSession | undefined>;
   /** How many of the client's sessions still wait for a decision. */
   countPending(clientId: string, now: Date): Promise<number>;
   /**
