@@ -59,6 +59,34 @@ describe.each(databases.eachSupportedId())('authorization sessions and codes on 
     expect((await sessions.get('session-1'))?.status).toBe('pending');
   });
 
+  it("counts a client's undecided sessions, no further than asked", async () => {
+    const { sessions } = await setup();
+    const clientId = 'https://tool.example/client.json';
+    for (let i = 2; i <= 5; i++) {
+      await sessions.create({
+        id: `session-${i}`,
+        clientId,
+        redirectUri: 'http://127.0.0.1:1234/cb',
+        scopes: ['openid'],
+        responseType: 'code',
+        expiresAt: later(i === 5 ? 1 : 600),
+      });
+    }
+    await sessions.create({
+      id: 'other-client',
+      clientId: 'other',
+      redirectUri: 'http://127.0.0.1:1234/cb',
+      scopes: ['openid'],
+      responseType: 'code',
+      expiresAt: later(600),
+    });
+    await sessions.decide('session-2', { status: 'approved', userEntityRef: 'user:default/a', now });
+    // session-1, 3 and 4 wait; 2 was decided, 5 has expired by then.
+    expect(await sessions.countPending(clientId, later(2), 100)).toBe(3);
+    expect(await sessions.countPending(clientId, later(2), 2)).toBe(2);
+    expect(await sessions.countPending('other', later(2), 100)).toBe(1);
+  });
+
   it('redeems a code once when twenty requests race, then reports replay', async () => {
     const { sessions, codes } = await setup();
     await sessions.decide('session-1', { status: 'approved', userEntityRef: 'user:default/a', now });

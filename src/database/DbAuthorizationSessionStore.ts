@@ -106,11 +106,18 @@ export class DbAuthorizationSessionStore implements AuthorizationSessionStore {
     return rows[0] ? toSession(rows[0]) : undefined;
   }
 
-  async countPending(clientId: string, now: Date): Promise<number> {
-    const [row] = await this.#db<DbAuthorizationSessionRow>(SESSIONS_TABLE)
+  async countPending(clientId: string, now: Date, atMost: number): Promise<number> {
+    // A pending session has no user yet, so the (client_id, user_entity_ref)
+    // index finds exactly the client's undecided sessions; the count stops
+    // at `atMost` rows however many there are.
+    const pending = this.#db<DbAuthorizationSessionRow>(SESSIONS_TABLE)
+      .select(this.#db.raw('1'))
       .where({ client_id: clientId, status: 'pending' })
+      .whereNull('user_entity_ref')
       .andWhere('expires_at', '>', now)
-      .count({ count: '*' });
+      .limit(atMost, LITERAL_LIMIT)
+      .as('pending');
+    const [row] = await this.#db.from(pending).count({ count: '*' });
     return Number(row?.count ?? 0);
   }
 

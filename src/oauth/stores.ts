@@ -37,8 +37,8 @@ export interface AuthorizationSessionStore {
     id: string,
     decision: { status: 'approved' | 'rejected'; userEntityRef: string; now: Date },
   ): Promise<AuthorizationSession | undefined>;
-  /** How many of the client's sessions still wait for a decision. */
-  countPending(clientId: string, now: Date): Promise<number>;
+  /** How many of the client's sessions still wait for a decision, counting no further than `atMost`. */
+  countPending(clientId: string, now: Date, atMost: number): Promise<number>;
   /**
    * Marks an approved session as no longer granting anything (its code was
    * replayed, RFC 6749 §4.1.2), so a refresh token stored after this moment
