@@ -189,22 +189,28 @@ function writeResults(byDatabase, large, started, loadAtStart, settings) {
   if (large.length) {
     lines.push(
       '',
-      '## Token exchange with many stored rows (this plugin, PostgreSQL)',
+      '## Many stored rows (this plugin, PostgreSQL)',
       '',
-      'Rows per table in `oauth_authorization_sessions`, `oidc_authorization_codes` and',
+      'Rows per table in `oauth_authorization_sessions` (decided sessions of the benchmark\'s own client,',
+      'so its pending-session count has them all in its index range), `oidc_authorization_codes` and',
       '`oidc_refresh_tokens`, bulk-inserted with `generate_series`, then `VACUUM ANALYZE` and',
       '`CHECKPOINT`. Each row count has its own database and host on the same server; after a',
       `${warmUpSeconds} s warm-up each, they are measured in alternating rounds: the median of ${settings.p99Rounds} runs of ${seconds} s.`,
       '',
-      '| Stored rows | req/s | p50 ms | p99 ms | p99 of each run, ms | Statements / round trips per request |',
-      '| ---: | ---: | ---: | ---: | --- | ---: |',
+      '| Scenario | Stored rows | req/s | p50 ms | p99 ms | p99 of each run, ms | Statements / round trips per request |',
+      '| --- | ---: | ---: | ---: | ---: | --- | ---: |',
       ...large.map(
         r =>
-          `| ${r.rows.toLocaleString('en')} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.p99s.join(', ')} | ${sqlCell(r)} |`,
+          `| ${r.scenario} | ${r.rows.toLocaleString('en')} | ${rate(r)} | ${r.p50} | ${r.p99} | ${r.p99s.join(', ')} | ${sqlCell(r)} |`,
       ),
       '',
-      `p99 ratio (${large.at(-1).rows.toLocaleString('en')} vs ${large[0].rows.toLocaleString('en')} rows): ${(large.at(-1).p99 / large[0].p99).toFixed(2)}× (goal ≤ 1.2×)`,
     );
+    for (const name of [...new Set(large.map(r => r.scenario))]) {
+      const [small, big] = [large.find(r => r.scenario === name), large.filter(r => r.scenario === name).at(-1)];
+      lines.push(
+        `- ${name}: p99 with ${big.rows.toLocaleString('en')} rows is ${(big.p99 / small.p99).toFixed(2)}× the p99 with ${small.rows.toLocaleString('en')} (goal ≤ 1.2×)`,
+      );
+    }
   }
   fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), `${lines.join('\n')}\n`);
 }

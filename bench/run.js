@@ -50,8 +50,12 @@ const WARM_UP_SECONDS = 1;
 
 // ---------------------------------------------------------------- PostgreSQL row-count test
 
-/** Fills the tables a token exchange reads up to `rows` live-looking rows each. */
-async function fillTables(knex, rows) {
+/**
+ * Fills the tables a token exchange reads up to `rows` live-looking rows
+ * each: decided sessions of the bench's own client (so its pending-session
+ * count has them all in its index range), spent codes, refresh tokens.
+ */
+async function fillTables(knex, rows, clientId) {
   const have = Number((await knex('oidc_authorization_codes').count({ n: '*' }))[0].n);
   if (have >= rows) return;
   const from = have + 1;
@@ -59,10 +63,10 @@ async function fillTables(knex, rows) {
     `insert into oauth_authorization_sessions
        (id, client_id, user_entity_ref, redirect_uri, scope, state, response_type,
         code_challenge, code_challenge_method, nonce, status, expires_at)
-     select 'bench-' || g, 'bench-client', 'user:development/guest', ?, 'openid', 's', 'code',
+     select 'bench-' || g, ?, 'user:development/guest', ?, 'openid', 's', 'code',
             'x', 'S256', 'n', 'approved', now() + interval '1 day'
      from generate_series(?::int, ?::int) g`,
-    [REDIRECT_URI, from, rows],
+    [clientId, REDIRECT_URI, from, rows],
   );
   await knex.raw(
     `insert into oidc_authorization_codes (code, session_id, expires_at, used)
@@ -75,11 +79,11 @@ async function fillTables(knex, rows) {
       `insert into oidc_refresh_tokens
          (token_hash, family_id, client_id, user_entity_ref, scope, status, auth_time,
           created_at, expires_at, family_expires_at)
-       select encode(sha256(('bench-rt-' || g)::bytea), 'hex'), 'bench-' || g, 'bench-client',
+       select encode(sha256(('bench-rt-' || g)::bytea), 'hex'), 'bench-' || g, ?,
               'user:development/bench-' || (g % 5000), 'openid offline_access', 'active', now(),
               now(), now() + interval '1 day', now() + interval '30 days'
        from generate_series(?::int, ?::int) g`,
-      [from, rows],
+      [clientId, from, rows],
     );
   }
   // Settle the bulk load before measuring: visibility map and statistics
@@ -90,38 +94,46 @@ async function fillTables(knex, rows) {
   await knex.raw('checkpoint');
 }
 
+/** The scenarios of the row-count test. */
+const LARGE_SCENARIOS = ['token exchange', 'full flow (authorize → approve → token)'];
+
 /**
- * Token exchange on two databases of one PostgreSQL server, one with 10^3
- * and one with BENCH_ROWS stored rows, each behind its own host, measured in
- * alternating rounds like the comparison so drift on the machine hits both.
+ * The token exchange and the full flow on two databases of one PostgreSQL
+ * server, one with 10^3 and one with BENCH_ROWS stored rows, each behind its
+ * own host, measured in alternating rounds like the comparison so drift on
+ * the machine hits both.
  */
 async function largeTableLatency() {
   const setups = [];
-  const scenario = SCENARIOS['token exchange'].run;
   try {
     for (const rows of [1000, LARGE_ROWS]) {
-      const setup = { rows, runs: [] };
+      const setup = { rows, runs: Object.fromEntries(LARGE_SCENARIOS.map(name => [name, []])) };
       setups.push(setup);
       setup.host = await startHost('ours', 'pg');
       setup.knex = knexFactory({ client: 'pg', connection: setup.host.databaseUrl });
       setup.ctx = { ...(await prepare(setup.host)), scenario: `pg-${rows}-rows` };
       const started = Date.now();
-      await fillTables(setup.knex, rows);
+      await fillTables(setup.knex, rows, setup.ctx.clientId);
       setup.fillSeconds = (Date.now() - started) / 1000;
     }
-    for (const setup of setups) await scenario({ ...setup.ctx, seconds: WARM_UP_SECONDS });
-    for (let round = 0; round < P99_ROUNDS; round++) {
-      const order = round % 2 === 0 ? setups : [...setups].reverse();
-      for (const setup of order) {
-        setup.runs.push(await scenario(setup.ctx));
-        console.log(`  run ${round + 1} ${String(setup.rows).padEnd(8)}  ${fmt(setup.runs.at(-1))}`);
+    const results = [];
+    for (const name of LARGE_SCENARIOS) {
+      const scenario = SCENARIOS[name].run;
+      for (const setup of setups) await scenario({ ...setup.ctx, seconds: WARM_UP_SECONDS });
+      for (let round = 0; round < P99_ROUNDS; round++) {
+        const order = round % 2 === 0 ? setups : [...setups].reverse();
+        for (const setup of order) {
+          setup.runs[name].push(await scenario(setup.ctx));
+          console.log(`  ${name.split(' ')[0]} run ${round + 1} ${String(setup.rows).padEnd(8)}  ${fmt(setup.runs[name].at(-1))}`);
+        }
+      }
+      for (const setup of setups) {
+        const result = { scenario: name, rows: setup.rows, fillSeconds: setup.fillSeconds, ...summarize(setup.runs[name]), runs: setup.runs[name].length };
+        console.log(`  ${name}, PostgreSQL, ${setup.rows} rows per table: ${fmt(result)} (filled in ${setup.fillSeconds.toFixed(1)} s)`);
+        results.push(result);
       }
     }
-    return setups.map(setup => {
-      const result = { rows: setup.rows, fillSeconds: setup.fillSeconds, ...summarize(setup.runs), runs: setup.runs.length };
-      console.log(`  PostgreSQL, ${setup.rows} rows per table: ${fmt(result)} (filled in ${setup.fillSeconds.toFixed(1)} s)`);
-      return result;
-    });
+    return results;
   } finally {
     for (const setup of setups) {
       await setup.knex?.destroy();
