@@ -1,30 +1,32 @@
 /*
  * Benchmark hosts for bench/run.js: bench/host.ts started in its own process
- * per target, its CPU time, and (with BENCH_PROFILE) its CPU profiler.
+ * per target and database, its CPU time, and the measurement commands it
+ * takes on stdin (statement counts and, with BENCH_PROFILE, CPU profiles).
  */
 const { spawn } = require('node:child_process');
+const { randomBytes } = require('node:crypto');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
+const knexFactory = require('knex');
 
 /** USER_HZ of /proc/<pid>/stat; 100 on every Linux build Node supports. */
 const CLOCK_TICKS = 100;
 /** BENCH_PROFILE: a folder for V8 CPU profiles of the measured runs, or ''. */
 const PROFILE = process.env.BENCH_PROFILE ? path.resolve(process.env.BENCH_PROFILE) : '';
+/** BENCH_PG: the PostgreSQL server for the PostgreSQL half; '' skips it. */
+const PG = process.env.BENCH_PG ?? 'postgresql://postgres:postgres@127.0.0.1:5433';
 
 /**
- * Upstream finds its migrations with resolvePackagePath('@backstage/plugin-auth-backend'),
- * but it is installed under an alias; NODE_PATH makes the real name resolve to it.
+ * The plugins compared. Each host imports exactly one of them (bench/host.ts)
+ * and reports which package and migrations directory it really loaded.
  */
-function upstreamNodePath() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-upstream-'));
-  fs.mkdirSync(path.join(dir, '@backstage'));
-  fs.symlinkSync(
-    path.dirname(require.resolve('upstream-auth-backend-0-30/package.json')),
-    path.join(dir, '@backstage', 'plugin-auth-backend'),
-  );
-  return dir;
-}
+const TARGETS = {
+  ours: { label: 'ours' },
+  upstream: { label: 'upstream 0.31.0' },
+  'upstream-0.30': { label: 'upstream 0.30.1' },
+  // BENCH_BASELINE: another checkout of this plugin, for before/after comparisons.
+  baseline: { label: 'ours (baseline)' },
+};
 
 const children = new Set();
 process.on('exit', () => children.forEach(child => child.kill('SIGKILL')));
@@ -40,16 +42,31 @@ async function freePort() {
   return port;
 }
 
-/** Starts bench/host.ts in its own process and resolves once it listens. */
-async function startHost(target, extraEnv = {}) {
+/**
+ * Starts bench/host.ts for `target` on `database` ('sqlite': in memory;
+ * 'pg': a database of its own on BENCH_PG, dropped again by stop()) and
+ * resolves once it listens. `extraEnv` is passed to the host.
+ */
+async function startHost(target, database, extraEnv = {}) {
+  if (!TARGETS[target]) throw new Error(`unknown target ${target}`);
   const port = await freePort();
-  const targetEnv = target === 'upstream' ? { NODE_PATH: upstreamNodePath() } : {};
+  const prefix = `bench_${randomBytes(4).toString('hex')}_`;
+  const dbEnv = database === 'pg' ? { BENCH_DATABASE: PG, BENCH_DB_PREFIX: prefix } : {};
   const child = spawn(
     process.execPath,
     ['--require', require.resolve('@backstage/cli-node/config/nodeTransform.cjs'), path.join(__dirname, 'host.ts')],
     {
-      env: { ...process.env, ...extraEnv, ...targetEnv, BENCH_PROFILE: PROFILE, BENCH_TARGET: target, BENCH_PORT: String(port), LOG_LEVEL: 'error', NODE_ENV: 'production' },
-      stdio: [PROFILE ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        ...dbEnv,
+        ...extraEnv,
+        BENCH_PROFILE: PROFILE,
+        BENCH_TARGET: target,
+        BENCH_PORT: String(port),
+        LOG_LEVEL: 'error',
+        NODE_ENV: 'production',
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
     },
   );
   children.add(child);
@@ -58,29 +75,80 @@ async function startHost(target, extraEnv = {}) {
   child.stderr.on('data', d => {
     stderr = (stderr + d).slice(-4000);
   });
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${target} host did not start:\n${stderr}`)), 120_000);
-    child.stdout.on('data', d => {
-      if (String(d).includes('READY')) {
+  const lines = lineReader(child);
+  const dropDatabase = async () => {
+    if (database !== 'pg') return;
+    const admin = knexFactory({ client: 'pg', connection: `${PG}/postgres` });
+    await admin.raw(`drop database if exists "${prefix}auth" with (force)`).catch(() => undefined);
+    await admin.destroy();
+  };
+  let loaded;
+  try {
+    loaded = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${target} host did not start:\n${stderr}`)), 120_000);
+      lines.next('READY ').then(line => {
         clearTimeout(timer);
-        resolve();
-      }
+        resolve(JSON.parse(line.slice('READY '.length)));
+      });
+      child.on('exit', code => reject(new Error(`${target} host exited (${code}):\n${stderr}`)));
     });
-    child.on('exit', code => reject(new Error(`${target} host exited (${code}):\n${stderr}`)));
-  }).catch(async error => {
+  } catch (error) {
     await stopHost(child);
+    await dropDatabase();
     throw error;
-  });
+  }
   const base = `http://127.0.0.1:${port}`;
   return {
     target,
+    label: TARGETS[target].label,
+    database,
+    /** The plugin database's connection string (PostgreSQL only). */
+    databaseUrl: database === 'pg' ? `${PG}/${prefix}auth` : undefined,
+    /** What the host loaded: { package, version, packageDir, migrationsDir, migrationsVersion }. */
+    loaded,
     base,
-    stop: () => stopHost(child),
-    profiler: command => profilerCommand(child, command),
+    async stop() {
+      await stopHost(child);
+      await dropDatabase();
+    },
+    /**
+     * Brackets one measured run: `start` zeroes the host's statement counters
+     * (and starts a CPU profile into `profileFile`, with BENCH_PROFILE);
+     * `stop` answers with the statements sent meanwhile.
+     */
+    async measureStart(profileFile) {
+      await command(child, lines, `start ${PROFILE && profileFile ? profileFile : '-'}`, 'STARTED');
+    },
+    async measureStop() {
+      const line = await command(child, lines, 'stop', 'STOPPED ');
+      return JSON.parse(line.slice('STOPPED '.length));
+    },
     cpuSeconds: () => processCpuSeconds(child.pid),
     // A process's main thread is its own task: /proc/<pid>/task/<pid>.
     loopCpuSeconds: () => processCpuSeconds(`${child.pid}/task/${child.pid}`),
   };
+}
+
+/** Lines of a child's stdout, handed to whoever waits for a given prefix. */
+function lineReader(child) {
+  let buffer = '';
+  const waiting = [];
+  child.stdout.on('data', d => {
+    buffer += d;
+    for (let newline = buffer.indexOf('\n'); newline >= 0; newline = buffer.indexOf('\n')) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 1);
+      const index = waiting.findIndex(w => line.startsWith(w.prefix));
+      if (index >= 0) waiting.splice(index, 1)[0].resolve(line);
+    }
+  });
+  return { next: prefix => new Promise(resolve => waiting.push({ prefix, resolve })) };
+}
+
+function command(child, lines, text, answerPrefix) {
+  const answer = lines.next(answerPrefix);
+  child.stdin.write(`${text}\n`);
+  return answer;
 }
 
 /**
@@ -95,24 +163,6 @@ function processCpuSeconds(pid) {
   } catch {
     return NaN;
   }
-}
-
-/**
- * With BENCH_PROFILE, the host takes `start <file>` and `stop` on stdin and
- * answers one line when done (bench/host.ts); without it this does nothing.
- */
-function profilerCommand(child, command) {
-  if (!PROFILE) return Promise.resolve();
-  return new Promise(resolve => {
-    const onData = d => {
-      if (String(d).includes('PROFILER ')) {
-        child.stdout.off('data', onData);
-        resolve();
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stdin.write(`${command}\n`);
-  });
 }
 
 function stopHost(child) {
@@ -141,4 +191,4 @@ function machineCpuTicks() {
   }
 }
 
-module.exports = { PROFILE, machineCpuTicks, startHost };
+module.exports = { PG, PROFILE, TARGETS, machineCpuTicks, startHost };

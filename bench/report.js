@@ -4,9 +4,13 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { TARGETS } = require('./hosts');
+
+const DATABASE_NAMES = { sqlite: 'SQLite (better-sqlite3, in memory)', pg: 'PostgreSQL 18' };
 
 function fmt(r) {
-  return `${r.rps.toFixed(0)} req/s, ${r.cpuMsPerRequest.toFixed(2)} CPU ms/req (event loop ${r.loopMsPerRequest.toFixed(2)})${r.units !== undefined ? ` (${r.units.toFixed(0)} flows/s)` : ''}, p50 ${r.p50} ms, p99 ${r.p99} ms${failures(r) ? `, ${failures(r)} FAILED (${failedWith(r)})` : ''}`;
+  const sql = r.statements === undefined ? '' : `, ${r.statements.toFixed(2)} statements (${r.roundTrips.toFixed(2)} round trips)`;
+  return `${r.rps.toFixed(0)} req/s, ${r.cpuMsPerRequest.toFixed(2)} CPU ms/req (event loop ${r.loopMsPerRequest.toFixed(2)})${r.units !== undefined ? ` (${r.units.toFixed(0)} flows/s)` : ''}, p50 ${r.p50} ms, p99 ${r.p99} ms${sql}${failures(r) ? `, ${failures(r)} FAILED (${failedWith(r)})` : ''}`;
 }
 
 function failures(r) {
@@ -26,6 +30,7 @@ function median(values) {
 }
 
 function summarize(runs) {
+  const names = [...new Set(runs.flatMap(r => Object.keys(r.statementNames ?? {})))];
   return {
     rps: median(runs.map(r => r.rps)),
     units: runs[0].units === undefined ? undefined : median(runs.map(r => r.units)),
@@ -33,6 +38,10 @@ function summarize(runs) {
     p99: median(runs.map(r => r.p99)),
     cpuMsPerRequest: median(runs.map(r => r.cpuMsPerRequest)),
     loopMsPerRequest: median(runs.map(r => r.loopMsPerRequest)),
+    statements: median(runs.map(r => r.statements)),
+    roundTrips: median(runs.map(r => r.roundTrips)),
+    statementNames: Object.fromEntries(names.map(n => [n, median(runs.map(r => r.statementNames?.[n] ?? 0))])),
+    p99s: runs.map(r => r.p99),
     failedWith: runs.reduce((all, r) => {
       for (const [what, n] of Object.entries(r.failedWith)) all[what] = (all[what] ?? 0) + n;
       return all;
@@ -51,64 +60,157 @@ function machine() {
   };
 }
 
-/** `settings`: { connections, rounds, pgRuns, seconds, warmUpSeconds, stealPercent? } of the run. */
-function writeResults(results, large, started, loadAtStart, settings) {
-  const { connections: CONNECTIONS, rounds: ROUNDS, seconds: SECONDS, warmUpSeconds: WARM_UP_SECONDS } = settings;
+const label = target => TARGETS[target]?.label ?? target;
+const ratio = (a, b) => (a && b ? `${(a.rps / b.rps).toFixed(2)}×` : '–');
+const fail = r => (r && failures(r) ? ` ⚠ ${failures(r)} failed (${failedWith(r)})` : '');
+const rate = r => (r ? `${r.rps.toFixed(0)}${r.units !== undefined ? ` (${r.units.toFixed(0)} flows/s)` : ''}${fail(r)}` : '–');
+const latency = r => (r ? `${r.p50} / ${r.p99}` : '–');
+const sqlCell = r => (r ? `${r.statements.toFixed(2)} / ${r.roundTrips.toFixed(2)}` : '–');
+
+/** "1.00 UPDATE oidc_authorization_codes; 1.00 SELECT …": the statements of one run, per request. */
+function namedStatements(r) {
+  const entries = Object.entries(r.statementNames ?? {})
+    .filter(([, n]) => n >= 0.005)
+    .sort((a, b) => b[1] - a[1]);
+  if (!entries.length) return 'none';
+  return entries.map(([name, n]) => `${n.toFixed(2)} × \`${name.trim()}\``).join('; ');
+}
+
+/** The goals of issue 15, checked against one database's results. */
+function goals(results) {
+  const lines = [];
+  const mark = ok => (ok ? '✔' : '✘');
+  for (const [name, r] of Object.entries(results)) {
+    if (!r.ours || !r.upstream) continue;
+    const need = /^token exchange$|^full flow/.test(name) ? 1.5 : 1.2;
+    const got = r.ours.rps / r.upstream.rps;
+    lines.push(`- ${mark(got >= need)} ${name}: ${got.toFixed(2)}× upstream 0.31.0 req/s (goal ≥ ${need}×)`);
+    lines.push(
+      `- ${mark(r.ours.statements <= r.upstream.statements + 0.005)} ${name}: ${r.ours.statements.toFixed(2)} statements per ${r.perUnit ?? 'request'} (upstream 0.31.0: ${r.upstream.statements.toFixed(2)})`,
+    );
+  }
+  const signIn = results['guest sign-in'];
+  if (signIn?.ours && signIn.upstream) {
+    lines.push(
+      `- ${mark(signIn.ours.p99 <= signIn.upstream.p99)} guest sign-in p99: ${signIn.ours.p99} ms (upstream 0.31.0: ${signIn.upstream.p99} ms; per run ours ${signIn.ours.p99s.join(', ')}, upstream ${signIn.upstream.p99s.join(', ')})`,
+    );
+  }
+  const plain = results['token exchange']?.ours;
+  const bound = Object.entries(results).find(([name]) => name.includes('audience-bound'))?.[1]?.ours;
+  if (plain && bound) {
+    lines.push(
+      `- ${mark(bound.statements <= plain.statements + 0.005 && bound.rps >= 0.9 * plain.rps)} audience-bound token exchange (issue 14): ${bound.rps.toFixed(0)} req/s, ${bound.statements.toFixed(2)} statements, CPU ${bound.cpuMsPerRequest.toFixed(2)} ms/req, against the plain exchange's ${plain.rps.toFixed(0)} req/s, ${plain.statements.toFixed(2)} statements, CPU ${plain.cpuMsPerRequest.toFixed(2)} ms/req`,
+    );
+  }
+  return lines;
+}
+
+/** `settings`: { connections, rounds, p99Rounds, p99Scenarios, seconds, warmUpSeconds, stealPercent?, targets } of the run. */
+function writeResults(byDatabase, large, started, loadAtStart, settings) {
+  const { connections, rounds, seconds, warmUpSeconds, targets } = settings;
   const steal =
     settings.stealPercent === undefined
       ? ''
       : ` The hypervisor took ${settings.stealPercent.toFixed(1)} % of the machine's CPU time (steal) during the comparison.`;
   const m = machine();
+  const others = targets.filter(t => t !== 'ours' && t !== 'upstream');
   const lines = [
     '# Benchmark results',
     '',
     `Generated by \`npm run bench\` on ${new Date().toISOString()} in ${((Date.now() - started) / 1000).toFixed(0)} s.`,
     '',
     `Machine: ${m.cpus}; ${m.memory} RAM; Node ${m.node}; ${m.os}. Load generator (autocannon,`,
-    `${CONNECTIONS} connections) and backend share the machine over loopback. Load average`,
+    `${connections} connections), backends and PostgreSQL share the machine over loopback. Load average`,
     `(1/5/15 min) at start: ${loadAtStart}; at end: ${m.load}.${steal}`,
     '',
-    'Both targets run in the same host backend (`bench/host.ts`: `createBackend()`, guest provider,',
-    'in-memory catalog, SQLite in memory), each in its own process, measured in alternating rounds;',
-    `each figure is the median of ${ROUNDS} runs of ${SECONDS} s after a ${WARM_UP_SECONDS} s warm-up run of the scenario`,
-    '(token exchange: codes minted just before each run).',
-    'Upstream is `@backstage/plugin-auth-backend` 0.30.1 with `auth.experimentalDynamicClientRegistration`.',
-    'Our rate limits are set very high so the limiter runs but does not answer 429.',
-    'CPU ms/req is the host process\'s CPU time (all its threads, from /proc) over the run divided by',
-    'the requests answered: it moves less than req/s when the machine is shared. Event-loop ms/req is',
-    'the same for the main thread alone, which runs JavaScript and so bounds req/s; CPU spent on the',
-    "thread pool (signatures: ours with node:crypto's callback form, upstream's with WebCrypto) is in",
-    'the first figure only.',
+    'Every target runs in the same host backend (`bench/host.ts`: `createBackend()`, guest provider,',
+    'in-memory catalog), each in its own process, on SQLite in memory and then on PostgreSQL (a',
+    'database of its own per host on one server, `scripts/postgres.js`, fsync off), measured in',
+    `rotating rounds; each figure is the median of ${rounds} runs of ${seconds} s (${settings.p99Rounds} for ${settings.p99Scenarios.join(', ')},`,
+    `whose goal compares p99s) after a ${warmUpSeconds} s warm-up run of the scenario (token exchange: codes minted just`,
+    'before each run). The reference is upstream 0.31.0 with a pre-registered public client',
+    '(`auth.staticClients`); 0.30.1, which has no pre-registered clients, uses a DCR client. This',
+    'plugin reads the same `auth.staticClients`; its rate limits and pending-session caps are set',
+    'out of reach, so the limiters run but do not answer 429.',
     '',
-    '| Scenario | Ours req/s | Upstream req/s | Ratio | Ours / upstream CPU ms/req | Ours / upstream event-loop ms/req | Ours p50 / p99 ms | Upstream p50 / p99 ms |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    'CPU ms/req is the host process\'s CPU time (all threads, from /proc) over the run divided by the',
+    'requests answered; it moves less than req/s on a shared machine. SQL statements and round trips',
+    'are counted in each host (every call of its knex client\'s `_query` during the measured runs, so',
+    'a transaction\'s BEGIN and COMMIT are round trips but not statements; the scheduler\'s polling of',
+    'its own task table is left out) and divided by the requests answered (for the full flow: by the',
+    'flows completed, three requests each).',
+    '',
+    '## What ran',
+    '',
+    '| Target | Database | Package | Version | Loaded from | Migrations from | Migrations applied (last) |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
   ];
-  for (const [name, { ours, upstream }] of Object.entries(results)) {
-    const unit = r => (r.units !== undefined ? `${r.rps.toFixed(0)} (${r.units.toFixed(0)} flows/s)` : r.rps.toFixed(0));
-    const fail = r => (failures(r) ? ` ⚠ ${failures(r)} failed (${failedWith(r)})` : '');
+  for (const [database, { loaded }] of Object.entries(byDatabase)) {
+    for (const [target, l] of Object.entries(loaded)) {
+      const rel = p => path.relative(path.join(__dirname, '..'), fs.realpathSync(p)) || '.';
+      const applied = l.postgresMigrations ?? { count: l.migrationsApplied, last: l.lastMigration };
+      lines.push(
+        `| ${label(target)} | ${database} | \`${l.package}\` | ${l.version} | \`${rel(l.packageDir)}\` | \`${rel(l.migrationsDir)}\` (${l.migrationsVersion}) | ${applied.count} (\`${applied.last}\`) |`,
+      );
+    }
+  }
+  for (const [database, { results }] of Object.entries(byDatabase)) {
     lines.push(
-      `| ${name} | ${unit(ours)}${fail(ours)} | ${unit(upstream)}${fail(upstream)} | ${(ours.rps / upstream.rps).toFixed(2)}× | ` +
-        `${ours.cpuMsPerRequest.toFixed(2)} / ${upstream.cpuMsPerRequest.toFixed(2)} | ` +
-        `${ours.loopMsPerRequest.toFixed(2)} / ${upstream.loopMsPerRequest.toFixed(2)} | ${ours.p50} / ${ours.p99} | ${upstream.p50} / ${upstream.p99} |`,
+      '',
+      `## ${DATABASE_NAMES[database] ?? database}`,
+      '',
+      `| Scenario | Ours req/s | 0.31.0 req/s | Ours / 0.31.0 |${others.map(t => ` ${label(t).replace('upstream ', '')} req/s | Ours / ${label(t).replace('upstream ', '')} |`).join('')} Ours / 0.31.0 CPU ms/req | p50 / p99 ms ours | 0.31.0 |${others.map(t => ` ${label(t).replace('upstream ', '')} |`).join('')}`,
+      `| --- | ---: | ---: | ---: |${others.map(() => ' ---: | ---: |').join('')} ---: | ---: | ---: |${others.map(() => ' ---: |').join('')}`,
     );
+    for (const [name, r] of Object.entries(results)) {
+      lines.push(
+        `| ${name} | ${rate(r.ours)} | ${rate(r.upstream)} | ${ratio(r.ours, r.upstream)} |${others.map(t => ` ${rate(r[t])} | ${ratio(r.ours, r[t])} |`).join('')} ` +
+          `${r.ours?.cpuMsPerRequest.toFixed(2) ?? '–'} / ${r.upstream?.cpuMsPerRequest.toFixed(2) ?? '–'} | ${latency(r.ours)} | ${latency(r.upstream)} |${others.map(t => ` ${latency(r[t])} |`).join('')}`,
+      );
+    }
+    lines.push(
+      '',
+      `SQL statements / round trips per request (full flow: per flow), ${database}:`,
+      '',
+      `| Scenario | Ours | 0.31.0 |${others.map(t => ` ${label(t).replace('upstream ', '')} |`).join('')}`,
+      `| --- | ---: | ---: |${others.map(() => ' ---: |').join('')}`,
+    );
+    for (const [name, r] of Object.entries(results)) {
+      lines.push(`| ${name} | ${sqlCell(r.ours)} | ${sqlCell(r.upstream)} |${others.map(t => ` ${sqlCell(r[t])} |`).join('')}`);
+    }
+    lines.push('', `The statements, named (verb and tables), per request, ${database}:`, '');
+    for (const [name, r] of Object.entries(results)) {
+      for (const target of targets) {
+        if (r[target]) lines.push(`- ${name}, ${label(target)}: ${namedStatements(r[target])}`);
+      }
+    }
+    lines.push('', `Goals of issue 15 on ${DATABASE_NAMES[database] ?? database} (against upstream 0.31.0):`, '', ...goals(results));
   }
   if (large.length) {
     lines.push(
       '',
-      '## Token exchange with many stored rows (this plugin, PostgreSQL)',
+      '## Many stored rows (this plugin, PostgreSQL)',
       '',
-      'Rows per table in `oauth_authorization_sessions`, `oidc_authorization_codes` and',
+      'Rows per table in `oauth_authorization_sessions` (decided sessions of the benchmark\'s own client,',
+      'so its pending-session count has them all in its index range), `oidc_authorization_codes` and',
       '`oidc_refresh_tokens`, bulk-inserted with `generate_series`, then `VACUUM ANALYZE` and',
       '`CHECKPOINT`. Each row count has its own database and host on the same server; after a',
-      `${WARM_UP_SECONDS} s warm-up each, they are measured in alternating rounds: the median of ${settings.pgRuns} runs of ${SECONDS} s.`,
-      'The PostgreSQL server (scripts/postgres.js, fsync off) runs on the same machine.',
+      `${warmUpSeconds} s warm-up each, they are measured in alternating rounds: the median of ${settings.p99Rounds} runs of ${seconds} s.`,
       '',
-      '| Stored rows | req/s | p50 ms | p99 ms |',
-      '| ---: | ---: | ---: | ---: |',
-      ...large.map(r => `| ${r.rows.toLocaleString('en')} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} |`),
+      '| Scenario | Stored rows | req/s | p50 ms | p99 ms | p99 of each run, ms | Statements / round trips per request |',
+      '| --- | ---: | ---: | ---: | ---: | --- | ---: |',
+      ...large.map(
+        r =>
+          `| ${r.scenario} | ${r.rows.toLocaleString('en')} | ${rate(r)} | ${r.p50} | ${r.p99} | ${r.p99s.join(', ')} | ${sqlCell(r)} |`,
+      ),
       '',
-      `p99 ratio (${large.at(-1).rows.toLocaleString('en')} vs ${large[0].rows.toLocaleString('en')} rows): ${(large.at(-1).p99 / large[0].p99).toFixed(2)}×`,
     );
+    for (const name of [...new Set(large.map(r => r.scenario))]) {
+      const [small, big] = [large.find(r => r.scenario === name), large.filter(r => r.scenario === name).at(-1)];
+      lines.push(
+        `- ${name}: p99 with ${big.rows.toLocaleString('en')} rows is ${(big.p99 / small.p99).toFixed(2)}× the p99 with ${small.rows.toLocaleString('en')} (goal ≤ 1.2×)`,
+      );
+    }
   }
   fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), `${lines.join('\n')}\n`);
 }

@@ -1,48 +1,61 @@
 #!/usr/bin/env node
 /* eslint-disable no-console */
 /*
- * `npm run bench`: this plugin against @backstage/plugin-auth-backend 0.30.1
- * on the same host backend (bench/host.ts), over loopback, with autocannon.
- * Each scenario runs in alternating rounds (ours, upstream, upstream, ours, …)
- * so drift on a shared machine hits both alike. Then token-exchange latency of
- * this plugin with 10^3 and 10^6 stored rows on PostgreSQL. Writes
- * bench/RESULTS.md. Environment:
+ * `npm run bench`: this plugin against @backstage/plugin-auth-backend 0.31.0
+ * (the reference) and 0.30.1, each in the same host backend (bench/host.ts)
+ * in its own process, over loopback, with autocannon, first on SQLite in
+ * memory and then on PostgreSQL. Each scenario runs in rotating rounds
+ * (ours, 0.31, 0.30; 0.31, 0.30, ours; …) so drift on a shared machine hits
+ * every target alike, and each host counts the SQL statements it sends during
+ * the measured runs. Then token-exchange latency of this plugin with 10^3
+ * and 10^6 stored rows on PostgreSQL. Writes bench/RESULTS.md. Environment:
  *   BENCH_SECONDS (default 3)  seconds per measured run
- *   BENCH_ROUNDS  (default 3)  rounds per scenario and target
- *   BENCH_PG      (default postgresql://postgres:postgres@127.0.0.1:5433); "" skips the PG part
+ *   BENCH_ROUNDS  (default 3)  rounds per scenario and target (sign-in: twice as many)
+ *   BENCH_PG      (default postgresql://postgres:postgres@127.0.0.1:5433); "" skips PostgreSQL
  *   BENCH_ROWS    (default 1000000) rows for the large-table measurement
+ *   BENCH_DATABASES (default sqlite,pg) the databases of the comparison
+ *   BENCH_TARGETS   (default ours,upstream,upstream-0.30) the targets of the comparison;
+ *                 `baseline` is this plugin from the checkout BENCH_BASELINE names
  *   BENCH_SCENARIOS (default all) comma-separated name prefixes; when set, only
- *                 those scenarios run (`postgres` names the PG part) and
+ *                 those scenarios run (`postgres` names the row-count part) and
  *                 RESULTS.md is left alone (a quick before/after check, not a report)
  *   BENCH_PROFILE   a folder: each host records a V8 CPU profile of every measured
- *                 run (not the set-up) to <folder>/<target>-<scenario>-<n>.cpuprofile
+ *                 run (not the set-up) to <folder>/<n>-<db>-<target>-<scenario>.cpuprofile
  */
-const { randomBytes } = require('node:crypto');
 const knexFactory = require('knex');
-const { machineCpuTicks, startHost } = require('./hosts');
+const { PG, TARGETS, machineCpuTicks, startHost } = require('./hosts');
 const { fmt, machine, summarize, writeResults } = require('./report');
 const { CONNECTIONS, REDIRECT_URI, SCENARIOS, SECONDS, prepare } = require('./scenarios');
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /**
- * Runs per row count in the PostgreSQL part. Its goal compares two p99s,
- * which one disturbed run moves far more than it moves req/s, so it takes
- * the median over twice as many runs.
+ * Rounds of the sign-in scenario and runs per row count in the PostgreSQL
+ * part: their goals compare p99s, which one disturbed run moves far more than
+ * it moves req/s, so they take the median over twice as many runs.
  */
-const PG_RUNS = 2 * ROUNDS;
-const PG = process.env.BENCH_PG ?? 'postgresql://postgres:postgres@127.0.0.1:5433';
+const P99_ROUNDS = 2 * ROUNDS;
+const P99_SCENARIOS = ['guest sign-in'];
 const LARGE_ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
-const ONLY = (process.env.BENCH_SCENARIOS ?? '')
-  .split(',')
-  .map(s => s.trim())
-  .filter(Boolean);
+const list = (value, fallback) =>
+  (value ?? fallback)
+    .split(',')
+    .map(s => s.trim())
+    .filter(Boolean);
+const ONLY = list(process.env.BENCH_SCENARIOS, '');
+const DATABASES = list(process.env.BENCH_DATABASES, 'sqlite,pg').filter(db => db !== 'pg' || PG);
+const RUN_TARGETS = list(process.env.BENCH_TARGETS, ['ours', 'upstream', 'upstream-0.30'].join(','));
+for (const target of RUN_TARGETS) if (!TARGETS[target]) throw new Error(`BENCH_TARGETS: unknown target ${target}`);
 /** Seconds of each target's warm-up run of a scenario, not counted. */
 const WARM_UP_SECONDS = 1;
 
 // ---------------------------------------------------------------- PostgreSQL row-count test
 
-/** Fills the tables a token exchange reads up to `rows` live-looking rows each. */
-async function fillTables(knex, rows) {
+/**
+ * Fills the tables a token exchange reads up to `rows` live-looking rows
+ * each: decided sessions of the bench's own client (so its pending-session
+ * count has them all in its index range), spent codes, refresh tokens.
+ */
+async function fillTables(knex, rows, clientId) {
   const have = Number((await knex('oidc_authorization_codes').count({ n: '*' }))[0].n);
   if (have >= rows) return;
   const from = have + 1;
@@ -50,10 +63,10 @@ async function fillTables(knex, rows) {
     `insert into oauth_authorization_sessions
        (id, client_id, user_entity_ref, redirect_uri, scope, state, response_type,
         code_challenge, code_challenge_method, nonce, status, expires_at)
-     select 'bench-' || g, 'bench-client', 'user:development/guest', ?, 'openid', 's', 'code',
+     select 'bench-' || g, ?, 'user:development/guest', ?, 'openid', 's', 'code',
             'x', 'S256', 'n', 'approved', now() + interval '1 day'
      from generate_series(?::int, ?::int) g`,
-    [REDIRECT_URI, from, rows],
+    [clientId, REDIRECT_URI, from, rows],
   );
   await knex.raw(
     `insert into oidc_authorization_codes (code, session_id, expires_at, used)
@@ -66,11 +79,11 @@ async function fillTables(knex, rows) {
       `insert into oidc_refresh_tokens
          (token_hash, family_id, client_id, user_entity_ref, scope, status, auth_time,
           created_at, expires_at, family_expires_at)
-       select encode(sha256(('bench-rt-' || g)::bytea), 'hex'), 'bench-' || g, 'bench-client',
+       select encode(sha256(('bench-rt-' || g)::bytea), 'hex'), 'bench-' || g, ?,
               'user:development/bench-' || (g % 5000), 'openid offline_access', 'active', now(),
               now(), now() + interval '1 day', now() + interval '30 days'
        from generate_series(?::int, ?::int) g`,
-      [from, rows],
+      [clientId, from, rows],
     );
   }
   // Settle the bulk load before measuring: visibility map and statistics
@@ -81,92 +94,126 @@ async function fillTables(knex, rows) {
   await knex.raw('checkpoint');
 }
 
+/** The scenarios of the row-count test. */
+const LARGE_SCENARIOS = ['token exchange', 'full flow (authorize → approve → token)'];
+
 /**
- * Token exchange on two databases of one PostgreSQL server, one with 10^3
- * and one with BENCH_ROWS stored rows, each behind its own host, measured in
- * alternating rounds like ours/upstream so drift on the machine hits both.
+ * The token exchange and the full flow on two databases of one PostgreSQL
+ * server, one with 10^3 and one with BENCH_ROWS stored rows, each behind its
+ * own host, measured in alternating rounds like the comparison so drift on
+ * the machine hits both.
  */
 async function largeTableLatency() {
   const setups = [];
   try {
     for (const rows of [1000, LARGE_ROWS]) {
-      const prefix = `bench_${randomBytes(4).toString('hex')}_`;
-      const setup = { rows, prefix, runs: [] };
+      const setup = { rows, runs: Object.fromEntries(LARGE_SCENARIOS.map(name => [name, []])) };
       setups.push(setup);
-      setup.host = await startHost('ours', { BENCH_DATABASE: PG, BENCH_DB_PREFIX: prefix });
-      setup.knex = knexFactory({ client: 'pg', connection: `${PG}/${prefix}auth` });
+      setup.host = await startHost('ours', 'pg');
+      setup.knex = knexFactory({ client: 'pg', connection: setup.host.databaseUrl });
       setup.ctx = { ...(await prepare(setup.host)), scenario: `pg-${rows}-rows` };
       const started = Date.now();
-      await fillTables(setup.knex, rows);
+      await fillTables(setup.knex, rows, setup.ctx.clientId);
       setup.fillSeconds = (Date.now() - started) / 1000;
     }
-    for (const setup of setups) await SCENARIOS['token exchange']({ ...setup.ctx, seconds: WARM_UP_SECONDS });
-    for (let round = 0; round < PG_RUNS; round++) {
-      const order = round % 2 === 0 ? setups : [...setups].reverse();
-      for (const setup of order) {
-        setup.runs.push(await SCENARIOS['token exchange'](setup.ctx));
-        console.log(`  run ${round + 1} ${String(setup.rows).padEnd(8)}  ${fmt(setup.runs.at(-1))}`);
+    const results = [];
+    for (const name of LARGE_SCENARIOS) {
+      const scenario = SCENARIOS[name].run;
+      for (const setup of setups) await scenario({ ...setup.ctx, seconds: WARM_UP_SECONDS });
+      for (let round = 0; round < P99_ROUNDS; round++) {
+        const order = round % 2 === 0 ? setups : [...setups].reverse();
+        for (const setup of order) {
+          setup.runs[name].push(await scenario(setup.ctx));
+          console.log(`  ${name.split(' ')[0]} run ${round + 1} ${String(setup.rows).padEnd(8)}  ${fmt(setup.runs[name].at(-1))}`);
+        }
+      }
+      for (const setup of setups) {
+        const result = { scenario: name, rows: setup.rows, fillSeconds: setup.fillSeconds, ...summarize(setup.runs[name]), runs: setup.runs[name].length };
+        console.log(`  ${name}, PostgreSQL, ${setup.rows} rows per table: ${fmt(result)} (filled in ${setup.fillSeconds.toFixed(1)} s)`);
+        results.push(result);
       }
     }
-    return setups.map(setup => {
-      const result = { rows: setup.rows, fillSeconds: setup.fillSeconds, ...summarize(setup.runs), runs: setup.runs.length };
-      console.log(`  PostgreSQL, ${setup.rows} rows per table: ${fmt(result)} (filled in ${setup.fillSeconds.toFixed(1)} s)`);
-      return result;
-    });
+    return results;
   } finally {
-    const admin = knexFactory({ client: 'pg', connection: `${PG}/postgres` });
     for (const setup of setups) {
       await setup.knex?.destroy();
       await setup.host?.stop();
-      await admin.raw(`drop database if exists "${setup.prefix}auth" with (force)`).catch(() => undefined);
     }
-    await admin.destroy();
   }
 }
 
-// ---------------------------------------------------------------- main
+// ---------------------------------------------------------------- the comparison
+
+/** The migrations a host's PostgreSQL database really went through (a check on what it loaded). */
+async function appliedMigrations(host) {
+  if (!host.databaseUrl) return undefined;
+  const knex = knexFactory({ client: 'pg', connection: host.databaseUrl });
+  try {
+    const rows = await knex('knex_migrations').select('name').orderBy('name');
+    return { count: rows.length, last: rows.at(-1)?.name };
+  } finally {
+    await knex.destroy();
+  }
+}
+
+/** Every scenario on one database, all targets side by side; returns { loaded, results }. */
+async function compareOn(database) {
+  console.log(`\n=== ${database === 'pg' ? 'PostgreSQL' : 'SQLite (in memory)'} ===`);
+  const hosts = {};
+  const results = {};
+  const loaded = {};
+  try {
+    for (const target of RUN_TARGETS) {
+      hosts[target] = await startHost(target, database);
+      loaded[target] = { ...hosts[target].loaded, postgresMigrations: await appliedMigrations(hosts[target]) };
+      console.log(`  ${target}: ${JSON.stringify(loaded[target])}`);
+    }
+    const ctx = {};
+    for (const target of RUN_TARGETS) ctx[target] = await prepare(hosts[target]);
+    for (const [name, scenario] of Object.entries(SCENARIOS)) {
+      if (ONLY.length && !ONLY.some(prefix => name.startsWith(prefix))) continue;
+      const targets = RUN_TARGETS.filter(t => !scenario.targets || scenario.targets.includes(t));
+      const rounds = P99_SCENARIOS.includes(name) ? P99_ROUNDS : ROUNDS;
+      const runs = Object.fromEntries(targets.map(t => [t, []]));
+      const short = name.split(/[ ,]/)[0];
+      // A short run of the scenario itself first, so JIT and caches count against no target.
+      for (const t of targets) await scenario.run({ ...ctx[t], scenario: 'warm-up', seconds: WARM_UP_SECONDS });
+      for (let round = 0; round < rounds; round++) {
+        // Rotate who goes first, and reverse every other round.
+        const rotated = [...targets.slice(round % targets.length), ...targets.slice(0, round % targets.length)];
+        const order = round % 2 === 0 ? rotated : rotated.reverse();
+        for (const t of order) {
+          runs[t].push(await scenario.run({ ...ctx[t], scenario: short }));
+          console.log(`  run ${round + 1} ${t.padEnd(14)} ${fmt(runs[t].at(-1))}`);
+        }
+      }
+      results[name] = { perUnit: scenario.perUnit, ...Object.fromEntries(targets.map(t => [t, summarize(runs[t])])) };
+      console.log(name);
+      for (const t of targets) console.log(`  ${t.padEnd(14)} ${fmt(results[name][t])}`);
+      for (const other of ['upstream', 'baseline']) {
+        if (!results[name][other] || !results[name].ours) continue;
+        const ratio = results[name].ours.rps / results[name][other].rps;
+        console.log(`  ours / ${other}: ${ratio.toFixed(2)}× req/s`);
+      }
+    }
+  } finally {
+    await Promise.all(Object.values(hosts).map(h => h.stop()));
+  }
+  return { loaded, results };
+}
 
 async function main() {
   const started = Date.now();
   const loadAtStart = machine().load;
   const ticksAtStart = machineCpuTicks();
-  let stealPercent;
   console.log(`Machine: ${JSON.stringify(machine())}`);
-  const hosts = {};
-  const results = {};
-  try {
-    hosts.ours = await startHost('ours');
-    hosts.upstream = await startHost('upstream');
-    const ctx = { ours: await prepare(hosts.ours), upstream: await prepare(hosts.upstream) };
-    for (const [name, scenario] of Object.entries(SCENARIOS)) {
-      if (ONLY.length && !ONLY.some(prefix => name.startsWith(prefix))) continue;
-      const runs = { ours: [], upstream: [] };
-      // A short run of the scenario itself first, so JIT and caches count against neither target.
-      for (const t of ['ours', 'upstream']) await scenario({ ...ctx[t], scenario: 'warm-up', seconds: WARM_UP_SECONDS });
-      for (let round = 0; round < ROUNDS; round++) {
-        const order = round % 2 === 0 ? ['ours', 'upstream'] : ['upstream', 'ours'];
-        for (const t of order) {
-          runs[t].push(await scenario({ ...ctx[t], scenario: name.split(' ')[0] }));
-          console.log(`  run ${round + 1} ${t.padEnd(8)}  ${fmt(runs[t].at(-1))}`);
-        }
-      }
-      results[name] = { ours: summarize(runs.ours), upstream: summarize(runs.upstream) };
-      const ratio = results[name].ours.rps / results[name].upstream.rps;
-      const cpuRatio = results[name].upstream.cpuMsPerRequest / results[name].ours.cpuMsPerRequest;
-      const loopRatio = results[name].upstream.loopMsPerRequest / results[name].ours.loopMsPerRequest;
-      console.log(
-        `${name}\n  ours:     ${fmt(results[name].ours)}\n  upstream: ${fmt(results[name].upstream)}\n` +
-          `  ratio:    ${ratio.toFixed(2)}× req/s, ${cpuRatio.toFixed(2)}× less CPU and ` +
-          `${loopRatio.toFixed(2)}× less event-loop time per request`,
-      );
-    }
-    const ticks = machineCpuTicks();
-    if (ticks && ticksAtStart) {
-      stealPercent = (100 * (ticks.steal - ticksAtStart.steal)) / (ticks.total - ticksAtStart.total);
-      console.log(`CPU time stolen by the hypervisor meanwhile: ${stealPercent.toFixed(1)} %`);
-    }
-  } finally {
-    await Promise.all(Object.values(hosts).map(h => h.stop()));
+  const byDatabase = {};
+  for (const database of DATABASES) byDatabase[database] = await compareOn(database);
+  let stealPercent;
+  const ticks = machineCpuTicks();
+  if (ticks && ticksAtStart) {
+    stealPercent = (100 * (ticks.steal - ticksAtStart.steal)) / (ticks.total - ticksAtStart.total);
+    console.log(`CPU time stolen by the hypervisor meanwhile: ${stealPercent.toFixed(1)} %`);
   }
   let large = [];
   if (PG && (!ONLY.length || ONLY.includes('postgres'))) {
@@ -177,13 +224,15 @@ async function main() {
     console.log('BENCH_SCENARIOS set: bench/RESULTS.md left as is');
     return;
   }
-  writeResults(results, large, started, loadAtStart, {
+  writeResults(byDatabase, large, started, loadAtStart, {
     connections: CONNECTIONS,
     rounds: ROUNDS,
-    pgRuns: PG_RUNS,
+    p99Rounds: P99_ROUNDS,
+    p99Scenarios: P99_SCENARIOS,
     seconds: SECONDS,
     warmUpSeconds: WARM_UP_SECONDS,
     stealPercent,
+    targets: RUN_TARGETS,
   });
   console.log(`Wrote bench/RESULTS.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }

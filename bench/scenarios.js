@@ -1,8 +1,10 @@
 /* eslint-disable no-console */
 /*
  * The scenarios of bench/run.js: how each target is prepared (a guest token
- * and a public DCR client), how codes are minted, and one autocannon run of
- * each scenario with the host's CPU time and unexpected answers tallied.
+ * and a public client: pre-registered for this plugin and upstream 0.31, a
+ * DCR registration for 0.30.1, which has no pre-registered clients), how
+ * codes are minted, and one autocannon run of each scenario with the host's
+ * CPU time, its SQL statements and unexpected answers tallied.
  */
 const { createHash, randomBytes } = require('node:crypto');
 const path = require('node:path');
@@ -12,19 +14,24 @@ const { PROFILE } = require('./hosts');
 /** Seconds per measured run. */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONNECTIONS = 10;
+/** autocannon's sampling interval, which is also how late after its duration a run ends. */
+const SAMPLE_MS = 100;
 /**
  * Codes minted before each token-exchange run (each is single-use). Runs are
- * timed like the others: autocannon's `amount` mode only stops on its 1 s
- * tick, which would quantize req/s. A timed run also ends on a tick, so it
- * can last a second longer than asked. The pool must outlast that (an
- * exhausted pool shows up as failures, and its quick 400s would inflate
- * req/s): per second of run plus one, the larger of CODES_PER_SECOND and
- * 1.5 times the fastest rate seen on that host so far; codes live 60 s, and
- * minting even the largest pool takes well under that.
+ * timed like the others: autocannon's `amount` mode only stops on a sampling
+ * tick, which would quantize req/s. A timed run also ends on a tick
+ * (SAMPLE_MS), so it can last that much longer than asked. The pool must
+ * outlast that (an exhausted pool shows up as failures, and its quick 400s
+ * would inflate req/s): per second of run plus half a second, the larger of
+ * CODES_PER_SECOND and twice the fastest rate seen on that host so far
+ * (the first run's warm-up is slow); codes live 60 s, and minting even the
+ * largest pool takes well under that.
  */
 const CODES_PER_SECOND = 1500;
 const fastestTokenRate = new Map();
 const REDIRECT_URI = 'http://127.0.0.1:9999/callback';
+/** The resource server bench/host.ts configures for this plugin (issue 14). */
+const RESOURCE = 'https://mcp.example.com/mcp';
 const VERIFIER = randomBytes(32).toString('base64url');
 const CHALLENGE = createHash('sha256').update(VERIFIER).digest('base64url');
 
@@ -36,19 +43,14 @@ async function http(base, pathname, init = {}) {
   return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
 }
 
-/** Signs in as the guest and registers a public DCR client; what every scenario needs. */
-async function prepare(host) {
-  const signIn = await http(host.base, '/api/auth/guest/refresh', {
-    method: 'POST',
-    headers: { 'x-requested-with': 'XMLHttpRequest' },
-  });
-  if (signIn.status !== 200) throw new Error(`${host.target}: guest sign-in ${signIn.status} ${signIn.text}`);
-  const token = signIn.json().backstageIdentity.token;
+/** A public client: one of bench/host.ts's pre-registered ones, or a DCR registration on 0.30.1. */
+async function clientFor(host, preRegisteredId) {
+  if (host.target !== 'upstream-0.30') return preRegisteredId;
   const reg = await http(host.base, '/api/auth/v1/register', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
-      client_name: 'bench',
+      client_name: preRegisteredId,
       redirect_uris: [REDIRECT_URI],
       token_endpoint_auth_method: 'none',
       grant_types: ['authorization_code'],
@@ -56,8 +58,11 @@ async function prepare(host) {
     }),
   });
   if (reg.status !== 201) throw new Error(`${host.target}: register ${reg.status} ${reg.text}`);
-  const clientId = reg.json().client_id;
-  const authorizePath = `/api/auth/v1/authorize?${new URLSearchParams({
+  return reg.json().client_id;
+}
+
+function authorizePathOf(clientId, extra = {}) {
+  return `/api/auth/v1/authorize?${new URLSearchParams({
     response_type: 'code',
     client_id: clientId,
     redirect_uri: REDIRECT_URI,
@@ -66,8 +71,33 @@ async function prepare(host) {
     nonce: 'bench-nonce',
     code_challenge: CHALLENGE,
     code_challenge_method: 'S256',
+    ...extra,
   })}`;
-  return { ...host, token, clientId, authorizePath };
+}
+
+/**
+ * Signs in as the guest and names the clients every scenario needs. The
+ * authorize scenario leaves its sessions undecided, so it has a client of its
+ * own: the others' pending-session counts stay what they would be in use.
+ */
+async function prepare(host) {
+  const signIn = await http(host.base, '/api/auth/guest/refresh', {
+    method: 'POST',
+    headers: { 'x-requested-with': 'XMLHttpRequest' },
+  });
+  if (signIn.status !== 200) throw new Error(`${host.target}: guest sign-in ${signIn.status} ${signIn.text}`);
+  const token = signIn.json().backstageIdentity.token;
+  const clientId = await clientFor(host, 'bench');
+  const authorizeClientId = await clientFor(host, 'bench-authorize');
+  return {
+    ...host,
+    host,
+    token,
+    clientId,
+    authorizePath: authorizePathOf(clientId),
+    undecidedAuthorizePath: authorizePathOf(authorizeClientId),
+    resourceAuthorizePath: authorizePathOf(clientId, { scope: 'openid mcp:tools', resource: RESOURCE }),
+  };
 }
 
 const sessionIdOf = location => {
@@ -76,12 +106,19 @@ const sessionIdOf = location => {
   return decodeURIComponent(match[1]);
 };
 const codeOf = body => new URL(JSON.parse(body).redirectUrl).searchParams.get('code');
-const tokenBody = (ctx, code) =>
-  JSON.stringify({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: VERIFIER, client_id: ctx.clientId });
+const tokenBody = (ctx, code, extra = {}) =>
+  JSON.stringify({
+    grant_type: 'authorization_code',
+    code,
+    redirect_uri: REDIRECT_URI,
+    code_verifier: VERIFIER,
+    client_id: ctx.clientId,
+    ...extra,
+  });
 const approveHeaders = ctx => ({ authorization: `Bearer ${ctx.token}`, 'content-type': 'application/json' });
 
-async function freshCode(ctx) {
-  const authorize = await http(ctx.base, ctx.authorizePath);
+async function freshCode(ctx, authorizePath) {
+  const authorize = await http(ctx.base, authorizePath);
   if (authorize.status !== 302) throw new Error(`${ctx.target}: authorize ${authorize.status} ${authorize.text}`);
   const sessionId = sessionIdOf(authorize.headers.get('location'));
   const approve = await http(ctx.base, `/api/auth/v1/sessions/${encodeURIComponent(sessionId)}/approve`, {
@@ -92,16 +129,18 @@ async function freshCode(ctx) {
   return codeOf(approve.text);
 }
 
-async function freshCodes(ctx, n) {
+async function freshCodes(ctx, n, authorizePath) {
   const codes = [];
   // A few in parallel, as the load generator would; codes live 60 s on ours.
   while (codes.length < n) {
-    codes.push(...(await Promise.all(Array.from({ length: Math.min(10, n - codes.length) }, () => freshCode(ctx)))));
+    codes.push(
+      ...(await Promise.all(Array.from({ length: Math.min(10, n - codes.length) }, () => freshCode(ctx, authorizePath)))),
+    );
   }
   return codes;
 }
 
-// ---------------------------------------------------------------- scenarios
+// ---------------------------------------------------------------- one measured run
 
 /** autocannon hands headers over with their original case. */
 function headersObject(headers) {
@@ -110,25 +149,31 @@ function headersObject(headers) {
 
 let profiles = 0;
 
-/** Runs autocannon; `expect` is the status every response must have. */
+/**
+ * Runs autocannon against `ctx`'s host, bracketed by the host's measurement
+ * commands. Statements are reported per request, or per unit (a whole flow)
+ * for scenarios that count units.
+ */
 async function cannon(ctx, options, tally) {
-  const profileName = `${String(++profiles).padStart(3, '0')}-${ctx.target}-${ctx.scenario ?? 'other'}.cpuprofile`;
-  await ctx.profiler(`start ${path.join(PROFILE, profileName)}`);
-  const cpuBefore = ctx.cpuSeconds();
-  const loopBefore = ctx.loopCpuSeconds();
+  const profileName = `${String(++profiles).padStart(3, '0')}-${ctx.database}-${ctx.target}-${ctx.scenario ?? 'other'}.cpuprofile`;
+  await ctx.host.measureStart(path.join(PROFILE, profileName));
+  const cpuBefore = ctx.host.cpuSeconds();
+  const loopBefore = ctx.host.loopCpuSeconds();
   const result = await autocannon({
     url: ctx.base,
     connections: CONNECTIONS,
     duration: ctx.seconds ?? SECONDS,
+    sampleInt: SAMPLE_MS,
     requests: options.requests,
   });
-  const cpuSeconds = ctx.cpuSeconds() - cpuBefore;
-  const loopSeconds = ctx.loopCpuSeconds() - loopBefore;
-  await ctx.profiler('stop');
+  const cpuSeconds = ctx.host.cpuSeconds() - cpuBefore;
+  const loopSeconds = ctx.host.loopCpuSeconds() - loopBefore;
+  const sql = await ctx.host.measureStop();
   const seconds = result.duration;
   for (const [status, body] of Object.entries(tally.samples)) {
     console.log(`  ${ctx.target} ${ctx.scenario ?? ''}: first unexpected ${status}: ${body}`);
   }
+  const per = tally.units ?? result.requests.total;
   return {
     rps: result.requests.total / seconds,
     cpuMsPerRequest: (cpuSeconds * 1000) / result.requests.total,
@@ -141,7 +186,10 @@ async function cannon(ctx, options, tally) {
       ...(result.errors ? { error: result.errors } : {}),
       ...(result.timeouts ? { timeout: result.timeouts } : {}),
     },
-    units: tally.units ? tally.units / seconds : undefined,
+    units: tally.units !== undefined ? tally.units / seconds : undefined,
+    statements: sql.statements / per,
+    roundTrips: sql.roundTrips / per,
+    statementNames: Object.fromEntries(Object.entries(sql.byName).map(([name, n]) => [name, n / per])),
   };
 }
 
@@ -184,20 +232,13 @@ function single(method, pathname, expectStatus, extra = {}) {
   };
 }
 
-const SCENARIOS = {
-  discovery: single('GET', '/api/auth/.well-known/openid-configuration', 200),
-  jwks: single('GET', '/api/auth/.well-known/jwks.json', 200),
-  'guest sign-in': single('POST', '/api/auth/guest/refresh', 200, {
-    headers: () => ({ 'x-requested-with': 'XMLHttpRequest' }),
-  }),
-  userinfo: single('GET', '/api/auth/v1/userinfo', 200, {
-    headers: ctx => ({ authorization: `Bearer ${ctx.token}` }),
-  }),
-  authorize: single('GET', ctx => ctx.authorizePath, 302),
-  'token exchange': async ctx => {
+/** Token exchange of codes minted just before the run through `authorizePath(ctx)`. */
+function tokenExchange(authorizePath, extraBody = {}) {
+  return async ctx => {
     const seconds = ctx.seconds ?? SECONDS;
-    const perSecond = Math.max(CODES_PER_SECOND, 1.5 * (fastestTokenRate.get(ctx.base) ?? 0));
-    const codes = await freshCodes(ctx, Math.ceil(perSecond * (seconds + 1)));
+    const key = `${ctx.base} ${authorizePath(ctx)}`;
+    const perSecond = Math.max(CODES_PER_SECOND, 2 * (fastestTokenRate.get(key) ?? 0));
+    const codes = await freshCodes(ctx, Math.ceil(perSecond * (seconds + 0.5)), authorizePath(ctx));
     const tally = newTally();
     const result = await cannon(
       ctx,
@@ -211,7 +252,7 @@ const SCENARIOS = {
             setupRequest: (req, context) => {
               const code = codes.pop();
               context.poolExhausted = !code;
-              return { ...req, body: tokenBody(ctx, code ?? 'pool-exhausted') };
+              return { ...req, body: tokenBody(ctx, code ?? 'pool-exhausted', extraBody) };
             },
             onResponse: (status, body, context) => {
               check(tally, context.poolExhausted ? 'pool exhausted' : status, 200, body);
@@ -221,48 +262,76 @@ const SCENARIOS = {
       },
       tally,
     );
-    fastestTokenRate.set(ctx.base, Math.max(result.rps, fastestTokenRate.get(ctx.base) ?? 0));
+    fastestTokenRate.set(key, Math.max(result.rps, fastestTokenRate.get(key) ?? 0));
     return result;
+  };
+}
+
+/**
+ * The scenarios, in the order they run. `targets` limits one to some
+ * targets; `perUnit` says what its statement counts are per.
+ */
+const SCENARIOS = {
+  discovery: { run: single('GET', '/api/auth/.well-known/openid-configuration', 200) },
+  jwks: { run: single('GET', '/api/auth/.well-known/jwks.json', 200) },
+  'guest sign-in': {
+    run: single('POST', '/api/auth/guest/refresh', 200, {
+      headers: () => ({ 'x-requested-with': 'XMLHttpRequest' }),
+    }),
   },
-  'full flow (authorize → approve → token)': async ctx => {
-    const tally = newTally({ units: 0 });
-    return cannon(
-      ctx,
-      {
-        requests: [
-          {
-            method: 'GET',
-            path: ctx.authorizePath,
-            onResponse: (status, body, context, headers) => {
-              check(tally, status, 302, body);
-              context.sessionId = status === 302 ? sessionIdOf(headersObject(headers).location) : 'none';
+  userinfo: {
+    run: single('GET', '/api/auth/v1/userinfo', 200, {
+      headers: ctx => ({ authorization: `Bearer ${ctx.token}` }),
+    }),
+  },
+  authorize: { run: single('GET', ctx => ctx.undecidedAuthorizePath, 302) },
+  'token exchange': { run: tokenExchange(ctx => ctx.authorizePath) },
+  'token exchange, audience-bound (RFC 9068)': {
+    targets: ['ours', 'baseline'],
+    run: tokenExchange(ctx => ctx.resourceAuthorizePath, { resource: RESOURCE }),
+  },
+  'full flow (authorize → approve → token)': {
+    perUnit: 'flow',
+    run: async ctx => {
+      const tally = newTally({ units: 0 });
+      return cannon(
+        ctx,
+        {
+          requests: [
+            {
+              method: 'GET',
+              path: ctx.authorizePath,
+              onResponse: (status, body, context, headers) => {
+                check(tally, status, 302, body);
+                context.sessionId = status === 302 ? sessionIdOf(headersObject(headers).location) : 'none';
+              },
             },
-          },
-          {
-            method: 'POST',
-            headers: approveHeaders(ctx),
-            setupRequest: (req, context) => ({
-              ...req,
-              path: `/api/auth/v1/sessions/${encodeURIComponent(context.sessionId)}/approve`,
-            }),
-            onResponse: (status, body, context) => {
-              check(tally, status, 200, body);
-              context.code = status === 200 ? codeOf(body) : 'none';
+            {
+              method: 'POST',
+              headers: approveHeaders(ctx),
+              setupRequest: (req, context) => ({
+                ...req,
+                path: `/api/auth/v1/sessions/${encodeURIComponent(context.sessionId)}/approve`,
+              }),
+              onResponse: (status, body, context) => {
+                check(tally, status, 200, body);
+                context.code = status === 200 ? codeOf(body) : 'none';
+              },
             },
-          },
-          {
-            method: 'POST',
-            path: '/api/auth/v1/token',
-            headers: { 'content-type': 'application/json' },
-            setupRequest: (req, context) => ({ ...req, body: tokenBody(ctx, context.code) }),
-            onResponse: (status, body) => {
-              if (check(tally, status, 200, body)) tally.units++;
+            {
+              method: 'POST',
+              path: '/api/auth/v1/token',
+              headers: { 'content-type': 'application/json' },
+              setupRequest: (req, context) => ({ ...req, body: tokenBody(ctx, context.code) }),
+              onResponse: (status, body) => {
+                if (check(tally, status, 200, body)) tally.units++;
+              },
             },
-          },
-        ],
-      },
-      tally,
-    );
+          ],
+        },
+        tally,
+      );
+    },
   },
 };
 

@@ -38,18 +38,53 @@ describe.each(databases.eachSupportedId())('authorization sessions and codes on 
       sessions.decide('session-1', { status, userEntityRef: user, now });
     const results = await Promise.all([decide('approved', 'user:default/a'), decide('rejected', 'user:default/b')]);
     expect(results.filter(Boolean)).toHaveLength(1);
+    // The winner gets the session as decided.
+    expect(results.find(Boolean)).toMatchObject({
+      id: 'session-1',
+      status: results[0] ? 'approved' : 'rejected',
+      userEntityRef: results[0] ? 'user:default/a' : 'user:default/b',
+      nonce: 'n-1',
+    });
     const session = await sessions.get('session-1');
     expect(session?.state).toHaveLength(2000);
     expect(session?.userEntityRef).toBe(results[0] ? 'user:default/a' : 'user:default/b');
-    expect(await sessions.decide('session-1', { status: 'approved', userEntityRef: 'x', now })).toBe(false);
+    expect(await sessions.decide('session-1', { status: 'approved', userEntityRef: 'x', now })).toBeUndefined();
   });
 
   it('refuses decisions on expired sessions', async () => {
     const { sessions } = await setup();
     expect(
       await sessions.decide('session-1', { status: 'approved', userEntityRef: 'u', now: later(601) }),
-    ).toBe(false);
+    ).toBeUndefined();
     expect((await sessions.get('session-1'))?.status).toBe('pending');
+  });
+
+  it("counts a client's undecided sessions, no further than asked", async () => {
+    const { sessions } = await setup();
+    const clientId = 'https://tool.example/client.json';
+    for (let i = 2; i <= 5; i++) {
+      await sessions.create({
+        id: `session-${i}`,
+        clientId,
+        redirectUri: 'http://127.0.0.1:1234/cb',
+        scopes: ['openid'],
+        responseType: 'code',
+        expiresAt: later(i === 5 ? 1 : 600),
+      });
+    }
+    await sessions.create({
+      id: 'other-client',
+      clientId: 'other',
+      redirectUri: 'http://127.0.0.1:1234/cb',
+      scopes: ['openid'],
+      responseType: 'code',
+      expiresAt: later(600),
+    });
+    await sessions.decide('session-2', { status: 'approved', userEntityRef: 'user:default/a', now });
+    // session-1, 3 and 4 wait; 2 was decided, 5 has expired by then.
+    expect(await sessions.countPending(clientId, later(2), 100)).toBe(3);
+    expect(await sessions.countPending(clientId, later(2), 2)).toBe(2);
+    expect(await sessions.countPending('other', later(2), 100)).toBe(1);
   });
 
   it('redeems a code once when twenty requests race, then reports replay', async () => {

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { AuthorizationCodeStore, RedeemResult } from '../oauth/stores';
 import {
+  SESSION_RESOURCES_TABLE,
   SESSIONS_TABLE,
   toSession,
   withSessionResource,
@@ -66,8 +67,9 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
   }
 
   async redeem(codeHash: string, now: Date): Promise<RedeemResult> {
+    if (this.#db.client.dialect === 'postgresql') return this.#redeemInOneStatement(codeHash, now);
     // One conditional UPDATE decides the race (RFC 6749 §4.1.2: use once);
-    // no RETURNING, so it behaves alike on SQLite, PostgreSQL and MySQL.
+    // no RETURNING, so it behaves alike on SQLite and MySQL.
     const changed = await this.#db<DbAuthorizationCodeRow>(CODES_TABLE)
       .where({ code: codeHash, used: false })
       .andWhere('expires_at', '>', now)
@@ -97,30 +99,84 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
       )
       .limit(1, LITERAL_LIMIT);
     if (!row) return { kind: 'unknown' };
-    if (changed === 1) {
-      return {
-        kind: 'redeemed',
-        code: {
-          sessionId: row.id,
-          expiresAt: parseDbDate(row.code_expires_at),
-          session: toSession(row),
-          savedClaims: row.saved_user_info === null ? null : parseUserInfo(row.saved_user_info).claims,
-          authentication: fromAuthenticationColumns({
-            auth_time: row.approved_auth_time,
-            acr: row.approved_acr,
-            amr: row.approved_amr,
-          }),
-        },
-      };
-    }
-    if (row.code_used) {
-      return {
-        kind: 'replayed',
-        sessionId: row.id,
-        clientId: row.client_id,
-        userEntityRef: row.user_entity_ref ?? undefined,
-      };
-    }
-    return { kind: 'expired' };
+    // The read came after the update, so a code someone else spent reads as used.
+    return toRedeemResult(row, changed === 1, Boolean(row.code_used));
   }
+
+  /**
+   * PostgreSQL: the same conditional UPDATE and joined read as one statement,
+   * one round trip instead of two (issue 15). The UPDATE runs in a CTE; the
+   * read beside it sees the snapshot the statement started with, so a code
+   * that a racing redemption spent meanwhile still reads as unused there.
+   * The UPDATE itself re-checks the latest row, though: it changed nothing
+   * for a code that exists and has not expired only because someone else
+   * had used it, which is a replay.
+   */
+  async #redeemInOneStatement(codeHash: string, now: Date): Promise<RedeemResult> {
+    const { rows } = await this.#db.raw<{ rows: (DbAuthorizationSessionRow & RedeemColumns)[] }>(
+      `with redeemed as (
+         update ${CODES_TABLE} set used = true
+         where code = ? and used = false and expires_at > ?
+         returning code
+       )
+       select s.*, r.resource, c.expires_at as code_expires_at,
+              (c.used or c.expires_at > ?) as code_spent,
+              u.user_info as saved_user_info,
+              exists (select 1 from redeemed) as code_redeemed
+       from ${CODES_TABLE} c
+       join ${SESSIONS_TABLE} s on s.id = c.session_id
+       left join ${SESSION_RESOURCES_TABLE} r on r.session_id = s.id
+       left join ${USER_INFO_TABLE} u on u.user_entity_ref = s.user_entity_ref
+       where c.code = ?
+       limit 1`,
+      [codeHash, now, now, codeHash],
+    );
+    const row = rows[0];
+    if (!row) return { kind: 'unknown' };
+    return toRedeemResult(row, row.code_redeemed, row.code_spent);
+  }
+}
+
+/** Columns the one-statement redemption adds to the joined read. */
+interface RedeemColumns extends CodeColumns {
+  /** Whether this statement's UPDATE spent the code. */
+  code_redeemed: boolean;
+  /** Used, or (when this statement did not spend it) not expired, so spent by someone else. */
+  code_spent: boolean;
+}
+
+/**
+ * What a redemption attempt came to: `redeemed` when this attempt spent the
+ * code, `replayed` when it had been spent before, else `expired`.
+ */
+function toRedeemResult(
+  row: DbAuthorizationSessionRow & CodeColumns,
+  redeemed: boolean,
+  spent: boolean,
+): RedeemResult {
+  if (redeemed) {
+    return {
+      kind: 'redeemed',
+      code: {
+        sessionId: row.id,
+        expiresAt: parseDbDate(row.code_expires_at),
+        session: toSession(row),
+        savedClaims: row.saved_user_info === null ? null : parseUserInfo(row.saved_user_info).claims,
+        authentication: fromAuthenticationColumns({
+          auth_time: row.approved_auth_time,
+          acr: row.approved_acr,
+          amr: row.approved_amr,
+        }),
+      },
+    };
+  }
+  if (spent) {
+    return {
+      kind: 'replayed',
+      sessionId: row.id,
+      clientId: row.client_id,
+      userEntityRef: row.user_entity_ref ?? undefined,
+    };
+  }
+  return { kind: 'expired' };
 }

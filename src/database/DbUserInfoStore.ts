@@ -1,41 +1,78 @@
 import type { Knex } from 'knex';
-import type { UserTokenClaims } from '../identity/createIdentity';
+import type { SavedUserClaims } from '../oauth/stores';
 import type { DbUserInfoRow } from './tables';
 import { LITERAL_LIMIT } from './literalLimit';
 
 export const USER_INFO_TABLE = 'user_info';
 
+/**
+ * A sign-in whose claims equal the saved ones leaves the row alone unless
+ * `updated_at` is older than this, so `updated_at` stays within an hour of
+ * the user's last sign-in without a write at every sign-in.
+ */
+const REWRITE_UNCHANGED_AFTER_MS = 60 * 60 * 1000;
+
 /** Reads a `user_info.user_info` column (upstream's `{ claims }` JSON). */
-export function parseUserInfo(json: string): { claims: UserTokenClaims } {
-  return JSON.parse(json) as { claims: UserTokenClaims };
+export function parseUserInfo(json: string): { claims: SavedUserClaims } {
+  return JSON.parse(json) as { claims: SavedUserClaims };
 }
 
 /** The claims saved at each user's last sign-in, in `user_info`. */
 export class DbUserInfoStore {
   readonly #db: Knex;
+  readonly #clock: () => Date;
 
-  static create(options: { knex: Knex }): DbUserInfoStore {
-    return new DbUserInfoStore(options.knex);
+  static create(options: { knex: Knex; clock?: () => Date }): DbUserInfoStore {
+    return new DbUserInfoStore(options.knex, options.clock ?? (() => new Date()));
   }
 
-  private constructor(knex: Knex) {
+  private constructor(knex: Knex, clock: () => Date) {
     this.#db = knex;
+    this.#clock = clock;
   }
 
-  /** Inserts or replaces the user's claims; `created_at` keeps the first sign-in. */
-  async saveUserInfo(claims: UserTokenClaims): Promise<void> {
-    await this.#db<DbUserInfoRow>(USER_INFO_TABLE)
-      .insert({
-        user_entity_ref: claims.sub,
-        // Same JSON shape as upstream, so existing rows stay readable both ways.
-        user_info: JSON.stringify({ claims }),
-        updated_at: new Date(),
-      })
-      .onConflict('user_entity_ref')
-      .merge(['user_info', 'updated_at']);
+  /**
+   * Inserts or replaces the user's claims; `created_at` keeps the first
+   * sign-in. One statement either way, and one that writes nothing when the
+   * claims are the ones already saved (and were saved within the hour), as
+   * at most sign-ins: no new row version, no lock held.
+   */
+  async saveUserInfo(claims: SavedUserClaims): Promise<void> {
+    const now = this.#clock();
+    const row = {
+      user_entity_ref: claims.sub,
+      // Same JSON shape as upstream, so existing rows stay readable both ways.
+      user_info: JSON.stringify({ claims }),
+      updated_at: now,
+    };
+    const fresh = new Date(now.getTime() - REWRITE_UNCHANGED_AFTER_MS);
+    if (this.#db.client.dialect === 'mysql' || this.#db.client.dialect === 'mysql2') {
+      // MySQL assigns left to right: updated_at is decided on the old user_info.
+      await this.#db.raw(
+        `insert into ${USER_INFO_TABLE} (user_entity_ref, user_info, updated_at) values (?, ?, ?)
+         on duplicate key update
+           updated_at = if(user_info = values(user_info) and updated_at > ?, updated_at, values(updated_at)),
+           user_info = values(user_info)`,
+        [row.user_entity_ref, row.user_info, row.updated_at, fresh],
+      );
+      return;
+    }
+    // PostgreSQL and SQLite: the insert selects nothing when the saved row is
+    // current, so there is no conflict to resolve and no row to lock.
+    await this.#db.raw(
+      `insert into ${USER_INFO_TABLE} (user_entity_ref, user_info, updated_at)
+       select ?, ?, ?
+       where not exists (
+         select 1 from ${USER_INFO_TABLE}
+         where user_entity_ref = ? and user_info = ? and updated_at > ?
+       )
+       on conflict (user_entity_ref) do update
+         set user_info = excluded.user_info, updated_at = excluded.updated_at`,
+      [row.user_entity_ref, row.user_info, row.updated_at, row.user_entity_ref, row.user_info, fresh],
+    );
   }
 
-  async getUserInfo(userEntityRef: string): Promise<{ claims: UserTokenClaims } | undefined> {
+  async getUserInfo(userEntityRef: string): Promise<{ claims: SavedUserClaims } | undefined> {
     const row = await this.#db<DbUserInfoRow>(USER_INFO_TABLE)
       .where({ user_entity_ref: userEntityRef })
       .first('user_info')

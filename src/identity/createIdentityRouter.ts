@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type express from 'express';
 import Router from 'express-promise-router';
+import { prebuildJson, sendPrebuiltJson, type PrebuiltJson } from '../oauth/http/prebuiltJson';
 import type { SigningKeys } from './SigningKeys';
 
 /**
@@ -14,13 +14,18 @@ export function createIdentityRouter(options: { keys: SigningKeys }): express.Ro
   const { keys } = options;
   const router = Router();
 
-  router.get('/.well-known/jwks.json', async (_req, res) => {
-    const body = JSON.stringify({ keys: await keys.listPublicKeys() });
-    const etag = `"${createHash('sha256').update(body).digest('base64url')}"`;
+  // The last document served: a kid names one key for good, so the same kids
+  // make the same document, and it is not serialized and hashed again.
+  let last: { kids: string; document?: PrebuiltJson } = { kids: '' };
+  router.get('/.well-known/jwks.json', async (req, res) => {
+    const listed = await keys.listPublicKeys();
+    const kids = listed.map(key => key.kid).join(' ');
+    if (kids !== last.kids || !last.document) {
+      last = { kids, document: prebuildJson({ keys: listed }) };
+    }
     res.setHeader('Cache-Control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
-    res.setHeader('ETag', etag);
-    // express answers 304 itself when If-None-Match matches the ETag set above.
-    res.type('application/json').send(body);
+    // A matching If-None-Match gets a 304.
+    sendPrebuiltJson(req, res, last.document!);
   });
 
   return router;

@@ -5,6 +5,7 @@ import type { SessionAuthenticationStore, UserSignInStore } from './authenticati
 import type { ClientStore } from './clients/ClientStore';
 import type { DeviceCodeStore } from './DeviceCodeStore';
 import type { PendingPerAddress } from './http/PendingPerAddress';
+import type { PendingPerClient } from './http/PendingPerClient';
 import type { ClientResolver, Clock, SecurityAuditor } from './model';
 import type {
   AuthorizationCodeStore,
@@ -44,6 +45,8 @@ export interface OAuthContext {
   deviceCodes: DeviceCodeStore;
   /** Undecided consent sessions per client address (bounded growth). */
   pendingSessions: PendingPerAddress;
+  /** Undecided consent sessions per client, counted in the database (bounded growth). */
+  pendingPerClient: PendingPerClient;
   /** Where `/v1/authorize` sends the user to approve (the app's consent page by default). */
   consentPageUrl(sessionId: string): string;
   /**

@@ -32,14 +32,15 @@ export interface AuthorizationSessionStore {
   get(id: string): Promise<AuthorizationSession | undefined>;
   /**
    * Records the one decision a session may get: a conditional update of a
-   * pending, unexpired session. False when someone decided first or it expired.
+   * pending, unexpired session. Returns the session as decided; undefined
+   * when someone decided first, it expired, or there is no such session.
    */
   decide(
     id: string,
     decision: { status: 'approved' | 'rejected'; userEntityRef: string; now: Date },
-  ): Promise<boolean>;
-  /** How many of the client's sessions still wait for a decision. */
-  countPending(clientId: string, now: Date): Promise<number>;
+  ): Promise<AuthorizationSession | undefined>;
+  /** How many of the client's sessions still wait for a decision, counting no further than `atMost`. */
+  countPending(clientId: string, now: Date, atMost: number): Promise<number>;
   /**
    * Marks an approved session as no longer granting anything (its code was
    * replayed, RFC 6749 §4.1.2), so a refresh token stored after this moment

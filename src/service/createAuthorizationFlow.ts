@@ -15,6 +15,7 @@ import { createConsentRouter } from '../oauth/endpoints/consent';
 import { InvalidClient, InvalidToken } from '../oauth/errors';
 import { oauthClientOfToken, oauthGrantOfToken } from '../oauth/oauthClientTokens';
 import type { DirectoryUser, UserDirectory } from '../oauth/stores';
+import { createVerifiedTokenCache } from './createVerifiedTokenCache';
 
 /** The parts of the OAuth context that the authorization code flow adds. */
 export type AuthorizationFlowContext = Pick<
@@ -51,6 +52,9 @@ export function createAuthorizationFlow(options: {
   createConsentRouter(ctx: OAuthContext): express.Router;
 } {
   const { knex, identity, auth, httpAuth, appUrl } = options;
+  // One per way of asking: a limited token passes the first, never the second.
+  const verifiedUserTokens = createVerifiedTokenCache();
+  const verifiedFullUserTokens = createVerifiedTokenCache();
   return {
     context: {
       sessions: DbAuthorizationSessionStore.create({ knex }),
@@ -65,11 +69,13 @@ export function createAuthorizationFlow(options: {
       async verifyUserToken(req) {
         let userEntityRef: string;
         try {
-          const credentials = await httpAuth.credentials(req, {
-            allow: ['user'],
-            allowLimitedAccess: true,
+          userEntityRef = await verifiedUserTokens(bearerToken(req), async () => {
+            const { principal, expiresAt } = await httpAuth.credentials(req, {
+              allow: ['user'],
+              allowLimitedAccess: true,
+            });
+            return { userEntityRef: principal.userEntityRef, expiresAt };
           });
-          userEntityRef = credentials.principal.userEntityRef;
         } catch (error) {
           if (!isAuthError(error)) throw error;
           // RFC 6750 §3.1: a missing, expired or malformed token, or one of a service.
@@ -93,7 +99,10 @@ export function createAuthorizationFlow(options: {
     },
     createConsentRouter: ctx =>
       createConsentRouter(ctx, async req => {
-        const credentials = await httpAuth.credentials(req, { allow: ['user'] });
+        const userEntityRef = await verifiedFullUserTokens(bearerToken(req), async () => {
+          const { principal, expiresAt } = await httpAuth.credentials(req, { allow: ['user'] });
+          return { userEntityRef: principal.userEntityRef, expiresAt };
+        });
         // Only the user, signed in to the portal, grants access: a token an
         // OAuth client obtained must not approve consents (its own wider
         // scopes, or other clients).
@@ -103,7 +112,7 @@ export function createAuthorizationFlow(options: {
             `A token issued to the OAuth client '${client}' cannot approve or reject sign-in requests; use a portal sign-in`,
           );
         }
-        return { userEntityRef: credentials.principal.userEntityRef };
+        return { userEntityRef };
       }),
   };
 }

@@ -21,6 +21,7 @@ import { builtinConsentPageUrl } from '../pages/createConsentPageRouter';
 import { createPagesRouter } from '../pages/createPagesRouter';
 import { renderAuthorizationError } from '../pages/renderAuthorizationError';
 import { PendingPerAddress } from '../oauth/http/PendingPerAddress';
+import { PendingPerClient } from '../oauth/http/PendingPerClient';
 import { readPagesConfig } from '../pages/readPagesConfig';
 import { createAuthorizationFlow } from './createAuthorizationFlow';
 import type { RouterOptions } from './createRouter';
@@ -74,6 +75,11 @@ export async function createOidcProvider(
     pendingSessions: new PendingPerAddress({
       maxPerAddress: config.maxPendingConsentSessions.perAddress,
       clock,
+    }),
+    pendingPerClient: new PendingPerClient({
+      maxPerClient: config.maxPendingConsentSessions.perClient,
+      clock,
+      sessions: flow.context.sessions,
     }),
     renderAuthorizationError,
   };

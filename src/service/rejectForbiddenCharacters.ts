@@ -45,8 +45,15 @@ function problemInQuery(query: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Printable ASCII without `%`: decoding changes nothing (`+` only becomes a
+ * space) and none of it is forbidden, so most URLs need no closer look.
+ */
+const PLAIN_URL = /^[\x21-\x24\x26-\x7e]*$/;
+
 function problemInUrl(req: Request): string | undefined {
   const url = req.url;
+  if (PLAIN_URL.test(url)) return undefined;
   const question = url.indexOf('?');
   return (
     problemInPath(question < 0 ? url : url.slice(0, question)) ??

@@ -108,10 +108,9 @@ async function limitPendingSessions(
   sessionId: string,
   expiresAt: Date,
 ): Promise<void> {
-  const { perClient } = ctx.config.maxPendingConsentSessions;
   const address = clientAddressKey(req.ip ?? req.socket.remoteAddress);
   const retryAfter = ctx.config.consentSessionLifetimeSeconds;
-  if ((await ctx.sessions.countPending(client.clientId, ctx.clock())) >= perClient) {
+  if (!(await ctx.pendingPerClient.admit(client.clientId))) {
     throw new TooManyRequests(
       'this application has too many sign-in requests waiting for a decision; try again later',
       retryAfter,

@@ -83,12 +83,12 @@ async function decide(
   status: 'approved' | 'rejected',
   userEntityRef: string,
 ): Promise<AuthorizationSession> {
-  const session = await findPendingSession(ctx, id);
-  // The conditional update, not the read above, decides a race.
-  if (!(await ctx.sessions.decide(id, { status, userEntityRef, now: ctx.clock() }))) {
-    throw new ConflictError('authorization session was already decided');
-  }
-  return session;
+  // The conditional update decides, and a race too; only when it changed
+  // nothing does a read tell the caller why.
+  const session = await ctx.sessions.decide(id, { status, userEntityRef, now: ctx.clock() });
+  if (session) return session;
+  await findPendingSession(ctx, id);
+  throw new ConflictError('authorization session was already decided');
 }
 
 /**

@@ -2,6 +2,7 @@ import Router from 'express-promise-router';
 import type express from 'express';
 import { CLI_CLIENT_METADATA_PATH, cliClientMetadataDocument } from '../clients/cliClientMetadata';
 import type { OAuthContext } from '../context';
+import { prebuildJson, sendPrebuiltJson } from '../http/prebuiltJson';
 import { authenticationMetadata } from './authenticationMetadata';
 import { supportedGrantTypes, supportedScopes, TOKEN_EXCHANGE_GRANT_TYPE } from '../supportedScopes';
 
@@ -77,14 +78,14 @@ export function createServerMetadataHandler(
   ctx: Pick<OAuthContext, 'issuer' | 'config'>,
   options: { signingAlgorithms: string[] },
 ): express.RequestHandler {
-  const body = buildServerMetadata(ctx, options);
+  const document = prebuildJson(buildServerMetadata(ctx, options));
   return (req, res, next) => {
     if ((req.method !== 'GET' && req.method !== 'HEAD') || (req.path !== '/' && req.path !== '')) {
       next();
       return;
     }
     res.setHeader('Cache-Control', 'public, max-age=300');
-    res.json(body);
+    sendPrebuiltJson(req, res, document);
   };
 }
 

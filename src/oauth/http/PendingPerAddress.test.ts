@@ -35,4 +35,14 @@ describe('PendingPerAddress', () => {
     pending.release('unknown');
     expect(pending.size).toBe(0);
   });
+
+  it('forgets expired sessions before refusing, even if the clock stepped back between them', () => {
+    const pending = new PendingPerAddress({ maxPerAddress: 2, clock });
+    expect(pending.tryAdd('10.0.0.1', 's1', at(600))).toBe(true);
+    // Added later but expiring sooner, as after a clock step back.
+    expect(pending.tryAdd('10.0.0.1', 's2', at(60))).toBe(true);
+    now += 61_000;
+    expect(pending.tryAdd('10.0.0.1', 's3', at(600))).toBe(true);
+    expect(pending.tryAdd('10.0.0.1', 's4', at(600))).toBe(false);
+  });
 });

@@ -31,8 +31,18 @@ export class PendingPerAddress {
     if (this.#byAddress.size >= SWEEP_AT_KEYS) this.#sweep(now);
     let sessions = this.#byAddress.get(address);
     if (sessions) {
+      // Sessions all live equally long, so insertion order is expiry order:
+      // forgetting the expired ones stops at the first that is still live,
+      // and a request costs the same however many sessions an address holds.
       for (const [id, expiry] of sessions) {
-        if (expiry <= now) this.#forget(id);
+        if (expiry > now) break;
+        this.#forget(id);
+      }
+      // Should the clock have stepped back, a full pass before refusing.
+      if (sessions.size >= this.#max) {
+        for (const [id, expiry] of sessions) {
+          if (expiry <= now) this.#forget(id);
+        }
       }
       sessions = this.#byAddress.get(address);
     }

@@ -1,0 +1,102 @@
+import type { Knex } from 'knex';
+import request from 'supertest';
+import { createTestDatabases } from '../testUtils/databases';
+import { PUBLIC, codeFlowConfig } from './fixtures/codeFlowClients';
+import { guestUser } from './fixtures/guestUser';
+import { pkcePair } from './fixtures/pkcePair';
+import { CodeFlow, approveWithToken } from './harness/codeFlow';
+import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
+
+jest.setTimeout(60_000);
+const databases = createTestDatabases();
+
+/**
+ * The SQL statements `action` makes the plugin send, as knex reports them;
+ * the scheduler's polling of its own tables is no request's work.
+ */
+async function statementsOf(knex: Knex, action: () => Promise<unknown>): Promise<string[]> {
+  const sql: string[] = [];
+  const listener = (query: { sql: string }) => {
+    if (!/backstage_backend_tasks/.test(query.sql)) sql.push(query.sql);
+  };
+  knex.on('query', listener);
+  try {
+    await action();
+  } finally {
+    knex.off('query', listener);
+  }
+  return sql;
+}
+
+/**
+ * Issue 15: what each hot path costs in statements, on every database. The
+ * benchmark (`npm run bench`) counts the same under load; these keep the
+ * counts from creeping back up.
+ */
+describe.each(databases.eachSupportedId())('issue 15: statements per request on %s', databaseId => {
+  let knex: Knex;
+  let backend: AuthBackend;
+  let token: string;
+  const onPostgres = databaseId.startsWith('POSTGRES');
+
+  beforeAll(async () => {
+    knex = await databases.init(databaseId);
+    backend = await startAuthBackend({ knex, config: codeFlowConfig(), entities: [guestUser()] });
+    token = (await backend.signInAsGuest()).token;
+    // Once, so the framework has our JWKS and the client has been counted.
+    await new CodeFlow(backend, PUBLIC).tokens({ scope: 'openid' });
+  });
+  afterAll(() => backend?.stop());
+
+  const authorize = () =>
+    request(backend.server)
+      .get('/api/auth/v1/authorize')
+      .query({
+        response_type: 'code',
+        client_id: PUBLIC.clientId,
+        redirect_uri: PUBLIC.redirectUri,
+        scope: 'openid',
+        code_challenge: pkcePair().challenge,
+        code_challenge_method: 'S256',
+      });
+
+  it('serves discovery from memory and the JWKS with one read', async () => {
+    expect(
+      await statementsOf(knex, () => request(backend.server).get('/api/auth/.well-known/openid-configuration')),
+    ).toEqual([]);
+    expect(await statementsOf(knex, () => request(backend.server).get('/api/auth/.well-known/jwks.json'))).toHaveLength(1);
+  });
+
+  it('writes nothing at a sign-in whose claims are already saved', async () => {
+    const before = await knex('user_info').where({ user_entity_ref: 'user:development/guest' }).first();
+    const sql = await statementsOf(knex, () => backend.signInAsGuest());
+    expect(sql).toHaveLength(1);
+    const after = await knex('user_info').where({ user_entity_ref: 'user:development/guest' }).first();
+    expect(after).toEqual(before);
+  });
+
+  it('answers userinfo with one read', async () => {
+    const sql = await statementsOf(knex, () =>
+      request(backend.server).get('/api/auth/v1/userinfo').auth(token, { type: 'bearer' }).expect(200),
+    );
+    expect(sql).toHaveLength(1);
+  });
+
+  it('stores an authorization request with one statement', async () => {
+    expect(await statementsOf(knex, () => authorize().expect(302))).toHaveLength(1);
+  });
+
+  it(`decides a consent and mints its code with ${onPostgres ? 'two statements' : 'three'}`, async () => {
+    const sessionId = CodeFlow.sessionIdOf((await authorize()).headers.location);
+    const sql = await statementsOf(knex, () => approveWithToken(backend, sessionId, token));
+    expect(sql).toHaveLength(onPostgres ? 2 : 3);
+  });
+
+  it(`redeems a code with ${onPostgres ? 'one statement' : 'two'}`, async () => {
+    const { code, verifier } = await new CodeFlow(backend, PUBLIC).approvedCode({ scope: 'openid' }, token);
+    const sql = await statementsOf(knex, () =>
+      new CodeFlow(backend, PUBLIC).redeem(code, verifier).expect(200),
+    );
+    expect(sql).toHaveLength(onPostgres ? 1 : 2);
+  });
+});
