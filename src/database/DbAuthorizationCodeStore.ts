@@ -122,11 +122,13 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
        select s.*, r.resource, c.expires_at as code_expires_at,
               (c.used or c.expires_at > ?) as code_spent,
               u.user_info as saved_user_info,
+              a.auth_time as approved_auth_time, a.acr as approved_acr, a.amr as approved_amr,
               exists (select 1 from redeemed) as code_redeemed
        from ${CODES_TABLE} c
        join ${SESSIONS_TABLE} s on s.id = c.session_id
        left join ${SESSION_RESOURCES_TABLE} r on r.session_id = s.id
        left join ${USER_INFO_TABLE} u on u.user_entity_ref = s.user_entity_ref
+       left join ${SESSION_AUTHENTICATION_TABLE} a on a.session_id = s.id
        where c.code = ?
        limit 1`,
       [codeHash, now, now, codeHash],
