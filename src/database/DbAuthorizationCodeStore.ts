@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { UserAuthentication } from '../oauth/authenticationContext';
 import type { AuthorizationCodeStore, RedeemResult } from '../oauth/stores';
 import {
   SESSION_RESOURCES_TABLE,
@@ -9,7 +10,7 @@ import {
 } from './DbAuthorizationSessionStore';
 import { USER_INFO_TABLE, parseUserInfo } from './DbUserInfoStore';
 import { type DbAuthenticationColumns, fromAuthenticationColumns } from './authenticationColumns';
-import { SESSION_AUTHENTICATION_TABLE } from './DbSessionAuthenticationStore';
+import { SESSION_AUTHENTICATION_TABLE, upsertApproval } from './DbSessionAuthenticationStore';
 import { parseDbDate } from './parseDbDate';
 import { LITERAL_LIMIT } from './literalLimit';
 
@@ -48,14 +49,35 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
     this.#db = db;
   }
 
-  async create(code: { codeHash: string; sessionId: string; expiresAt: Date }): Promise<void> {
-    await this.#db<DbAuthorizationCodeRow>(CODES_TABLE).insert({
-      code: code.codeHash,
-      session_id: code.sessionId,
-      expires_at: code.expiresAt,
-      used: false,
-    });
+  async create(code: {
+    codeHash: string;
+    sessionId: string;
+    expiresAt: Date;
+    approvedBy?: UserAuthentication;
+  }): Promise<void> {
+    const insertCode = (builder: Knex.QueryBuilder) =>
+      builder.into(CODES_TABLE).insert({
+        code: code.codeHash,
+        session_id: code.sessionId,
+        expires_at: code.expiresAt,
+        used: false,
+      });
+    if (!code.approvedBy) {
+      await insertCode(this.#db.queryBuilder());
+      return;
+    }
+    const approval = upsertApproval(this.#db, code.sessionId, code.approvedBy);
+    if (this.#db.client.dialect === 'postgresql') {
+      // Both writes in one statement, one round trip (issue 15): a
+      // data-modifying CTE runs whether or not the outer statement reads it.
+      await insertCode(this.#db.queryBuilder().with('approval', approval));
+      return;
+    }
+    // The approval first, so a code never exists without it.
+    await approval;
+    await insertCode(this.#db.queryBuilder());
   }
+
 
   async findClientId(codeHash: string): Promise<string | undefined> {
     const row = await this.#db<DbAuthorizationCodeRow>(`${CODES_TABLE} as c`)

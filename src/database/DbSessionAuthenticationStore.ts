@@ -4,7 +4,12 @@ import type {
   SessionAuthenticationStore,
   UserAuthentication,
 } from '../oauth/authenticationContext';
-import { type DbAuthenticationColumns, toAuthenticationColumns } from './authenticationColumns';
+import {
+  type DbAuthenticationColumns,
+  fromAuthenticationColumns,
+  toAuthenticationColumns,
+} from './authenticationColumns';
+import { USER_SIGN_INS_TABLE } from './DbUserSignInStore';
 import { LITERAL_LIMIT } from './literalLimit';
 import { parseDbDate } from './parseDbDate';
 
@@ -51,21 +56,62 @@ export class DbSessionAuthenticationStore implements SessionAuthenticationStore 
       .where({ session_id: sessionId })
       .first()
       .limit(1, LITERAL_LIMIT);
-    if (!row?.requested_at) return undefined;
-    return {
-      requestedAt: parseDbDate(row.requested_at),
-      promptLogin: Boolean(row.prompt_login),
-      ...(row.max_age !== null ? { maxAgeSeconds: row.max_age } : {}),
-      ...(row.acr_values ? { acrValues: row.acr_values.split(' ') } : {}),
-    };
+    return row && toRequirements(row);
   }
 
-  async recordApproval(sessionId: string, authentication: UserAuthentication): Promise<void> {
-    // Only the winner of the session's one decision gets here, so a plain upsert is safe.
-    const columns = toAuthenticationColumns(authentication);
-    await this.#db<DbSessionAuthenticationRow>(SESSION_AUTHENTICATION_TABLE)
-      .insert({ session_id: sessionId, prompt_login: false, ...columns })
-      .onConflict('session_id')
-      .merge(['auth_time', 'acr', 'amr']);
+  async findForDecision(
+    sessionId: string,
+    userEntityRef: string,
+  ): Promise<{ requirements?: AuthenticationRequirements; signIn?: UserAuthentication }> {
+    // One statement for two independent rows (issue 15): a one-row derived
+    // table with both left-joined, so either may be missing.
+    const row = await this.#db
+      .from(this.#db.raw('(select 1 as one) as d'))
+      .leftJoin(`${SESSION_AUTHENTICATION_TABLE} as a`, 'a.session_id', this.#db.raw('?', [sessionId]))
+      .leftJoin(`${USER_SIGN_INS_TABLE} as u`, 'u.user_entity_ref', this.#db.raw('?', [userEntityRef]))
+      .first<DecisionRow | undefined>(
+        'a.requested_at',
+        'a.max_age',
+        'a.prompt_login',
+        'a.acr_values',
+        'u.auth_time',
+        'u.acr',
+        'u.amr',
+      )
+      .limit(1, LITERAL_LIMIT);
+    const requirements = row && toRequirements(row);
+    const signIn = row && fromAuthenticationColumns(row);
+    return { ...(requirements ? { requirements } : {}), ...(signIn ? { signIn } : {}) };
   }
+
+
+}
+
+/** The columns {@link DbSessionAuthenticationStore.findForDecision} reads. */
+type DecisionRow = Pick<DbSessionAuthenticationRow, 'requested_at' | 'max_age' | 'prompt_login' | 'acr_values'> &
+  DbAuthenticationColumns;
+
+/** The requirements a row holds; undefined when its request had none. */
+function toRequirements(
+  row: Pick<DbSessionAuthenticationRow, 'requested_at' | 'max_age' | 'prompt_login' | 'acr_values'>,
+): AuthenticationRequirements | undefined {
+  if (!row.requested_at) return undefined;
+  return {
+    requestedAt: parseDbDate(row.requested_at),
+    promptLogin: Boolean(row.prompt_login),
+    ...(row.max_age !== null && row.max_age !== undefined ? { maxAgeSeconds: row.max_age } : {}),
+    ...(row.acr_values ? { acrValues: row.acr_values.split(' ') } : {}),
+  };
+}
+
+/**
+ * The upsert that records the authentication approving a session. Only the
+ * winner of the session's one decision writes it, so a plain upsert is safe.
+ * A builder, so a code's insert can carry it in the same statement.
+ */
+export function upsertApproval(db: Knex, sessionId: string, authentication: UserAuthentication) {
+  return db<DbSessionAuthenticationRow>(SESSION_AUTHENTICATION_TABLE)
+    .insert({ session_id: sessionId, prompt_login: false, ...toAuthenticationColumns(authentication) })
+    .onConflict('session_id')
+    .merge(['auth_time', 'acr', 'amr']);
 }

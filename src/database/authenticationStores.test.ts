@@ -67,16 +67,40 @@ describe.each(databases.eachSupportedId())('authentication context stores on %p'
     expect(await authentication.findRequirements('session-2')).toBeUndefined();
 
     await sessions.decide('session-1', { status: 'approved', userEntityRef: USER, now });
-    await authentication.recordApproval('session-1', { authTime: later(-30), acr: 'urn:loa:2', amr: ['otp'] });
+    const approvedBy = { authTime: later(-30), acr: 'urn:loa:2', amr: ['otp'] };
+    await codes.create({ codeHash: 'hash-1', sessionId: 'session-1', expiresAt: later(60), approvedBy });
     // The requirements stay as they were.
     expect(await authentication.findRequirements('session-1')).toEqual(requirements);
-    await codes.create({ codeHash: 'hash-1', sessionId: 'session-1', expiresAt: later(60) });
     const result = await codes.redeem('hash-1', now);
     expect(result.kind === 'redeemed' && result.code.authentication).toEqual({
       authTime: later(-30),
       acr: 'urn:loa:2',
       amr: ['otp'],
     });
+  });
+
+  it('reads what a decision checks in one statement, whichever of the two rows exists', async () => {
+    const { knex, signIns, authentication } = await setup();
+    const statements: string[] = [];
+    const count = (query: { sql: string }) => statements.push(query.sql);
+    knex.on('query', count);
+    expect(await authentication.findForDecision('session-1', USER)).toEqual({});
+    knex.off('query', count);
+    expect(statements).toHaveLength(1);
+
+    await signIns.save({ userEntityRef: USER, providerId: 'oidc', authTime: now, acr: 'urn:loa:2', amr: ['otp'] });
+    expect(await authentication.findForDecision('session-1', USER)).toEqual({
+      signIn: { authTime: now, acr: 'urn:loa:2', amr: ['otp'] },
+    });
+    const requirements = { requestedAt: now, promptLogin: false, maxAgeSeconds: 60 };
+    await authentication.saveRequirements('session-1', requirements);
+    expect(await authentication.findForDecision('session-1', USER)).toEqual({
+      requirements,
+      signIn: { authTime: now, acr: 'urn:loa:2', amr: ['otp'] },
+    });
+    // Another user's sign-in, another session's requirements: neither is read.
+    expect(await authentication.findForDecision('session-2', 'user:default/joe')).toEqual({});
+    expect(await authentication.findForDecision('session-1', 'user:default/joe')).toEqual({ requirements });
   });
 
   it('records an approval of a request that asked nothing; a code without one reads none', async () => {
@@ -86,9 +110,13 @@ describe.each(databases.eachSupportedId())('authentication context stores on %p'
     const before = await codes.redeem('hash-0', now);
     expect(before.kind === 'redeemed' && before.code.authentication).toBeUndefined();
 
-    await authentication.recordApproval('session-1', { authTime: later(-5) });
+    await codes.create({
+      codeHash: 'hash-1',
+      sessionId: 'session-1',
+      expiresAt: later(60),
+      approvedBy: { authTime: later(-5) },
+    });
     expect(await authentication.findRequirements('session-1')).toBeUndefined();
-    await codes.create({ codeHash: 'hash-1', sessionId: 'session-1', expiresAt: later(60) });
     const after = await codes.redeem('hash-1', now);
     expect(after.kind === 'redeemed' && after.code.authentication).toEqual({ authTime: later(-5) });
   });

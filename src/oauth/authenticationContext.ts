@@ -54,6 +54,13 @@ export interface SessionAuthenticationStore {
   saveRequirements(sessionId: string, requirements: AuthenticationRequirements): Promise<void>;
   /** Undefined when the request had none. */
   findRequirements(sessionId: string): Promise<AuthenticationRequirements | undefined>;
-  /** Records the authentication of the user who approved the session. */
-  recordApproval(sessionId: string, authentication: UserAuthentication): Promise<void>;
+  /**
+   * What a decision on the session checks, in one read: the request's
+   * requirements (undefined when it had none) and the deciding user's last
+   * sign-in (undefined when none is recorded).
+   */
+  findForDecision(
+    sessionId: string,
+    userEntityRef: string,
+  ): Promise<{ requirements?: AuthenticationRequirements; signIn?: UserAuthentication }>;
 }

@@ -75,7 +75,16 @@ export type RedeemResult =
 
 /** Codes in `oidc_authorization_codes`, keyed by hash. */
 export interface AuthorizationCodeStore {
-  create(code: { codeHash: string; sessionId: string; expiresAt: Date }): Promise<void>;
+  /**
+   * Stores a code, and with it the authentication that approved its session
+   * (issue 14), which the code's exchange reads for the ID token.
+   */
+  create(code: {
+    codeHash: string;
+    sessionId: string;
+    expiresAt: Date;
+    approvedBy?: UserAuthentication;
+  }): Promise<void>;
   /** Marks the code used if it is unused and unexpired; exactly one caller wins. */
   redeem(codeHash: string, now: Date): Promise<RedeemResult>;
   /** The client a code was issued to, without spending it; undefined for an unknown code. */

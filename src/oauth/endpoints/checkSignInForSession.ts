@@ -16,19 +16,12 @@ export type SignInVerdict =
  * authentication that is approved is the one the ID token will describe.
  */
 export async function checkSignInForSession(
-  ctx: Pick<OAuthContext, 'signIns' | 'sessionAuthentication' | 'clock'>,
+  ctx: Pick<OAuthContext, 'sessionAuthentication' | 'clock'>,
   sessionId: string,
   userEntityRef: string,
 ): Promise<SignInVerdict> {
-  const [requirements, signIn] = await Promise.all([
-    ctx.sessionAuthentication.findRequirements(sessionId),
-    ctx.signIns.get(userEntityRef),
-  ]);
-  const authentication: UserAuthentication | undefined = signIn && {
-    authTime: signIn.authTime,
-    ...(signIn.acr !== undefined ? { acr: signIn.acr } : {}),
-    ...(signIn.amr !== undefined ? { amr: signIn.amr } : {}),
-  };
+  const { requirements, signIn: authentication } =
+    await ctx.sessionAuthentication.findForDecision(sessionId, userEntityRef);
   const requirement = findUnmetRequirement(requirements, authentication, ctx.clock());
   if (requirement === 'login') {
     return {

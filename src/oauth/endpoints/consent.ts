@@ -126,15 +126,13 @@ export async function redirectAfterDecision(
       iss: ctx.issuer,
     });
   }
-  if (verdict?.kind === 'met' && verdict.authentication) {
-    // Before the code exists, so its exchange finds what to put in the ID token.
-    await ctx.sessionAuthentication.recordApproval(session.id, verdict.authentication);
-  }
   const code = randomToken();
   await ctx.codes.create({
     codeHash: sha256(code),
     sessionId: session.id,
     expiresAt: new Date(ctx.clock().getTime() + ctx.config.authorizationCodeLifetimeSeconds * 1000),
+    // What the code's exchange puts into the ID token.
+    ...(verdict?.kind === 'met' && verdict.authentication ? { approvedBy: verdict.authentication } : {}),
   });
   ctx.audit({
     eventId: 'consent-granted',
