@@ -13,6 +13,7 @@ import { type DbAuthenticationColumns, fromAuthenticationColumns } from './authe
 import { SESSION_AUTHENTICATION_TABLE, upsertApproval } from './DbSessionAuthenticationStore';
 import { parseDbDate } from './parseDbDate';
 import { LITERAL_LIMIT } from './literalLimit';
+import { runNamed } from './namedStatement';
 
 /** `oidc_authorization_codes`: `code` holds the SHA-256 of the code, never the code. */
 export interface DbAuthorizationCodeRow {
@@ -63,18 +64,24 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
         used: false,
       });
     if (!code.approvedBy) {
-      await insertCode(this.#db.queryBuilder());
+      await runNamed(this.#db, 'insert_code', () => insertCode(this.#db.queryBuilder()));
       return;
     }
-    const approval = upsertApproval(this.#db, code.sessionId, code.approvedBy);
+    const approvedBy = code.approvedBy;
     if (this.#db.client.dialect === 'postgresql') {
       // Both writes in one statement, one round trip (issue 15): a
       // data-modifying CTE runs whether or not the outer statement reads it.
-      await insertCode(this.#db.queryBuilder().with('approval', approval));
+      await runNamed(this.#db, 'insert_approved_code', () =>
+        insertCode(
+          this.#db
+            .queryBuilder()
+            .with('approval', upsertApproval(this.#db, code.sessionId, approvedBy)),
+        ),
+      );
       return;
     }
     // The approval first, so a code never exists without it.
-    await approval;
+    await upsertApproval(this.#db, code.sessionId, approvedBy);
     await insertCode(this.#db.queryBuilder());
   }
 
@@ -135,7 +142,7 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
    * had used it, which is a replay.
    */
   async #redeemInOneStatement(codeHash: string, now: Date): Promise<RedeemResult> {
-    const { rows } = await this.#db.raw<{ rows: (DbAuthorizationSessionRow & RedeemColumns)[] }>(
+    const { rows } = await runNamed<{ rows: (DbAuthorizationSessionRow & RedeemColumns)[] }>(this.#db, 'redeem_code', () => this.#db.raw(
       `with redeemed as (
          update ${CODES_TABLE} set used = true
          where code = ? and used = false and expires_at > ?
@@ -154,7 +161,7 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
        where c.code = ?
        limit 1`,
       [codeHash, now, now, codeHash],
-    );
+    ));
     const row = rows[0];
     if (!row) return { kind: 'unknown' };
     return toRedeemResult(row, row.code_redeemed, row.code_spent);

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { AuthorizationSession, AuthorizationSessionStore } from '../oauth/stores';
 import { parseDbDate } from './parseDbDate';
 import { LITERAL_LIMIT } from './literalLimit';
+import { runNamed } from './namedStatement';
 
 /** `oauth_authorization_sessions`: one row per authorization request (upstream's table). */
 export interface DbAuthorizationSessionRow {
@@ -44,7 +45,8 @@ export class DbAuthorizationSessionStore implements AuthorizationSessionStore {
   }
 
   async create(session: Omit<AuthorizationSession, 'status' | 'userEntityRef'>): Promise<void> {
-    await this.#db<DbAuthorizationSessionRow>(SESSIONS_TABLE).insert({
+    await runNamed(this.#db, 'insert_session', () =>
+      this.#db<DbAuthorizationSessionRow>(SESSIONS_TABLE).insert({
       id: session.id,
       client_id: session.clientId,
       user_entity_ref: null,
@@ -57,7 +59,8 @@ export class DbAuthorizationSessionStore implements AuthorizationSessionStore {
       nonce: session.nonce ?? null,
       status: 'pending',
       expires_at: session.expiresAt,
-    });
+    }),
+    );
     if (session.resource) {
       await this.#db(SESSION_RESOURCES_TABLE).insert({ session_id: session.id, resource: session.resource });
     }
@@ -93,7 +96,7 @@ export class DbAuthorizationSessionStore implements AuthorizationSessionStore {
     id: string,
     decision: { status: 'approved' | 'rejected'; userEntityRef: string; now: Date },
   ): Promise<AuthorizationSession | undefined> {
-    const { rows } = await this.#db.raw<{ rows: DbAuthorizationSessionRow[] }>(
+    const { rows } = await runNamed<{ rows: DbAuthorizationSessionRow[] }>(this.#db, 'decide_session', () => this.#db.raw(
       `with s as (
          update ${SESSIONS_TABLE} set status = ?, user_entity_ref = ?
          where id = ? and status = 'pending' and expires_at > ?
@@ -102,7 +105,7 @@ export class DbAuthorizationSessionStore implements AuthorizationSessionStore {
        select s.*, r.resource from s
        left join ${SESSION_RESOURCES_TABLE} r on r.session_id = s.id`,
       [decision.status, decision.userEntityRef, id, decision.now],
-    );
+    ));
     return rows[0] ? toSession(rows[0]) : undefined;
   }
 

@@ -11,6 +11,7 @@ import {
 } from './authenticationColumns';
 import { USER_SIGN_INS_TABLE } from './DbUserSignInStore';
 import { LITERAL_LIMIT } from './literalLimit';
+import { runNamed } from './namedStatement';
 import { parseDbDate } from './parseDbDate';
 
 /**
@@ -65,7 +66,7 @@ export class DbSessionAuthenticationStore implements SessionAuthenticationStore 
   ): Promise<{ requirements?: AuthenticationRequirements; signIn?: UserAuthentication }> {
     // One statement for two independent rows (issue 15): a one-row derived
     // table with both left-joined, so either may be missing.
-    const row = await this.#db
+    const row = await runNamed<DecisionRow | undefined>(this.#db, 'find_for_decision', () => this.#db
       .from(this.#db.raw('(select 1 as one) as d'))
       .leftJoin(`${SESSION_AUTHENTICATION_TABLE} as a`, 'a.session_id', this.#db.raw('?', [sessionId]))
       .leftJoin(`${USER_SIGN_INS_TABLE} as u`, 'u.user_entity_ref', this.#db.raw('?', [userEntityRef]))
@@ -78,7 +79,7 @@ export class DbSessionAuthenticationStore implements SessionAuthenticationStore 
         'u.acr',
         'u.amr',
       )
-      .limit(1, LITERAL_LIMIT);
+      .limit(1, LITERAL_LIMIT));
     const requirements = row && toRequirements(row);
     const signIn = row && fromAuthenticationColumns(row);
     return { ...(requirements ? { requirements } : {}), ...(signIn ? { signIn } : {}) };

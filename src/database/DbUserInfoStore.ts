@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { SavedUserClaims } from '../oauth/stores';
 import type { DbUserInfoRow } from './tables';
 import { LITERAL_LIMIT } from './literalLimit';
+import { runNamed } from './namedStatement';
 
 export const USER_INFO_TABLE = 'user_info';
 
@@ -59,7 +60,7 @@ export class DbUserInfoStore {
     }
     // PostgreSQL and SQLite: the insert selects nothing when the saved row is
     // current, so there is no conflict to resolve and no row to lock.
-    await this.#db.raw(
+    await runNamed(this.#db, 'save_user_info', () => this.#db.raw(
       `insert into ${USER_INFO_TABLE} (user_entity_ref, user_info, updated_at)
        select ?, ?, ?
        where not exists (
@@ -69,14 +70,16 @@ export class DbUserInfoStore {
        on conflict (user_entity_ref) do update
          set user_info = excluded.user_info, updated_at = excluded.updated_at`,
       [row.user_entity_ref, row.user_info, row.updated_at, row.user_entity_ref, row.user_info, fresh],
-    );
+    ));
   }
 
   async getUserInfo(userEntityRef: string): Promise<{ claims: SavedUserClaims } | undefined> {
-    const row = await this.#db<DbUserInfoRow>(USER_INFO_TABLE)
-      .where({ user_entity_ref: userEntityRef })
-      .first('user_info')
-      .limit(1, LITERAL_LIMIT);
+    const row = await runNamed<Pick<DbUserInfoRow, 'user_info'> | undefined>(this.#db, 'get_user_info', () =>
+      this.#db<DbUserInfoRow>(USER_INFO_TABLE)
+        .where({ user_entity_ref: userEntityRef })
+        .first('user_info')
+        .limit(1, LITERAL_LIMIT),
+    );
     if (!row) return undefined;
     return parseUserInfo(row.user_info);
   }

@@ -6,6 +6,7 @@ import {
   toAuthenticationColumns,
 } from './authenticationColumns';
 import { LITERAL_LIMIT } from './literalLimit';
+import { runNamed } from './namedStatement';
 
 /** `oidc_user_sign_ins`: each user's last sign-in through a sign-in provider. */
 export interface DbUserSignInRow extends DbAuthenticationColumns {
@@ -29,10 +30,12 @@ export class DbUserSignInStore implements UserSignInStore {
   }
 
   async get(userEntityRef: string): Promise<SignInRecord | undefined> {
-    const row = await this.#db<DbUserSignInRow>(USER_SIGN_INS_TABLE)
-      .where({ user_entity_ref: userEntityRef })
-      .first()
-      .limit(1, LITERAL_LIMIT);
+    const row = await runNamed<DbUserSignInRow | undefined>(this.#db, 'get_sign_in', () =>
+      this.#db<DbUserSignInRow>(USER_SIGN_INS_TABLE)
+        .where({ user_entity_ref: userEntityRef })
+        .first()
+        .limit(1, LITERAL_LIMIT),
+    );
     const authentication = row && fromAuthenticationColumns(row);
     if (!row || !authentication) return undefined;
     return { userEntityRef: row.user_entity_ref, providerId: row.provider_id, ...authentication };
@@ -40,7 +43,8 @@ export class DbUserSignInStore implements UserSignInStore {
 
   async save(record: SignInRecord): Promise<void> {
     // Last writer wins: this records the latest sign-in, nothing that must happen once.
-    await this.#db<DbUserSignInRow>(USER_SIGN_INS_TABLE)
+    await runNamed(this.#db, 'save_sign_in', () =>
+      this.#db<DbUserSignInRow>(USER_SIGN_INS_TABLE)
       .insert({
         user_entity_ref: record.userEntityRef,
         provider_id: record.providerId,
@@ -48,6 +52,7 @@ export class DbUserSignInStore implements UserSignInStore {
         updated_at: new Date(),
       })
       .onConflict('user_entity_ref')
-      .merge(['provider_id', 'auth_time', 'acr', 'amr', 'updated_at']);
+      .merge(['provider_id', 'auth_time', 'acr', 'amr', 'updated_at']),
+    );
   }
 }
