@@ -25,8 +25,12 @@ describe.each(databases.eachSupportedId())('runNamed on %s', databaseId => {
       row => row.name,
     );
   const double = (value: number) => () => knex.raw('select ? * 2 as doubled', [value]);
-  const doubled = (result: unknown) =>
-    Number(onPostgres ? (result as { rows: { doubled: unknown }[] }).rows[0].doubled : (result as { doubled: unknown }[])[0].doubled);
+  /** The first row of a raw result: `{ rows }` on PostgreSQL, `[rows, fields]` on MySQL, rows on SQLite. */
+  const doubled = (result: unknown) => {
+    if (onPostgres) return Number((result as { rows: { doubled: unknown }[] }).rows[0].doubled);
+    const rows = databaseId.startsWith('MYSQL') ? (result as unknown[][])[0] : (result as unknown[]);
+    return Number((rows[0] as { doubled: unknown }).doubled);
+  };
 
   it('gives the same answers as the statement run plainly', async () => {
     expect(doubled(await runNamed(knex, 'double', double(2)))).toBe(4);
