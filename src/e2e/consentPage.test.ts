@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Knex } from 'knex';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext } from 'playwright-core';
@@ -7,6 +5,7 @@ import request from 'supertest';
 import { oauthClientOfToken } from '../oauth/oauthClientTokens';
 import { createTestDatabases } from '../testUtils/databases';
 import { pkcePair } from './fixtures/pkcePair';
+import { type CallbackServer, startCallbackServer } from './harness/callbackServer';
 import { holdSignIn, launchChromium, screenshot } from './harness/browser';
 import { type MetadataDocumentServer, startMetadataDocumentServer } from './harness/metadataDocumentServer';
 import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
@@ -15,29 +14,12 @@ jest.setTimeout(120_000);
 
 const databases = createTestDatabases();
 
-/** A loopback redirect target (RFC 8252 §7.3) that records where the browser landed. */
-async function startCallbackServer(): Promise<{ server: Server; url: string; next(): Promise<URL> }> {
-  let waiting: ((url: URL) => void) | undefined;
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    res.writeHead(200, { 'content-type': 'text/plain' }).end('You can close this window.');
-    waiting?.(url);
-  });
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    server,
-    url: `http://127.0.0.1:${port}/callback`,
-    next: () => new Promise<URL>(resolve => (waiting = resolve)),
-  };
-}
-
 describe.each(databases.eachSupportedId())('built-in consent page on %s', databaseId => {
   let knex: Knex;
   let backend: AuthBackend;
   let browser: Browser;
   let context: BrowserContext;
-  let callback: Awaited<ReturnType<typeof startCallbackServer>>;
+  let callback: CallbackServer;
   let client: oidc.Configuration;
   let documents: MetadataDocumentServer;
 

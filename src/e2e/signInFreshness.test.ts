@@ -1,10 +1,9 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import oidcProviderModule from '@backstage/plugin-auth-backend-module-oidc-provider';
 import type { Knex } from 'knex';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createTestDatabases } from '../testUtils/databases';
+import { type CallbackServer, startCallbackServer } from './harness/callbackServer';
 import { launchChromium } from './harness/browser';
 import { type IdentityProvider, startIdentityProvider } from './harness/startIdentityProvider';
 import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
@@ -20,30 +19,13 @@ const jane = {
   spec: { profile: { displayName: 'Jane Doe', email: 'jane@example.com' }, memberOf: [] },
 };
 
-/** A loopback redirect target (RFC 8252 §7.3) that records where the browser landed. */
-async function startCallbackServer(): Promise<{ server: Server; url: string; next(): Promise<URL> }> {
-  let waiting: ((url: URL) => void) | undefined;
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    res.writeHead(200, { 'content-type': 'text/plain' }).end('You can close this window.');
-    waiting?.(url);
-  });
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    server,
-    url: `http://127.0.0.1:${port}/callback`,
-    next: () => new Promise<URL>(resolve => (waiting = resolve)),
-  };
-}
-
 describe.each(databases.eachSupportedId())('sign-in freshness through a real IdP on %s', databaseId => {
   let knex: Knex;
   let idp: IdentityProvider;
   let backend: AuthBackend;
   let browser: Browser;
   let context: BrowserContext;
-  let callback: Awaited<ReturnType<typeof startCallbackServer>>;
+  let callback: CallbackServer;
   let client: oidc.Configuration;
 
   beforeAll(async () => {
