@@ -89,19 +89,18 @@ export function detachedJwsSignature(
 }
 
 /**
- * Signs on libuv's thread pool (node:crypto's callback form), so the event
- * loop keeps serving requests while the private-key operation runs. In the
- * benchmark host this took about a quarter off the event loop's time per
- * token exchange (three ES256 signatures: ~1.28 → ~1.00 ms) at the same
- * total CPU; in a busy server a signature on the event loop cost ~70 µs.
+ * Signs on the event loop. node:crypto's callback form would run the
+ * private-key operation on libuv's thread pool, but handing it over costs
+ * more than it saves where the process has no idle core to give it: in the
+ * benchmark (2 vCPUs shared with the load generator and PostgreSQL) an ES256
+ * signature cost ~20 µs of CPU signed here and ~33 µs handed over, and the
+ * token exchange on PostgreSQL went from 0.81 to 0.54 CPU ms per request,
+ * 1.24× the requests per second (issue 15). Backstage usually runs in
+ * containers of one or two CPUs.
  */
 async function jwsSignature(alg: string, key: SigningPrivateKey, signingInput: string): Promise<string> {
   const { spec, keyObject } = signingKey(alg, key);
   const data = Buffer.from(signingInput, 'ascii');
-  const signature = await new Promise<Buffer>((resolve, reject) => {
-    sign(spec.digest, data, { key: keyObject, ...spec.options }, (error, result) =>
-      error ? reject(error) : resolve(result),
-    );
-  });
+  const signature = sign(spec.digest, data, { key: keyObject, ...spec.options });
   return signature.toString('base64url');
 }
