@@ -41,6 +41,8 @@ export class ProviderSignIns {
   readonly #logger: LoggerService;
   readonly #clock: () => Date;
   readonly #calls = new AsyncLocalStorage<ProviderCall>();
+  /** Provider calls running now; while none is, {@link ProviderSignIns.#calls} is disabled. */
+  #running = 0;
 
   static create(options: {
     store: UserSignInStore;
@@ -67,8 +69,19 @@ export class ProviderSignIns {
     const call: ProviderCall = { providerId, kind: signInKind(providerId, route, req) };
     // A proxy's providerInfo comes from request headers: never read it.
     if (call.kind !== 'proxy-sign-in') this.#watchResponse(call, route, res);
-    await this.#calls.run(call, handler);
-    await call.pending;
+    this.#running++;
+    try {
+      await this.#calls.run(call, handler);
+      await call.pending;
+    } finally {
+      if (--this.#running === 0) {
+        // On Node 20 an enabled AsyncLocalStorage keeps async hooks on for
+        // the whole process, which about doubles the cost of every await in
+        // every request (issue 15). With no provider call left to attribute,
+        // it is switched off; the next run() switches it on again.
+        this.#calls.disable();
+      }
+    }
   }
 
   /**
