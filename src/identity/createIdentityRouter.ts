@@ -9,6 +9,9 @@ import type { SigningKeys } from './SigningKeys';
  */
 const JWKS_MAX_AGE_SECONDS = 60;
 
+/** Everything {@link createIdentityRouter} serves. */
+export const IDENTITY_PATHS = ['/.well-known/jwks.json'];
+
 /** `GET /.well-known/jwks.json`. */
 export function createIdentityRouter(options: { keys: SigningKeys }): express.Router {
   const { keys } = options;

@@ -11,6 +11,9 @@ import { safeReturnPath } from './pageSecurity';
 import type { PagesConfig } from './readPagesConfig';
 import { createPageSessionRouter } from './signInShell';
 
+/** Where the pages live; each is a path or a folder of paths. */
+export const PAGE_PATHS = ['/v1/device', '/v1/consent', '/v1/page-session'] as const;
+
 /**
  * The plugin's own HTML pages (no frontend build needed): the device
  * verification page when the device grant is on, and the consent page when
@@ -32,7 +35,7 @@ export function createPagesRouter(options: {
 
   const basePath = new URL(baseUrl).pathname.replace(/\/$/, '');
   const cookies = cookieParser();
-  for (const path of ['/v1/device', '/v1/consent', '/v1/page-session']) router.use(path, cookies);
+  for (const path of PAGE_PATHS) router.use(path, cookies);
   const fallbackPath = device ? `${basePath}/v1/device` : `${basePath}/v1/consent/none`;
   router.use(createPageSessionRouter({ baseUrl, auth, fallbackPath }));
   if (device) {

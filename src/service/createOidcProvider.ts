@@ -12,20 +12,23 @@ import type { UserSignInStore } from '../oauth/authenticationContext';
 import type { OAuthContext } from '../oauth/context';
 import {
   createDiscoveryEndpoint,
+  DISCOVERY_PATHS,
   createServerMetadataHandler,
   OAUTH_AUTHORIZATION_SERVER_PATH,
   OPENID_CONFIGURATION_PATH,
 } from '../oauth/endpoints/discovery';
-import { createOAuthRouter } from '../oauth/http/createOAuthRouter';
+import { CONSENT_API_PATH } from '../oauth/endpoints/consent';
+import { createOAuthRouter, OAUTH_ENDPOINT_PATHS } from '../oauth/http/createOAuthRouter';
 import { builtinConsentPageUrl } from '../pages/createConsentPageRouter';
-import { createPagesRouter } from '../pages/createPagesRouter';
+import { createPagesRouter, PAGE_PATHS } from '../pages/createPagesRouter';
 import { renderAuthorizationError } from '../pages/renderAuthorizationError';
 import { PendingPerAddress } from '../oauth/http/PendingPerAddress';
 import { PendingPerClient } from '../oauth/http/PendingPerClient';
 import { readPagesConfig } from '../pages/readPagesConfig';
 import { createAuthorizationFlow } from './createAuthorizationFlow';
 import type { RouterOptions } from './createRouter';
-import { createOfflineSessionsRouter } from './createOfflineSessionsRouter';
+import { createOfflineSessionsRouter, OFFLINE_SESSIONS_REVOKE_PATH } from './createOfflineSessionsRouter';
+import { onPaths } from './onPaths';
 import { createSecurityAuditor } from './createSecurityAuditor';
 
 /**
@@ -87,23 +90,30 @@ export async function createOidcProvider(
   const signingAlgorithms = identity.jwtAlgorithms;
   mountRootMetadata(options, ctx, signingAlgorithms);
 
+  // Each part only for its own paths (see onPaths); the busiest first.
   const router = Router();
-  router.use(createDiscoveryEndpoint(ctx, { signingAlgorithms }));
-  router.use(flow.createConsentRouter(ctx));
+  router.use(onPaths(OAUTH_ENDPOINT_PATHS, createOAuthRouter(ctx)));
+  router.use(onPaths(DISCOVERY_PATHS, createDiscoveryEndpoint(ctx, { signingAlgorithms })));
+  router.use(onPaths([CONSENT_API_PATH], flow.createConsentRouter(ctx)));
   if (config.refreshToken.enabled) {
     router.use(
-      createOfflineSessionsRouter({
-        httpAuth: options.httpAuth,
-        refreshTokens: ctx.refreshTokens,
-        upstreamSessions: upstreamRefreshTokens,
-        audit: ctx.audit,
-      }),
+      onPaths(
+        [OFFLINE_SESSIONS_REVOKE_PATH],
+        createOfflineSessionsRouter({
+          httpAuth: options.httpAuth,
+          refreshTokens: ctx.refreshTokens,
+          upstreamSessions: upstreamRefreshTokens,
+          audit: ctx.audit,
+        }),
+      ),
     );
   }
   router.use(
-    createPagesRouter({ ctx, baseUrl: issuer, auth: options.auth, pages: readPagesConfig(options.rootConfig) }),
+    onPaths(
+      PAGE_PATHS,
+      createPagesRouter({ ctx, baseUrl: issuer, auth: options.auth, pages: readPagesConfig(options.rootConfig) }),
+    ),
   );
-  router.use(createOAuthRouter(ctx));
   return { router };
 }
 

@@ -19,10 +19,12 @@ import { cacheSqliteStatements } from '../database/cacheSqliteStatements';
 import { DbUserSignInStore } from '../database/DbUserSignInStore';
 import { applyDatabaseMigrations } from '../database/migrations';
 import { createIdentity } from '../identity/createIdentity';
+import { IDENTITY_PATHS } from '../identity/createIdentityRouter';
 import { createProvidersRouter } from '../providers/createProvidersRouter';
 import { scheduleCleanupTask } from './cleanupTask';
 import { createOidcProvider } from './createOidcProvider';
 import { databaseUnavailableHandler } from './databaseUnavailableHandler';
+import { onPaths } from './onPaths';
 import { rejectForbiddenCharacters } from './rejectForbiddenCharacters';
 
 /** Everything the plugin hands to the router; see plugin.ts. */
@@ -67,7 +69,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   const router = Router();
   // First: a NUL byte in a path or query must not reach a route (issue 12 item 8).
   router.use(rejectForbiddenCharacters(options.logger));
-  router.use(identity.router);
+  router.use(onPaths(IDENTITY_PATHS, identity.router));
   router.use(oidcProvider.router);
   router.use(providers);
   router.use(databaseUnavailableHandler(options.logger));

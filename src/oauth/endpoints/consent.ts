@@ -13,6 +13,9 @@ import { checkSignInForSession, type SignInVerdict } from './checkSignInForSessi
 /** Who is calling: resolves the Backstage user behind a request, or throws. */
 export type AuthenticateUser = (req: express.Request) => Promise<{ userEntityRef: string }>;
 
+/** The consent API's folder: `/v1/sessions/:id`, `…/approve`, `…/reject`. */
+export const CONSENT_API_PATH = '/v1/sessions';
+
 /**
  * The consent API behind `@backstage/plugin-auth`'s consent page (SPEC §1.8).
  * It speaks Backstage's error format, so it is mounted outside the OAuth
@@ -24,7 +27,7 @@ export function createConsentRouter(
   authenticateUser: AuthenticateUser,
 ): express.Router {
   const router = Router();
-  router.use('/v1/sessions', express.json({ limit: '1kb' }));
+  router.use(CONSENT_API_PATH, express.json({ limit: '1kb' }));
 
   router.get('/v1/sessions/:id', async (req, res) => {
     const session = await findPendingSession(ctx, req.params.id);

@@ -9,6 +9,8 @@ import { supportedGrantTypes, supportedScopes, TOKEN_EXCHANGE_GRANT_TYPE } from 
 /** Where the two discovery documents live, relative to the issuer. */
 export const OPENID_CONFIGURATION_PATH = '/.well-known/openid-configuration';
 export const OAUTH_AUTHORIZATION_SERVER_PATH = '/.well-known/oauth-authorization-server';
+/** Everything {@link createDiscoveryEndpoint} serves. */
+export const DISCOVERY_PATHS = [OPENID_CONFIGURATION_PATH, OAUTH_AUTHORIZATION_SERVER_PATH, CLI_CLIENT_METADATA_PATH];
 
 /**
  * The server metadata (OIDC Discovery §3, RFC 8414 §2), built from the same

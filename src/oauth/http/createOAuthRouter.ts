@@ -12,12 +12,19 @@ import { OAuthError, TooManyRequests } from '../errors';
 import { oauthErrorHandler } from './oauthErrorHandler';
 import { rateLimit } from './rateLimit';
 
-/**
- * The paths of the endpoints mounted below, as Express matches them
- * (case-insensitive, with or without one trailing slash).
- */
-const OAUTH_ENDPOINT_PATH =
-  /^\/v1\/(?:register|authorize|token|revoke|device_authorization|userinfo|introspect)\/?$/i;
+/** The paths of the endpoints mounted below. */
+export const OAUTH_ENDPOINT_PATHS = [
+  '/v1/register',
+  '/v1/authorize',
+  '/v1/token',
+  '/v1/revoke',
+  '/v1/device_authorization',
+  '/v1/userinfo',
+  '/v1/introspect',
+] as const;
+
+/** {@link OAUTH_ENDPOINT_PATHS} as Express matches them (case-insensitive, with or without one trailing slash). */
+const OAUTH_ENDPOINT_PATH = new RegExp(`^(?:${OAUTH_ENDPOINT_PATHS.join('|')})/?$`, 'i');
 
 /**
  * Whether a request path (relative to the plugin) is one of the OAuth
