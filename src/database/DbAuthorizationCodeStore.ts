@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import type { UserAuthentication } from '../oauth/authenticationContext';
-import type { AuthorizationCodeStore, RedeemResult } from '../oauth/stores';
+import type { Approval, ApprovedSession, AuthorizationCodeStore, RedeemResult } from '../oauth/stores';
 import {
+  DbAuthorizationSessionStore,
   SESSION_RESOURCES_TABLE,
   SESSIONS_TABLE,
   toSession,
@@ -10,7 +11,14 @@ import {
 } from './DbAuthorizationSessionStore';
 import { USER_INFO_TABLE, parseUserInfo } from './DbUserInfoStore';
 import { type DbAuthenticationColumns, fromAuthenticationColumns } from './authenticationColumns';
-import { SESSION_AUTHENTICATION_TABLE, upsertApproval } from './DbSessionAuthenticationStore';
+import {
+  type DecisionRow,
+  DbSessionAuthenticationStore,
+  SESSION_AUTHENTICATION_TABLE,
+  toRequirements,
+  upsertApproval,
+} from './DbSessionAuthenticationStore';
+import { USER_SIGN_INS_TABLE } from './DbUserSignInStore';
 import { parseDbDate } from './parseDbDate';
 import { LITERAL_LIMIT } from './literalLimit';
 import { runNamed } from './namedStatement';
@@ -85,6 +93,90 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
     await insertCode(this.#db.queryBuilder());
   }
 
+  async createApproved(approval: Approval): Promise<ApprovedSession | undefined> {
+    if (this.#db.client.dialect === 'postgresql') return this.#createApprovedInOneStatement(approval);
+    const { sessionId, userEntityRef } = approval;
+    const session = await DbAuthorizationSessionStore.create({ knex: this.#db }).decide(sessionId, {
+      status: 'approved',
+      userEntityRef,
+      now: approval.now,
+    });
+    if (!session) return undefined;
+    const { requirements, signIn } = await DbSessionAuthenticationStore.create({
+      knex: this.#db,
+    }).findForDecision(sessionId, userEntityRef);
+    await this.create({ ...approval, ...(signIn ? { approvedBy: signIn } : {}) });
+    return { session, ...(requirements ? { requirements } : {}), ...(signIn ? { signIn } : {}) };
+  }
+
+  /**
+   * PostgreSQL: the compare-and-set decision, the code, the approving
+   * authentication (copied from the user's sign-in record) and the read-back
+   * of the session with its requirements, as one statement (issue 15). The
+   * inserts read the updated session from its CTE, so they happen only when
+   * this statement won the decision; the final read sees the requirements
+   * as they were before the statement, which is what the request asked.
+   */
+  async #createApprovedInOneStatement(approval: Approval): Promise<ApprovedSession | undefined> {
+    const { rows } = await runNamed<{ rows: (DbAuthorizationSessionRow & DecisionRow)[] }>(
+      this.#db,
+      'approve_with_code',
+      () =>
+        this.#db.raw(
+          `with s as (
+             update ${SESSIONS_TABLE} set status = 'approved', user_entity_ref = ?
+             where id = ? and status = 'pending' and expires_at > ?
+             returning *
+           ), u as (
+             select auth_time, acr, amr from ${USER_SIGN_INS_TABLE} where user_entity_ref = ?
+           ), c as (
+             insert into ${CODES_TABLE} (code, session_id, expires_at, used)
+             select ?, s.id, ?, false from s
+           ), a as (
+             insert into ${SESSION_AUTHENTICATION_TABLE} (session_id, prompt_login, auth_time, acr, amr)
+             select s.id, false, u.auth_time, u.acr, u.amr from s cross join u
+             on conflict (session_id) do update
+               set auth_time = excluded.auth_time, acr = excluded.acr, amr = excluded.amr
+           )
+           select s.*, r.resource, q.requested_at, q.max_age, q.prompt_login, q.acr_values,
+                  u.auth_time, u.acr, u.amr
+           from s
+           left join ${SESSION_RESOURCES_TABLE} r on r.session_id = s.id
+           left join ${SESSION_AUTHENTICATION_TABLE} q on q.session_id = s.id
+           left join u on true`,
+          [
+            approval.userEntityRef,
+            approval.sessionId,
+            approval.now,
+            approval.userEntityRef,
+            approval.codeHash,
+            approval.expiresAt,
+          ],
+        ),
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    const requirements = toRequirements(row);
+    const signIn = fromAuthenticationColumns(row);
+    return { session: toSession(row), ...(requirements ? { requirements } : {}), ...(signIn ? { signIn } : {}) };
+  }
+
+  async withdraw(sessionId: string): Promise<void> {
+    const reject = (builder: Knex.QueryBuilder) =>
+      builder.from(SESSIONS_TABLE).where({ id: sessionId, status: 'approved' }).update({ status: 'rejected' });
+    const deleteCode = this.#db(CODES_TABLE).where({ session_id: sessionId }).delete();
+    const forgetApproval = this.#db(SESSION_AUTHENTICATION_TABLE)
+      .where({ session_id: sessionId })
+      .update({ auth_time: null, acr: null, amr: null });
+    if (this.#db.client.dialect === 'postgresql') {
+      await reject(this.#db.queryBuilder().with('c', deleteCode).with('a', forgetApproval));
+      return;
+    }
+    // The code first: the session stays approved until nothing can redeem it.
+    await deleteCode;
+    await forgetApproval;
+    await reject(this.#db.queryBuilder());
+  }
 
   async findClientId(codeHash: string): Promise<string | undefined> {
     const row = await this.#db<DbAuthorizationCodeRow>(`${CODES_TABLE} as c`)

@@ -89,11 +89,11 @@ export class DbSessionAuthenticationStore implements SessionAuthenticationStore 
 }
 
 /** The columns {@link DbSessionAuthenticationStore.findForDecision} reads. */
-type DecisionRow = Pick<DbSessionAuthenticationRow, 'requested_at' | 'max_age' | 'prompt_login' | 'acr_values'> &
+export type DecisionRow = Pick<DbSessionAuthenticationRow, 'requested_at' | 'max_age' | 'prompt_login' | 'acr_values'> &
   DbAuthenticationColumns;
 
 /** The requirements a row holds; undefined when its request had none. */
-function toRequirements(
+export function toRequirements(
   row: Pick<DbSessionAuthenticationRow, 'requested_at' | 'max_age' | 'prompt_login' | 'acr_values'>,
 ): AuthenticationRequirements | undefined {
   if (!row.requested_at) return undefined;

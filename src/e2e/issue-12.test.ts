@@ -180,6 +180,31 @@ describe.each(databases.eachSupportedId())('issue 12 on %s', databaseId => {
       expect(res.body.error_description).toContain("must not use the 'javascript:' scheme");
     });
 
+    it('refuses the approval of a request stored before the rule existed, and leaves no code', async () => {
+      const sessionId = 'stored-before-the-rule';
+      await knex('oauth_authorization_sessions').insert({
+        id: sessionId,
+        client_id: 'upstream-dcr-client',
+        redirect_uri: 'javascript:alert(1)//',
+        scope: 'openid',
+        response_type: 'code',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+        code_challenge_method: 'S256',
+        status: 'pending',
+        expires_at: new Date(Date.now() + 600_000),
+      });
+      const { token } = await backend.signInAsGuest();
+      const res = await request(backend.server)
+        .post(`/api/auth/v1/sessions/${sessionId}/approve`)
+        .auth(token, { type: 'bearer' })
+        .set('Content-Type', 'application/json');
+      expect(res.status).toBe(400);
+      expect(res.body.error.message).toContain("must not use the 'javascript:' scheme");
+      expect(await knex('oidc_authorization_codes').where({ session_id: sessionId })).toEqual([]);
+      const row = await knex('oauth_authorization_sessions').where({ id: sessionId }).first();
+      expect(row.status).toBe('rejected');
+    });
+
     it('refuses a config client with a script redirect URI at startup, naming the key', async () => {
       await expect(
         startAuthBackend({

@@ -5,7 +5,7 @@
  * Secrets (codes, refresh tokens) cross this boundary only as hashes.
  */
 
-import type { UserAuthentication } from './authenticationContext';
+import type { AuthenticationRequirements, UserAuthentication } from './authenticationContext';
 
 /** One authorization request waiting for, or past, the user's decision. */
 export interface AuthorizationSession {
@@ -66,6 +66,25 @@ export interface AuthorizationCodeRecord {
   authentication?: UserAuthentication;
 }
 
+/** A user's approval of a session, and the code (its hash) it mints. */
+export interface Approval {
+  codeHash: string;
+  sessionId: string;
+  /** When the code expires. */
+  expiresAt: Date;
+  userEntityRef: string;
+  now: Date;
+}
+
+/** A session just approved, with what its decision must check (issue 14). */
+export interface ApprovedSession {
+  session: AuthorizationSession;
+  /** What the request asked of the sign-in; undefined when it asked nothing. */
+  requirements?: AuthenticationRequirements;
+  /** The approving user's last sign-in; undefined when none is recorded. */
+  signIn?: UserAuthentication;
+}
+
 export type RedeemResult =
   | { kind: 'redeemed'; code: AuthorizationCodeRecord }
   /** Already used: whatever it produced must be revoked (RFC 6749 §4.1.2). */
@@ -85,6 +104,22 @@ export interface AuthorizationCodeStore {
     expiresAt: Date;
     approvedBy?: UserAuthentication;
   }): Promise<void>;
+  /**
+   * Approves a pending, unexpired session for the user and stores its code,
+   * with the user's last sign-in as the authentication that approved it: the
+   * decision, the code and the approval in one step, on PostgreSQL one
+   * statement (issue 15). Returns the session as decided, what its request
+   * asked of the sign-in and that sign-in, for the caller to check (and
+   * {@link AuthorizationCodeStore.withdraw} if they fall short); undefined
+   * when someone decided first, it expired, or there is no such session.
+   */
+  createApproved(approval: Approval): Promise<ApprovedSession | undefined>;
+  /**
+   * Takes back an approval made by {@link AuthorizationCodeStore.createApproved}
+   * before its code left the server: the session becomes rejected, its code is
+   * deleted unredeemed and the approving authentication forgotten.
+   */
+  withdraw(sessionId: string): Promise<void>;
   /** Marks the code used if it is unused and unexpired; exactly one caller wins. */
   redeem(codeHash: string, now: Date): Promise<RedeemResult>;
   /** The client a code was issued to, without spending it; undefined for an unknown code. */

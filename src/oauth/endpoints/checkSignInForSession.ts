@@ -1,4 +1,4 @@
-import type { UserAuthentication } from '../authenticationContext';
+import type { AuthenticationRequirements, UserAuthentication } from '../authenticationContext';
 import { findUnmetRequirement, type UnmetRequirement } from '../checks/findUnmetRequirement';
 import type { OAuthContext } from '../context';
 import { LoginRequired, type OAuthError, UnmetAuthenticationRequirements } from '../errors';
@@ -20,9 +20,17 @@ export async function checkSignInForSession(
   sessionId: string,
   userEntityRef: string,
 ): Promise<SignInVerdict> {
-  const { requirements, signIn: authentication } =
-    await ctx.sessionAuthentication.findForDecision(sessionId, userEntityRef);
-  const requirement = findUnmetRequirement(requirements, authentication, ctx.clock());
+  const { requirements, signIn } = await ctx.sessionAuthentication.findForDecision(sessionId, userEntityRef);
+  return judgeSignIn(requirements, signIn, ctx.clock());
+}
+
+/** {@link checkSignInForSession} on what it read: the request's requirements and the user's sign-in. */
+export function judgeSignIn(
+  requirements: AuthenticationRequirements | undefined,
+  authentication: UserAuthentication | undefined,
+  now: Date,
+): SignInVerdict {
+  const requirement = findUnmetRequirement(requirements, authentication, now);
   if (requirement === 'login') {
     return {
       kind: 'unmet',

@@ -8,7 +8,7 @@ import { randomToken } from '../crypto/randomToken';
 import { sha256 } from '../crypto/sha256';
 import type { AuthorizationSession } from '../stores';
 import { appendQuery } from './appendQuery';
-import { checkSignInForSession, type SignInVerdict } from './checkSignInForSession';
+import { judgeSignIn, type SignInVerdict } from './checkSignInForSession';
 
 /** Who is calling: resolves the Backstage user behind a request, or throws. */
 export type AuthenticateUser = (req: express.Request) => Promise<{ userEntityRef: string }>;
@@ -49,15 +49,31 @@ export function createConsentRouter(
 
   router.post('/v1/sessions/:id/approve', async (req, res) => {
     const { userEntityRef } = await authenticateUser(req);
+    // Approved with its code in one step (issue 15); the code leaves only
+    // once the checks below passed, and is withdrawn otherwise.
+    const code = randomToken();
+    const approved =
+      (await ctx.codes.createApproved({
+        codeHash: sha256(code),
+        sessionId: req.params.id,
+        expiresAt: codeExpiry(ctx),
+        userEntityRef,
+        now: ctx.clock(),
+      })) ?? (await explainLostDecision(ctx, req.params.id));
+    const { session } = approved;
     // The app's page cannot send the user to sign in again: a sign-in that
     // does not meet max_age or acr_values ends the request (issue 14).
-    const verdict = await checkSignInForSession(ctx, req.params.id, userEntityRef);
-    const status = verdict.kind === 'met' ? 'approved' : 'rejected';
-    const session = await decide(ctx, req.params.id, status, userEntityRef);
+    const verdict = judgeSignIn(approved.requirements, approved.signIn, ctx.clock());
+    if (verdict.kind === 'unmet' || redirectUriRuleViolation(session.redirectUri) !== undefined) {
+      await ctx.codes.withdraw(session.id);
+    }
+    leaveDecidedSession(ctx, session);
+    const redirectUrl =
+      verdict.kind === 'met'
+        ? grantedRedirect(ctx, session, userEntityRef, code)
+        : deniedRedirect(ctx, session, userEntityRef, verdict);
     res.setHeader('Cache-Control', 'no-store');
-    res.json({
-      redirectUrl: await redirectAfterDecision(ctx, session, status, userEntityRef, verdict),
-    });
+    res.json({ redirectUrl });
   });
 
   router.post('/v1/sessions/:id/reject', async (req, res) => {
@@ -90,8 +106,17 @@ async function decide(
   // nothing does a read tell the caller why.
   const session = await ctx.sessions.decide(id, { status, userEntityRef, now: ctx.clock() });
   if (session) return session;
+  return explainLostDecision(ctx, id);
+}
+
+/** A decision changed nothing: says why (no such session, expired, or decided already). */
+async function explainLostDecision(ctx: OAuthContext, id: string): Promise<never> {
   await findPendingSession(ctx, id);
   throw new ConflictError('authorization session was already decided');
+}
+
+function codeExpiry(ctx: OAuthContext): Date {
+  return new Date(ctx.clock().getTime() + ctx.config.authorizationCodeLifetimeSeconds * 1000);
 }
 
 /**
@@ -107,36 +132,61 @@ export async function redirectAfterDecision(
   /** The user's sign-in, checked against the request (issue 14): what approved, or why not. */
   verdict?: SignInVerdict,
 ): Promise<string> {
-  ctx.pendingSessions.release(session.id);
-  // Sessions are created only for redirect URIs that keep the rule; one
-  // stored before it existed (e.g. by upstream) is refused here, never followed.
-  const violation = redirectUriRuleViolation(session.redirectUri);
-  if (violation !== undefined) {
-    throw new InputError(`the redirect URI of this request ${violation}`);
-  }
-  if (status === 'rejected') {
-    const error = verdict?.kind === 'unmet' ? verdict.error : undefined;
-    ctx.audit({
-      eventId: 'consent-denied',
-      clientId: session.clientId,
-      userEntityRef,
-      meta: { sessionId: session.id, ...(error ? { reason: error.code } : {}) },
-    });
-    return appendQuery(session.redirectUri, {
-      error: error?.code ?? 'access_denied',
-      error_description: error?.description ?? 'the user denied the request',
-      state: session.state,
-      iss: ctx.issuer,
-    });
-  }
+  leaveDecidedSession(ctx, session);
+  if (status === 'rejected') return deniedRedirect(ctx, session, userEntityRef, verdict);
   const code = randomToken();
   await ctx.codes.create({
     codeHash: sha256(code),
     sessionId: session.id,
-    expiresAt: new Date(ctx.clock().getTime() + ctx.config.authorizationCodeLifetimeSeconds * 1000),
+    expiresAt: codeExpiry(ctx),
     // What the code's exchange puts into the ID token.
     ...(verdict?.kind === 'met' && verdict.authentication ? { approvedBy: verdict.authentication } : {}),
   });
+  return grantedRedirect(ctx, session, userEntityRef, code);
+}
+
+/**
+ * A decided session no longer counts as pending. Sessions are created only
+ * for redirect URIs that keep the rule; one stored before it existed (e.g.
+ * by upstream) is refused here, never followed.
+ */
+function leaveDecidedSession(ctx: OAuthContext, session: AuthorizationSession): void {
+  ctx.pendingSessions.release(session.id);
+  const violation = redirectUriRuleViolation(session.redirectUri);
+  if (violation !== undefined) {
+    throw new InputError(`the redirect URI of this request ${violation}`);
+  }
+}
+
+/** Where a denied (or unmet) session's user goes back to the client, audited. */
+function deniedRedirect(
+  ctx: OAuthContext,
+  session: AuthorizationSession,
+  userEntityRef: string,
+  verdict?: SignInVerdict,
+): string {
+  const error = verdict?.kind === 'unmet' ? verdict.error : undefined;
+  ctx.audit({
+    eventId: 'consent-denied',
+    clientId: session.clientId,
+    userEntityRef,
+    meta: { sessionId: session.id, ...(error ? { reason: error.code } : {}) },
+  });
+  return appendQuery(session.redirectUri, {
+    error: error?.code ?? 'access_denied',
+    error_description: error?.description ?? 'the user denied the request',
+    state: session.state,
+    iss: ctx.issuer,
+  });
+}
+
+/** Where an approved session's user goes back to the client with its code, audited. */
+function grantedRedirect(
+  ctx: OAuthContext,
+  session: AuthorizationSession,
+  userEntityRef: string,
+  code: string,
+): string {
   ctx.audit({
     eventId: 'consent-granted',
     clientId: session.clientId,
