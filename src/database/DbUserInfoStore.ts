@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
+import type { SignInRecord } from '../oauth/authenticationContext';
 import type { SavedUserClaims } from '../oauth/stores';
+import { upsertSignIn } from './DbUserSignInStore';
 import type { DbUserInfoRow } from './tables';
 import { LITERAL_LIMIT } from './literalLimit';
 import { runNamed } from './namedStatement';
@@ -36,9 +38,11 @@ export class DbUserInfoStore {
    * Inserts or replaces the user's claims; `created_at` keeps the first
    * sign-in. One statement either way, and one that writes nothing when the
    * claims are the ones already saved (and were saved within the hour), as
-   * at most sign-ins: no new row version, no lock held.
+   * at most sign-ins: no new row version, no lock held. `signIn`, the
+   * sign-in that issued the claims (issue 14), is recorded too: on
+   * PostgreSQL in the same statement, elsewhere in a second one.
    */
-  async saveUserInfo(claims: SavedUserClaims): Promise<void> {
+  async saveUserInfo(claims: SavedUserClaims, signIn?: SignInRecord): Promise<void> {
     const now = this.#clock();
     const row = {
       user_entity_ref: claims.sub,
@@ -56,21 +60,33 @@ export class DbUserInfoStore {
            user_info = values(user_info)`,
         [row.user_entity_ref, row.user_info, row.updated_at, fresh],
       );
+      if (signIn) await upsertSignIn(this.#db, signIn);
       return;
     }
     // PostgreSQL and SQLite: the insert selects nothing when the saved row is
     // current, so there is no conflict to resolve and no row to lock.
-    await runNamed(this.#db, 'save_user_info', () => this.#db.raw(
-      `insert into ${USER_INFO_TABLE} (user_entity_ref, user_info, updated_at)
-       select ?, ?, ?
-       where not exists (
-         select 1 from ${USER_INFO_TABLE}
-         where user_entity_ref = ? and user_info = ? and updated_at > ?
-       )
-       on conflict (user_entity_ref) do update
-         set user_info = excluded.user_info, updated_at = excluded.updated_at`,
-      [row.user_entity_ref, row.user_info, row.updated_at, row.user_entity_ref, row.user_info, fresh],
-    ));
+    const saveInfo = () =>
+      this.#db.raw(
+        `insert into ${USER_INFO_TABLE} (user_entity_ref, user_info, updated_at)
+         select ?, ?, ?
+         where not exists (
+           select 1 from ${USER_INFO_TABLE}
+           where user_entity_ref = ? and user_info = ? and updated_at > ?
+         )
+         on conflict (user_entity_ref) do update
+           set user_info = excluded.user_info, updated_at = excluded.updated_at`,
+        [row.user_entity_ref, row.user_info, row.updated_at, row.user_entity_ref, row.user_info, fresh],
+      );
+    if (signIn && this.#db.client.dialect === 'postgresql') {
+      // The claims and the sign-in record in one statement (issue 15): a
+      // data-modifying CTE runs whether or not the outer statement reads it.
+      await runNamed(this.#db, 'save_user_info_and_sign_in', () =>
+        upsertSignIn(this.#db, signIn).with('info', saveInfo()),
+      );
+      return;
+    }
+    await runNamed(this.#db, 'save_user_info', saveInfo);
+    if (signIn) await upsertSignIn(this.#db, signIn);
   }
 
   async getUserInfo(userEntityRef: string): Promise<{ claims: SavedUserClaims } | undefined> {

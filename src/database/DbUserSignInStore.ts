@@ -42,17 +42,23 @@ export class DbUserSignInStore implements UserSignInStore {
   }
 
   async save(record: SignInRecord): Promise<void> {
-    // Last writer wins: this records the latest sign-in, nothing that must happen once.
-    await runNamed(this.#db, 'save_sign_in', () =>
-      this.#db<DbUserSignInRow>(USER_SIGN_INS_TABLE)
-      .insert({
-        user_entity_ref: record.userEntityRef,
-        provider_id: record.providerId,
-        ...toAuthenticationColumns(record),
-        updated_at: new Date(),
-      })
-      .onConflict('user_entity_ref')
-      .merge(['provider_id', 'auth_time', 'acr', 'amr', 'updated_at']),
-    );
+    await runNamed(this.#db, 'save_sign_in', () => upsertSignIn(this.#db, record));
   }
+}
+
+/**
+ * The upsert that records a sign-in. Last writer wins: it records the latest
+ * sign-in, nothing that must happen once. A builder, so the user's claims
+ * can be saved in the same statement (DbUserInfoStore).
+ */
+export function upsertSignIn(db: Knex, record: SignInRecord) {
+  return db<DbUserSignInRow>(USER_SIGN_INS_TABLE)
+    .insert({
+      user_entity_ref: record.userEntityRef,
+      provider_id: record.providerId,
+      ...toAuthenticationColumns(record),
+      updated_at: new Date(),
+    })
+    .onConflict('user_entity_ref')
+    .merge(['provider_id', 'auth_time', 'acr', 'amr', 'updated_at']);
 }

@@ -1,6 +1,7 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { Knex } from 'knex';
 import type { VerifiedJwt } from '../oauth/stores';
+import type { SignInRecord } from '../oauth/authenticationContext';
 import type express from 'express';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { IdentityConfig } from '../config/readIdentityConfig';
@@ -38,6 +39,8 @@ export interface Identity {
   issueUserToken(params: {
     claims: UserTokenClaims;
     saveUserInfo?: boolean;
+    /** The provider sign-in that issues the token, recorded with the saved claims (issue 14). */
+    signIn?: SignInRecord;
     /** Claims for this token only, never saved as user info. */
     tokenClaims?: Record<string, unknown>;
   }): Promise<{ token: string; expiresInSeconds: number }>;
@@ -85,12 +88,12 @@ export async function createIdentity(
 
   return {
     router: createIdentityRouter({ keys }),
-    async issueUserToken({ claims, saveUserInfo = true, tokenClaims }) {
+    async issueUserToken({ claims, saveUserInfo = true, signIn, tokenClaims }) {
       // Upstream's default: a user owns at least their own entity.
       const { sub, ent = [sub], ...custom } = claims;
       const saved: UserTokenClaims = { sub, ent, ...custom };
       const issued = await issuer.issueUserToken(tokenClaims ? { ...saved, ...tokenClaims } : saved);
-      if (saveUserInfo) await userInfo.saveUserInfo(saved);
+      if (saveUserInfo) await userInfo.saveUserInfo(saved, signIn);
       return issued;
     },
     signJwt: (payload, signOptions) => issuer.signJwt(payload, signOptions),

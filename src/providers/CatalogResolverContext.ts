@@ -68,8 +68,13 @@ export class CatalogResolverContext implements AuthResolverContext {
     const { sub: rawSub, ent: rawEnt, ...custom } = params.claims;
     const sub = canonicalEntityRef(rawSub);
     const ent = rawEnt ? [...new Set(rawEnt.map(canonicalEntityRef))] : [sub];
-    const { token } = await this.#identity.issueUserToken({ claims: { sub, ent, ...custom } });
-    await this.#signIns?.tokenIssued(sub);
+    // A sign-in is recorded with the claims it saves, in one statement where it can be (issue 15).
+    const signIn = this.#signIns?.signInFor(sub);
+    const { token } = await this.#identity.issueUserToken({
+      claims: { sub, ent, ...custom },
+      ...(signIn ? { signIn } : {}),
+    });
+    await this.#signIns?.tokenIssued(sub, signIn);
     this.#logger.info(`Issued token for ${sub}`);
     // `ent` is usually left out of the token, so the frontend gets it here.
     return { token, identity: { type: 'user', userEntityRef: sub, ownershipEntityRefs: ent } };

@@ -85,11 +85,24 @@ export class ProviderSignIns {
   }
 
   /**
-   * Called by the resolver context once it issued a token for the user: a
-   * sign-in is recorded as happening now (until the provider says when),
-   * a session refresh keeps the recorded one.
+   * The sign-in record that the token the resolver context is about to
+   * issue for the user makes, for it to be saved with the user's claims: a
+   * sign-in is recorded as happening now (until the provider says when). A
+   * session refresh, or a token issued outside any provider call, makes none.
    */
-  async tokenIssued(userEntityRef: string): Promise<void> {
+  signInFor(userEntityRef: string): SignInRecord | undefined {
+    const call = this.#calls.getStore();
+    if (!call || call.kind === 'session-refresh') return undefined;
+    return { userEntityRef, providerId: call.providerId, authTime: this.#clock() };
+  }
+
+  /**
+   * Called by the resolver context once it issued a token for the user,
+   * with the record {@link ProviderSignIns.signInFor} made if it was saved
+   * along; a sign-in without one is recorded now. A session refresh keeps
+   * the recorded sign-in.
+   */
+  async tokenIssued(userEntityRef: string, saved?: SignInRecord): Promise<void> {
     const call = this.#calls.getStore();
     if (!call) return;
     call.userEntityRef = userEntityRef;
@@ -97,8 +110,8 @@ export class ProviderSignIns {
       call.record = await this.#store.get(userEntityRef);
       return;
     }
-    call.record = { userEntityRef, providerId: call.providerId, authTime: this.#clock() };
-    await this.#store.save(call.record);
+    call.record = saved ?? { userEntityRef, providerId: call.providerId, authTime: this.#clock() };
+    if (!saved) await this.#store.save(call.record);
   }
 
   /** Makes the response wait until what it shows of the provider's ID token is recorded. */
