@@ -87,7 +87,10 @@ export function createAuthorizeEndpoint(ctx: OAuthContext): express.Router {
       // whose requirements failed to save can never be approved without them.
       await ctx.sessionAuthentication.saveRequirements(sessionId, request.authentication);
     }
-    res.redirect(302, ctx.consentPageUrl(sessionId));
+    // A bare 302: Express's redirect() would negotiate a "Redirecting to"
+    // body by Accept, which no user agent shows (issue 15: CPU per request).
+    res.location(ctx.consentPageUrl(sessionId));
+    res.status(302).end();
   };
   router.get('/v1/authorize', noStore, ...parseParams(), authorize);
   // OIDC Core §3.1.2.1: the endpoint must support POST (form) as well.
