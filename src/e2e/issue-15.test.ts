@@ -98,6 +98,13 @@ describe.each(databases.eachSupportedId())('issue 15: statements per request on 
     expect(await statementsOf(knex, () => authorize().expect(302))).toHaveLength(1);
   });
 
+  it('answers an authorization request with a bare 302 to the consent page', async () => {
+    const res = await authorize().expect(302);
+    expect(CodeFlow.sessionIdOf(res.headers.location)).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.headers['content-length']).toBe('0');
+    expect(res.text).toBe('');
+  });
+
   it(`decides a consent and mints its code with ${onPostgres ? 'one statement' : 'five'}`, async () => {
     const sessionId = CodeFlow.sessionIdOf((await authorize()).headers.location);
     const sql = await statementsOf(knex, () => approveWithToken(backend, sessionId, token));

@@ -1,3 +1,4 @@
+import { executionAsyncResource } from 'node:async_hooks';
 import { mockServices } from '@backstage/backend-test-utils';
 import { sendWebMessageResponse } from '@backstage/plugin-auth-node';
 import cookieParser from 'cookie-parser';
@@ -118,6 +119,27 @@ describe('ProviderSignIns', () => {
 });
 
 describe('authenticationFromIdToken', () => {
+  it('leaves async hooks off once no provider call runs, and attributes the next call again', async () => {
+    // Every enabled AsyncLocalStorage tags each new async resource with a
+    // key of its own (the test runner may have some of its own on).
+    const storesTagging = () =>
+      new Promise<number>(resolve => {
+        setImmediate(() => {
+          const symbols = Object.getOwnPropertySymbols(executionAsyncResource());
+          resolve(symbols.filter(symbol => symbol.description === 'kResourceStore').length);
+        });
+      });
+    const before = await storesTagging();
+    const store = new MemorySignInStore();
+    const app = providerApp(store, (_req, res) => res.json({ backstageIdentity: {} }));
+    await request(app).post('/oidc/refresh').expect(200);
+    expect(store.records.get(USER)?.authTime).toEqual(NOW);
+    expect(await storesTagging()).toBe(before);
+    store.records.clear();
+    await request(app).post('/oidc/refresh').expect(200);
+    expect(store.records.get(USER)?.authTime).toEqual(NOW);
+  });
+
   it('reads auth_time, acr and amr', () => {
     expect(authenticationFromIdToken(idToken({ auth_time: 1796000000.9, acr: 'a', amr: ['pwd'] }), NOW)).toEqual({
       authTime: new Date(1796000000 * 1000),
