@@ -103,6 +103,27 @@ describe.each(databases.eachSupportedId())('the authorization endpoint and conse
     expect((await request(suite.backend.server).get('/api/auth/v1/sessions/no-such-session')).status).toBe(404);
   });
 
+  it('lets exactly one of several decisions sent at once win, with one code', async () => {
+    const { res } = await suite.publicClient.authorize();
+    const sessionId = CodeFlow.sessionIdOf(res.headers.location);
+    const { token } = await suite.backend.signInAsGuest();
+    const decide = (decision: string) =>
+      request(suite.backend.server)
+        .post(`/api/auth/v1/sessions/${sessionId}/${decision}`)
+        .auth(token, { type: 'bearer' })
+        .set('Content-Type', 'application/json');
+    const answers = await Promise.all(['approve', 'approve', 'reject', 'approve', 'approve', 'approve'].map(decide));
+    const won = answers.filter(answer => answer.status === 200);
+    expect(won).toHaveLength(1);
+    expect(answers.filter(answer => answer.status === 409)).toHaveLength(answers.length - 1);
+    const codes = await suite.knex('oidc_authorization_codes').where({ session_id: sessionId });
+    const row = await suite.knex('oauth_authorization_sessions').where({ id: sessionId }).first();
+    const approvalWon = new URL(won[0].body.redirectUrl).searchParams.has('code');
+    expect({ codes: codes.length, status: row.status }).toEqual(
+      approvalWon ? { codes: 1, status: 'approved' } : { codes: 0, status: 'rejected' },
+    );
+  });
+
   it('accepts the request as a POSTed form too (OIDC Core §3.1.2.1)', async () => {
     const { params } = await suite.publicClient.authorize();
     const res = await request(suite.backend.server).post('/api/auth/v1/authorize').type('form').send(params);
