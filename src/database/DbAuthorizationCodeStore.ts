@@ -49,6 +49,9 @@ interface CodeColumns {
 /** Authorization codes in the plugin database. */
 export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
   readonly #db: Knex;
+  /** Where other databases than PostgreSQL decide an approval, step by step. */
+  readonly #sessions: DbAuthorizationSessionStore;
+  readonly #authentication: DbSessionAuthenticationStore;
 
   static create(options: { knex: Knex }): DbAuthorizationCodeStore {
     return new DbAuthorizationCodeStore(options.knex);
@@ -56,6 +59,8 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
 
   private constructor(db: Knex) {
     this.#db = db;
+    this.#sessions = DbAuthorizationSessionStore.create({ knex: db });
+    this.#authentication = DbSessionAuthenticationStore.create({ knex: db });
   }
 
   async create(code: {
@@ -96,15 +101,9 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
   async createApproved(approval: Approval): Promise<ApprovedSession | undefined> {
     if (this.#db.client.dialect === 'postgresql') return this.#createApprovedInOneStatement(approval);
     const { sessionId, userEntityRef } = approval;
-    const session = await DbAuthorizationSessionStore.create({ knex: this.#db }).decide(sessionId, {
-      status: 'approved',
-      userEntityRef,
-      now: approval.now,
-    });
+    const session = await this.#sessions.decide(sessionId, { status: 'approved', userEntityRef, now: approval.now });
     if (!session) return undefined;
-    const { requirements, signIn } = await DbSessionAuthenticationStore.create({
-      knex: this.#db,
-    }).findForDecision(sessionId, userEntityRef);
+    const { requirements, signIn } = await this.#authentication.findForDecision(sessionId, userEntityRef);
     await this.create({ ...approval, ...(signIn ? { approvedBy: signIn } : {}) });
     return { session, ...(requirements ? { requirements } : {}), ...(signIn ? { signIn } : {}) };
   }

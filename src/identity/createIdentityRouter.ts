@@ -9,8 +9,10 @@ import type { SigningKeys } from './SigningKeys';
  */
 const JWKS_MAX_AGE_SECONDS = 60;
 
+const JWKS_PATH = '/.well-known/jwks.json';
+
 /** Everything {@link createIdentityRouter} serves. */
-export const IDENTITY_PATHS = ['/.well-known/jwks.json'];
+export const IDENTITY_PATHS = [JWKS_PATH];
 
 /** `GET /.well-known/jwks.json`. */
 export function createIdentityRouter(options: { keys: SigningKeys }): express.Router {
@@ -20,7 +22,7 @@ export function createIdentityRouter(options: { keys: SigningKeys }): express.Ro
   // The last document served: a kid names one key for good, so the same kids
   // make the same document, and it is not serialized and hashed again.
   let last: { kids: string; document?: PrebuiltJson } = { kids: '' };
-  router.get('/.well-known/jwks.json', async (req, res) => {
+  router.get(JWKS_PATH, async (req, res) => {
     const listed = await keys.listPublicKeys();
     const kids = listed.map(key => key.kid).join(' ');
     if (kids !== last.kids || !last.document) {

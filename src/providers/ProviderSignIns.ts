@@ -93,7 +93,7 @@ export class ProviderSignIns {
   signInFor(userEntityRef: string): SignInRecord | undefined {
     const call = this.#calls.getStore();
     if (!call || call.kind === 'session-refresh') return undefined;
-    return { userEntityRef, providerId: call.providerId, authTime: this.#clock() };
+    return this.#signInNow(call, userEntityRef);
   }
 
   /**
@@ -110,8 +110,12 @@ export class ProviderSignIns {
       call.record = await this.#store.get(userEntityRef);
       return;
     }
-    call.record = saved ?? { userEntityRef, providerId: call.providerId, authTime: this.#clock() };
+    call.record = saved ?? this.#signInNow(call, userEntityRef);
     if (!saved) await this.#store.save(call.record);
+  }
+
+  #signInNow(call: ProviderCall, userEntityRef: string): SignInRecord {
+    return { userEntityRef, providerId: call.providerId, authTime: this.#clock() };
   }
 
   /** Makes the response wait until what it shows of the provider's ID token is recorded. */

@@ -64,10 +64,9 @@ export function createConsentRouter(
     // The app's page cannot send the user to sign in again: a sign-in that
     // does not meet max_age or acr_values ends the request (issue 14).
     const verdict = judgeSignIn(approved.requirements, approved.signIn, ctx.clock());
-    if (verdict.kind === 'unmet' || redirectUriRuleViolation(session.redirectUri) !== undefined) {
-      await ctx.codes.withdraw(session.id);
-    }
-    leaveDecidedSession(ctx, session);
+    const violation = redirectUriRuleViolation(session.redirectUri);
+    if (verdict.kind === 'unmet' || violation !== undefined) await ctx.codes.withdraw(session.id);
+    leaveDecidedSession(ctx, session, violation);
     const redirectUrl =
       verdict.kind === 'met'
         ? grantedRedirect(ctx, session, userEntityRef, code)
@@ -150,9 +149,12 @@ export async function redirectAfterDecision(
  * for redirect URIs that keep the rule; one stored before it existed (e.g.
  * by upstream) is refused here, never followed.
  */
-function leaveDecidedSession(ctx: OAuthContext, session: AuthorizationSession): void {
+function leaveDecidedSession(
+  ctx: OAuthContext,
+  session: AuthorizationSession,
+  violation = redirectUriRuleViolation(session.redirectUri),
+): void {
   ctx.pendingSessions.release(session.id);
-  const violation = redirectUriRuleViolation(session.redirectUri);
   if (violation !== undefined) {
     throw new InputError(`the redirect URI of this request ${violation}`);
   }
