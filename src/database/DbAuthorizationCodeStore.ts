@@ -21,7 +21,7 @@ import {
 import { USER_SIGN_INS_TABLE } from './DbUserSignInStore';
 import { parseDbDate } from './parseDbDate';
 import { LITERAL_LIMIT } from './literalLimit';
-import { runNamed } from './namedStatement';
+import { runNamed, runStatement, type NamedStatement } from './namedStatement';
 
 /** `oidc_authorization_codes`: `code` holds the SHA-256 of the code, never the code. */
 export interface DbAuthorizationCodeRow {
@@ -45,6 +45,57 @@ interface CodeColumns {
   approved_acr: DbAuthenticationColumns['acr'];
   approved_amr: DbAuthenticationColumns['amr'];
 }
+
+/**
+ * PostgreSQL's approval (see `createApproved`): decide, insert the code and the
+ * approving authentication, read the session back with its requirements.
+ */
+const APPROVE_WITH_CODE: NamedStatement = {
+  name: 'approve_with_code',
+  sql: `with s as (
+          update ${SESSIONS_TABLE} set status = 'approved', user_entity_ref = ?
+          where id = ? and status = 'pending' and expires_at > ?
+          returning *
+        ), u as (
+          select auth_time, acr, amr from ${USER_SIGN_INS_TABLE} where user_entity_ref = ?
+        ), c as (
+          insert into ${CODES_TABLE} (code, session_id, expires_at, used)
+          select ?, s.id, ?, false from s
+        ), a as (
+          insert into ${SESSION_AUTHENTICATION_TABLE} (session_id, prompt_login, auth_time, acr, amr)
+          select s.id, false, u.auth_time, u.acr, u.amr from s cross join u
+          on conflict (session_id) do update
+            set auth_time = excluded.auth_time, acr = excluded.acr, amr = excluded.amr
+        )
+        select s.*, r.resource, q.requested_at, q.max_age, q.prompt_login, q.acr_values,
+               u.auth_time, u.acr, u.amr
+        from s
+        left join ${SESSION_RESOURCES_TABLE} r on r.session_id = s.id
+        left join ${SESSION_AUTHENTICATION_TABLE} q on q.session_id = s.id
+        left join u on true`,
+};
+
+/** PostgreSQL's redemption (see `redeem`): spend the code and read what the token needs. */
+const REDEEM_CODE: NamedStatement = {
+  name: 'redeem_code',
+  sql: `with redeemed as (
+          update ${CODES_TABLE} set used = true
+          where code = ? and used = false and expires_at > ?
+          returning code
+        )
+        select s.*, r.resource, c.expires_at as code_expires_at,
+               (c.used or c.expires_at > ?) as code_spent,
+               u.user_info as saved_user_info,
+               a.auth_time as approved_auth_time, a.acr as approved_acr, a.amr as approved_amr,
+               exists (select 1 from redeemed) as code_redeemed
+        from ${CODES_TABLE} c
+        join ${SESSIONS_TABLE} s on s.id = c.session_id
+        left join ${SESSION_RESOURCES_TABLE} r on r.session_id = s.id
+        left join ${USER_INFO_TABLE} u on u.user_entity_ref = s.user_entity_ref
+        left join ${SESSION_AUTHENTICATION_TABLE} a on a.session_id = s.id
+        where c.code = ?
+        limit 1`,
+};
 
 /** Authorization codes in the plugin database. */
 export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
@@ -117,42 +168,14 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
    * as they were before the statement, which is what the request asked.
    */
   async #createApprovedInOneStatement(approval: Approval): Promise<ApprovedSession | undefined> {
-    const { rows } = await runNamed<{ rows: (DbAuthorizationSessionRow & DecisionRow)[] }>(
-      this.#db,
-      'approve_with_code',
-      () =>
-        this.#db.raw(
-          `with s as (
-             update ${SESSIONS_TABLE} set status = 'approved', user_entity_ref = ?
-             where id = ? and status = 'pending' and expires_at > ?
-             returning *
-           ), u as (
-             select auth_time, acr, amr from ${USER_SIGN_INS_TABLE} where user_entity_ref = ?
-           ), c as (
-             insert into ${CODES_TABLE} (code, session_id, expires_at, used)
-             select ?, s.id, ?, false from s
-           ), a as (
-             insert into ${SESSION_AUTHENTICATION_TABLE} (session_id, prompt_login, auth_time, acr, amr)
-             select s.id, false, u.auth_time, u.acr, u.amr from s cross join u
-             on conflict (session_id) do update
-               set auth_time = excluded.auth_time, acr = excluded.acr, amr = excluded.amr
-           )
-           select s.*, r.resource, q.requested_at, q.max_age, q.prompt_login, q.acr_values,
-                  u.auth_time, u.acr, u.amr
-           from s
-           left join ${SESSION_RESOURCES_TABLE} r on r.session_id = s.id
-           left join ${SESSION_AUTHENTICATION_TABLE} q on q.session_id = s.id
-           left join u on true`,
-          [
-            approval.userEntityRef,
-            approval.sessionId,
-            approval.now,
-            approval.userEntityRef,
-            approval.codeHash,
-            approval.expiresAt,
-          ],
-        ),
-    );
+    const { rows } = (await runStatement(this.#db, APPROVE_WITH_CODE, [
+      approval.userEntityRef,
+      approval.sessionId,
+      approval.now,
+      approval.userEntityRef,
+      approval.codeHash,
+      approval.expiresAt,
+    ])) as { rows: (DbAuthorizationSessionRow & DecisionRow)[] };
     const row = rows[0];
     if (!row) return undefined;
     const requirements = toRequirements(row);
@@ -233,26 +256,9 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
    * had used it, which is a replay.
    */
   async #redeemInOneStatement(codeHash: string, now: Date): Promise<RedeemResult> {
-    const { rows } = await runNamed<{ rows: (DbAuthorizationSessionRow & RedeemColumns)[] }>(this.#db, 'redeem_code', () => this.#db.raw(
-      `with redeemed as (
-         update ${CODES_TABLE} set used = true
-         where code = ? and used = false and expires_at > ?
-         returning code
-       )
-       select s.*, r.resource, c.expires_at as code_expires_at,
-              (c.used or c.expires_at > ?) as code_spent,
-              u.user_info as saved_user_info,
-              a.auth_time as approved_auth_time, a.acr as approved_acr, a.amr as approved_amr,
-              exists (select 1 from redeemed) as code_redeemed
-       from ${CODES_TABLE} c
-       join ${SESSIONS_TABLE} s on s.id = c.session_id
-       left join ${SESSION_RESOURCES_TABLE} r on r.session_id = s.id
-       left join ${USER_INFO_TABLE} u on u.user_entity_ref = s.user_entity_ref
-       left join ${SESSION_AUTHENTICATION_TABLE} a on a.session_id = s.id
-       where c.code = ?
-       limit 1`,
-      [codeHash, now, now, codeHash],
-    ));
+    const { rows } = (await runStatement(this.#db, REDEEM_CODE, [codeHash, now, now, codeHash])) as {
+      rows: (DbAuthorizationSessionRow & RedeemColumns)[];
+    };
     const row = rows[0];
     if (!row) return { kind: 'unknown' };
     return toRedeemResult(row, row.code_redeemed, row.code_spent);

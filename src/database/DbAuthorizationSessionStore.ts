@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { AuthorizationSession, AuthorizationSessionStore } from '../oauth/stores';
 import { parseDbDate } from './parseDbDate';
 import { LITERAL_LIMIT } from './literalLimit';
-import { runNamed } from './namedStatement';
+import { runNamed, runStatement, type NamedStatement } from './namedStatement';
 
 /** `oauth_authorization_sessions`: one row per authorization request (upstream's table). */
 export interface DbAuthorizationSessionRow {
@@ -27,6 +27,15 @@ export const SESSIONS_TABLE = 'oauth_authorization_sessions';
 /** The resource a session asked for, beside upstream's table (RFC 8707). */
 export const SESSION_RESOURCES_TABLE = 'oidc_authorization_resources';
 
+/** A new, undecided session: the authorization endpoint's one statement. */
+const INSERT_SESSION: NamedStatement = {
+  name: 'insert_session',
+  sql: `insert into ${SESSIONS_TABLE}
+          (id, client_id, user_entity_ref, redirect_uri, scope, state, response_type,
+           code_challenge, code_challenge_method, nonce, status, expires_at)
+        values (?, ?, null, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
+};
+
 /** Joins a session query (aliased `s`) with its resource, if any. */
 export function withSessionResource<T extends Knex.QueryBuilder>(query: T): T {
   return query.leftJoin(`${SESSION_RESOURCES_TABLE} as r`, 'r.session_id', 's.id') as T;
@@ -45,22 +54,18 @@ export class DbAuthorizationSessionStore implements AuthorizationSessionStore {
   }
 
   async create(session: Omit<AuthorizationSession, 'status' | 'userEntityRef'>): Promise<void> {
-    await runNamed(this.#db, 'insert_session', () =>
-      this.#db<DbAuthorizationSessionRow>(SESSIONS_TABLE).insert({
-      id: session.id,
-      client_id: session.clientId,
-      user_entity_ref: null,
-      redirect_uri: session.redirectUri,
-      scope: session.scopes.join(' '),
-      state: session.state ?? null,
-      response_type: session.responseType,
-      code_challenge: session.codeChallenge ?? null,
-      code_challenge_method: session.codeChallengeMethod ?? null,
-      nonce: session.nonce ?? null,
-      status: 'pending',
-      expires_at: session.expiresAt,
-    }),
-    );
+    await runStatement(this.#db, INSERT_SESSION, [
+      session.id,
+      session.clientId,
+      session.redirectUri,
+      session.scopes.join(' '),
+      session.state ?? null,
+      session.responseType,
+      session.codeChallenge ?? null,
+      session.codeChallengeMethod ?? null,
+      session.nonce ?? null,
+      session.expiresAt,
+    ]);
     if (session.resource) {
       await this.#db(SESSION_RESOURCES_TABLE).insert({ session_id: session.id, resource: session.resource });
     }

@@ -1,6 +1,6 @@
 import knexFactory, { type Knex } from 'knex';
 import { createTestDatabases } from '../testUtils/databases';
-import { runNamed } from './namedStatement';
+import { runNamed, runStatement, type NamedStatement } from './namedStatement';
 
 jest.setTimeout(60_000);
 const databases = createTestDatabases();
@@ -52,5 +52,87 @@ describe.each(databases.eachSupportedId())('runNamed on %s', databaseId => {
     expect(doubled(await runNamed(knex, 'double', double(5)))).toBe(10);
     expect(doubled(await runNamed(knex, 'other', double(6)))).toBe(12);
     expect(await preparedNames()).toEqual([]);
+  });
+});
+
+describe.each(databases.eachSupportedId())('runStatement on %s', databaseId => {
+  const onPostgres = databaseId.startsWith('POSTGRES');
+  let knex: Knex;
+  const TABLE = 'named_statement_test';
+  const insert: NamedStatement = { name: 'test_insert', sql: `insert into ${TABLE} (id, label) values (?, ?)` };
+  const read: NamedStatement = { name: 'test_read', sql: `select label from ${TABLE} where id = ?` };
+  const labels = async () => (await knex(TABLE).orderBy('id').select('label')).map(row => row.label);
+
+  beforeAll(async () => {
+    const shared = await databases.init(databaseId);
+    knex = onPostgres
+      ? knexFactory({ client: 'pg', connection: shared.client.config.connection, pool: { min: 1, max: 1 } })
+      : shared;
+    await knex.schema.dropTableIfExists(TABLE);
+    await knex.schema.createTable(TABLE, table => {
+      table.integer('id').primary();
+      table.string('label');
+    });
+  });
+  beforeEach(async () => {
+    await knex(TABLE).delete();
+  });
+  afterAll(async () => {
+    await knex.schema.dropTableIfExists(TABLE);
+    if (onPostgres) await knex.destroy();
+  });
+
+  it('runs the text with its bindings, as often as asked', async () => {
+    await runStatement(knex, insert, [1, 'one']);
+    await runStatement(knex, insert, [2, 'two']);
+    expect(await labels()).toEqual(['one', 'two']);
+  });
+
+  it('is seen by knex like any query (statement counts, query logs)', async () => {
+    const seen: string[] = [];
+    const listener = (query: { sql: string }) => seen.push(query.sql);
+    knex.on('query', listener);
+    try {
+      await runStatement(knex, insert, [3, 'three']);
+    } finally {
+      knex.off('query', listener);
+    }
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toContain(`insert into ${TABLE}`);
+  });
+
+  it('runs inside a transaction on its connection', async () => {
+    await knex
+      .transaction(async trx => {
+        await runStatement(trx, insert, [4, 'four']);
+        throw new Error('roll back');
+      })
+      .catch(() => undefined);
+    expect(await labels()).toEqual([]);
+  });
+
+  it('fails with the database’s error and the statement in the message', async () => {
+    await runStatement(knex, insert, [5, 'five']);
+    await expect(runStatement(knex, insert, [5, 'again'])).rejects.toThrow(/insert into named_statement_test/);
+    expect(await labels()).toEqual(['five']);
+  });
+
+  if (!onPostgres) return;
+
+  it('gives the driver’s rows and has PostgreSQL keep the statement prepared', async () => {
+    await runStatement(knex, insert, [6, 'six']);
+    expect(((await runStatement(knex, read, [6])) as { rows: unknown[] }).rows).toEqual([{ label: 'six' }]);
+    const prepared = (await knex.raw('select name from pg_prepared_statements')).rows.map(
+      (row: { name: string }) => row.name,
+    );
+    expect(prepared).toEqual(expect.arrayContaining(['portal_oidc_test_insert', 'portal_oidc_test_read']));
+  });
+
+  it('runs a statement the server lost unnamed, once, and unnamed from then on', async () => {
+    await runStatement(knex, read, [7]);
+    await knex.raw('deallocate all');
+    await runStatement(knex, insert, [7, 'seven']);
+    expect(((await runStatement(knex, read, [7])) as { rows: unknown[] }).rows).toEqual([{ label: 'seven' }]);
+    expect((await knex.raw('select name from pg_prepared_statements')).rows).toEqual([]);
   });
 });
