@@ -17,7 +17,7 @@ import { renderErrorPage } from './pageErrors';
 import { checkCsrf, csrfToken, currentUser, rejectForbiddenFormCharacters, setPageHeaders } from './pageSecurity';
 import type { PagesConfig } from './readPagesConfig';
 import { renderSignIn } from './signInShell';
-import { clientAddressKey } from '../oauth/http/rateLimit';
+import { requestAddressKey } from '../oauth/http/rateLimit';
 import { SCOPE_TEXT } from './scopeText';
 
 /** What the device verification page needs. */
@@ -91,7 +91,7 @@ export function createDevicePageRouter(deps: DevicePageDeps): express.Router {
     | { kind: 'gone' }
   > {
     const userKey = [`user:${userEntityRef}`];
-    const addressKey = [`ip:${clientAddressKey(req.ip ?? req.socket.remoteAddress)}`];
+    const addressKey = [`ip:${requestAddressKey(req)}`];
     const retryAfterSeconds = Math.max(byUser.retryAfterSeconds(userKey), byAddress.retryAfterSeconds(addressKey));
     if (retryAfterSeconds > 0) return { kind: 'limited', retryAfterSeconds };
     const userCode = normalizeUserCode(typed);

@@ -21,7 +21,7 @@ import {
   UnsupportedResponseType,
 } from '../errors';
 import { noStore } from '../http/noStore';
-import { clientAddressKey } from '../http/rateLimit';
+import { requestAddressKey } from '../http/rateLimit';
 import { parseParams, type OAuthParams } from '../http/parseParams';
 import type { Client } from '../model';
 import { appendQuery } from './appendQuery';
@@ -92,9 +92,9 @@ export function createAuthorizeEndpoint(ctx: OAuthContext): express.Router {
     res.location(ctx.consentPageUrl(sessionId));
     res.status(302).end();
   };
-  router.get('/v1/authorize', noStore, ...parseParams(), authorize);
+  router.get('/v1/authorize', noStore, ...parseParams('query'), authorize);
   // OIDC Core §3.1.2.1: the endpoint must support POST (form) as well.
-  router.post('/v1/authorize', noStore, ...parseParams(), authorize);
+  router.post('/v1/authorize', noStore, ...parseParams('body'), authorize);
   router.use('/v1/authorize', redirectAuthorizationErrors(ctx.issuer));
   return router;
 }
@@ -111,7 +111,7 @@ async function limitPendingSessions(
   sessionId: string,
   expiresAt: Date,
 ): Promise<void> {
-  const address = clientAddressKey(req.ip ?? req.socket.remoteAddress);
+  const address = requestAddressKey(req);
   const retryAfter = ctx.config.consentSessionLifetimeSeconds;
   if (!(await ctx.pendingPerClient.admit(client.clientId))) {
     throw new TooManyRequests(

@@ -41,7 +41,7 @@ export function verificationUri(issuer: string): string {
  */
 export function createDeviceAuthorizationEndpoint(ctx: OAuthContext): express.Router {
   const router = Router();
-  router.post('/v1/device_authorization', noStore, ...parseParams({ from: 'body' }), async (req, res) => {
+  router.post('/v1/device_authorization', noStore, ...parseParams('body'), async (req, res) => {
     const params = req.oauthParams ?? {};
     const client = await authenticateClient(req, params, ctx.clients);
     // Anyone can name a public client, so only authenticated clients are

@@ -32,7 +32,7 @@ const ACCESS_TOKEN_CLAIMS = ['iss', 'sub', 'aud', 'client_id', 'scope', 'exp', '
  */
 export function createIntrospectEndpoint(ctx: OAuthContext): express.Router {
   const router = Router();
-  router.post('/v1/introspect', noStore, ...parseParams({ from: 'body' }), async (req, res) => {
+  router.post('/v1/introspect', noStore, ...parseParams('body'), async (req, res) => {
     const params = req.oauthParams ?? {};
     const caller = await authenticateCaller(ctx, req, params);
     requireParams(params, 'token');

@@ -16,7 +16,7 @@ import { findUpstreamRefreshToken } from '../grants/upstreamRefreshTokens';
  */
 export function createRevokeEndpoint(ctx: OAuthContext): express.Router {
   const router = Router();
-  router.post('/v1/revoke', noStore, ...parseParams({ from: 'body' }), async (req, res) => {
+  router.post('/v1/revoke', noStore, ...parseParams('body'), async (req, res) => {
     const params = req.oauthParams ?? {};
     const presented = params.token === undefined ? undefined : await findRefreshToken(ctx, params.token);
     // A public client may revoke without naming itself (RFC 7009 §2.1 asks

@@ -18,7 +18,7 @@ import { sha256 } from '../crypto/sha256';
  */
 export function createTokenEndpoint(ctx: OAuthContext): express.Router {
   const router = Router();
-  router.post('/v1/token', noStore, ...parseParams({ from: 'body' }), async (req, res) => {
+  router.post('/v1/token', noStore, ...parseParams('body'), async (req, res) => {
     const params = req.oauthParams ?? {};
     // RFC 8693: the caller is a Backstage service acting for a user, not an OAuth client.
     if (params.grant_type === TOKEN_EXCHANGE_GRANT_TYPE) {

@@ -46,16 +46,14 @@ function flatten(source: unknown, where: string): OAuthParams {
 }
 
 /**
- * Parses OAuth parameters: the query for GET, a form (or, for compatibility,
- * JSON) body for POST. Anything else is refused with `invalid_request`, and
+ * Parses OAuth parameters `from` the query, or from a POST's form (or, for
+ * compatibility, JSON) body. Anything else is refused with `invalid_request`, and
  * so is a parameter that holds a character {@link findForbiddenCharacter}
  * forbids: a control character, a lone surrogate, or bytes that were not UTF-8.
  */
-export function parseParams(options?: { from?: 'query' | 'body' }): RequestHandler[] {
-  const from = options?.from;
+export function parseParams(from: 'query' | 'body'): RequestHandler[] {
   const collect: RequestHandler = (req, _res, next) => {
-    const useQuery = from === 'query' || (from === undefined && req.method === 'GET');
-    if (useQuery) {
+    if (from === 'query') {
       req.oauthParams = flatten(req.query, 'query');
       next();
       return;
@@ -75,5 +73,6 @@ export function parseParams(options?: { from?: 'query' | 'body' }): RequestHandl
     req.oauthParams = flatten(req.body, 'request body');
     next();
   };
-  return [formParser, jsonParser, collect];
+  // A query needs no body parser (issue 15: each is a layer every request walks).
+  return from === 'query' ? [collect] : [formParser, jsonParser, collect];
 }

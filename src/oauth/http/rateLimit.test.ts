@@ -21,7 +21,7 @@ function appWith(limits: Limits) {
   app.use('/token', rateLimit(deps, 'token'));
   // Stands in for the token endpoint: 'good' authenticates, and only then is
   // the client's own budget charged.
-  app.post('/token', ...parseParams(), (req: express.Request, res: express.Response) => {
+  app.post('/token', ...parseParams('body'), (req: express.Request, res: express.Response) => {
     const params = req.oauthParams ?? {};
     if (params.client_secret !== 'good') {
       res.status(401).json({ error: 'invalid_client' });

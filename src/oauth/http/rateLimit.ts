@@ -39,6 +39,19 @@ export function clientAddressKey(address: string | undefined): string {
   return `${groups.slice(0, 4).map(g => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }
 
+/** Each request's address key, worked out once: `req.ip` parses X-Forwarded-For on every read. */
+const addressKeys = new WeakMap<Request, string>();
+
+/** {@link clientAddressKey} of the address a request came from (behind trusted proxies, theirs). */
+export function requestAddressKey(req: Request): string {
+  let key = addressKeys.get(req);
+  if (key === undefined) {
+    key = clientAddressKey(req.ip ?? req.socket.remoteAddress);
+    addressKeys.set(req, key);
+  }
+  return key;
+}
+
 /**
  * A client_id shared by many people (the Backstage CLI, an MCP client) makes
  * requests from many addresses, so its own budget is this many times the
@@ -127,7 +140,7 @@ export function rateLimit(deps: RateLimitDeps, endpoint: RateLimitedEndpoint): R
   };
 
   const checkAddress: RequestHandler = (req, res, next) => {
-    const address = clientAddressKey(req.ip ?? req.socket.remoteAddress);
+    const address = requestAddressKey(req);
     const decision = byAddress.take(address);
     if (!decision.allowed) reject(req, res, decision, { scope: 'address', address });
     if (byClient) {
