@@ -54,6 +54,48 @@ describe.each(databases.eachSupportedId())('user info on %p', databaseId => {
     expect(await store.getUserInfo('user:default/ann')).toEqual({ claims });
   });
 
+  it('records the sign-in with the claims, by the same rules for the claims (one statement on PostgreSQL and SQLite)', async () => {
+    const { store, row, knex } = await setup();
+    const signIn = (authTime: Date) => ({
+      userEntityRef: 'user:default/ann',
+      providerId: 'guest',
+      authTime,
+      acr: 'urn:example:mfa',
+      amr: ['pwd', 'otp'],
+    });
+    const signedIn = async () => {
+      const r = await knex('oidc_user_sign_ins').where({ user_entity_ref: 'user:default/ann' }).first();
+      return { ...r, auth_time: parseDbDate(r.auth_time) };
+    };
+    const claims = { sub: 'user:default/ann', ent: ['user:default/ann'] };
+    const statements: string[] = [];
+    const count = (query: { sql: string }) => statements.push(query.sql);
+    knex.on('query', count);
+    try {
+      await store.saveUserInfo(claims, signIn(now));
+    } finally {
+      knex.off('query', count);
+    }
+    expect(statements).toHaveLength(databaseId.startsWith('MYSQL') ? 2 : 1);
+    const saved = now;
+    expect(await store.getUserInfo('user:default/ann')).toEqual({ claims });
+    expect(await signedIn()).toMatchObject({ provider_id: 'guest', auth_time: saved, acr: 'urn:example:mfa', amr: '["pwd","otp"]' });
+
+    // Same claims within the hour: the sign-in moves, the claims' row does not.
+    now = new Date(saved.getTime() + 30 * 60_000);
+    await store.saveUserInfo({ ...claims }, { ...signIn(now), acr: undefined, amr: undefined });
+    expect((await row()).updated_at).toEqual(saved);
+    expect(await signedIn()).toMatchObject({ auth_time: now, acr: null, amr: null });
+
+    // Changed claims are written at once.
+    now = new Date(saved.getTime() + 31 * 60_000);
+    const changed = { ...claims, ent: ['user:default/ann', 'group:default/team'] };
+    await store.saveUserInfo(changed, signIn(now));
+    expect((await row()).updated_at).toEqual(now);
+    expect(await store.getUserInfo('user:default/ann')).toEqual({ claims: changed });
+    expect(await signedIn()).toMatchObject({ auth_time: now });
+  });
+
   it('stores one row per user when first sign-ins race', async () => {
     const { store, knex } = await setup();
     await Promise.all(

@@ -1,12 +1,14 @@
 import type { Knex } from 'knex';
 import type { SignInRecord } from '../oauth/authenticationContext';
 import type { SavedUserClaims } from '../oauth/stores';
-import { upsertSignIn } from './DbUserSignInStore';
+import { signInColumns, upsertSignIn } from './DbUserSignInStore';
 import type { DbUserInfoRow } from './tables';
 import { LITERAL_LIMIT } from './literalLimit';
 import { runNamed } from './namedStatement';
 
 export const USER_INFO_TABLE = 'user_info';
+/** SQLite only: a view whose INSTEAD OF trigger saves claims and sign-in in one statement. */
+const SIGN_IN_SAVES_VIEW = 'oidc_user_sign_in_saves';
 
 /**
  * A sign-in whose claims equal the saved ones leaves the row alone unless
@@ -39,8 +41,8 @@ export class DbUserInfoStore {
    * sign-in. One statement either way, and one that writes nothing when the
    * claims are the ones already saved (and were saved within the hour), as
    * at most sign-ins: no new row version, no lock held. `signIn`, the
-   * sign-in that issued the claims (issue 14), is recorded too: on
-   * PostgreSQL in the same statement, elsewhere in a second one.
+   * sign-in that issued the claims (issue 14), is recorded too: in the same
+   * statement on PostgreSQL and SQLite, in a second one on MySQL.
    */
   async saveUserInfo(claims: SavedUserClaims, signIn?: SignInRecord): Promise<void> {
     const now = this.#clock();
@@ -83,6 +85,17 @@ export class DbUserInfoStore {
       await runNamed(this.#db, 'save_user_info_and_sign_in', () =>
         upsertSignIn(this.#db, signIn).with('info', saveInfo()),
       );
+      return;
+    }
+    if (signIn && this.#db.client.dialect === 'sqlite3') {
+      // One statement on SQLite too: the view's trigger writes both tables
+      // (migration 20261220120000).
+      await this.#db(SIGN_IN_SAVES_VIEW).insert({
+        ...row,
+        user_info_updated_at: row.updated_at,
+        user_info_fresh_after: fresh,
+        ...signInColumns(signIn),
+      });
       return;
     }
     await runNamed(this.#db, 'save_user_info', saveInfo);

@@ -46,6 +46,16 @@ export class DbUserSignInStore implements UserSignInStore {
   }
 }
 
+/** A sign-in record as its row. */
+export function signInColumns(record: SignInRecord): DbUserSignInRow {
+  return {
+    user_entity_ref: record.userEntityRef,
+    provider_id: record.providerId,
+    ...toAuthenticationColumns(record),
+    updated_at: new Date(),
+  };
+}
+
 /**
  * The upsert that records a sign-in. Last writer wins: it records the latest
  * sign-in, nothing that must happen once. A builder, so the user's claims
@@ -53,12 +63,7 @@ export class DbUserSignInStore implements UserSignInStore {
  */
 export function upsertSignIn(db: Knex, record: SignInRecord) {
   return db<DbUserSignInRow>(USER_SIGN_INS_TABLE)
-    .insert({
-      user_entity_ref: record.userEntityRef,
-      provider_id: record.providerId,
-      ...toAuthenticationColumns(record),
-      updated_at: new Date(),
-    })
+    .insert(signInColumns(record))
     .onConflict('user_entity_ref')
     .merge(['provider_id', 'auth_time', 'acr', 'amr', 'updated_at']);
 }
