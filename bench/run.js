@@ -170,30 +170,42 @@ async function compareOn(database) {
     }
     const ctx = {};
     for (const target of RUN_TARGETS) ctx[target] = await prepare(hosts[target]);
+    const selected = name => !ONLY.length || ONLY.some(prefix => name.startsWith(prefix));
     for (const [name, scenario] of Object.entries(SCENARIOS)) {
-      if (ONLY.length && !ONLY.some(prefix => name.startsWith(prefix))) continue;
-      const targets = RUN_TARGETS.filter(t => !scenario.targets || scenario.targets.includes(t));
+      // A scenario measured `alongside` another runs in that one's rounds.
+      if (scenario.alongside || !selected(name)) continue;
+      const group = [
+        [name, scenario],
+        ...Object.entries(SCENARIOS).filter(([other, s]) => s.alongside === name && selected(other)),
+      ];
+      // Each (scenario, target) pair is one contender in the rotation, so
+      // scenarios compared with each other see the same drift too.
+      const contenders = group.flatMap(([n, s]) =>
+        RUN_TARGETS.filter(t => !s.targets || s.targets.includes(t)).map(t => ({ name: n, scenario: s, target: t, runs: [] })),
+      );
       const rounds = P99_SCENARIOS.includes(name) ? P99_ROUNDS : ROUNDS;
-      const runs = Object.fromEntries(targets.map(t => [t, []]));
-      const short = name.split(/[ ,]/)[0];
       // A short run of the scenario itself first, so JIT and caches count against no target.
-      for (const t of targets) await scenario.run({ ...ctx[t], scenario: 'warm-up', seconds: WARM_UP_SECONDS });
+      for (const c of contenders) await c.scenario.run({ ...ctx[c.target], scenario: 'warm-up', seconds: WARM_UP_SECONDS });
       for (let round = 0; round < rounds; round++) {
         // Rotate who goes first, and reverse every other round.
-        const rotated = [...targets.slice(round % targets.length), ...targets.slice(0, round % targets.length)];
-        const order = round % 2 === 0 ? rotated : rotated.reverse();
-        for (const t of order) {
-          runs[t].push(await scenario.run({ ...ctx[t], scenario: short }));
-          console.log(`  run ${round + 1} ${t.padEnd(14)} ${fmt(runs[t].at(-1))}`);
+        const shift = round % contenders.length;
+        const rotated = [...contenders.slice(shift), ...contenders.slice(0, shift)];
+        for (const c of round % 2 === 0 ? rotated : rotated.reverse()) {
+          c.runs.push(await c.scenario.run({ ...ctx[c.target], scenario: c.name.split(/[ ,]/)[0] }));
+          const label = group.length > 1 ? `${c.target} ${c.name.split(',')[1]?.trim() ?? ''}`.trim() : c.target;
+          console.log(`  run ${round + 1} ${label.padEnd(14)} ${fmt(c.runs.at(-1))}`);
         }
       }
-      results[name] = { perUnit: scenario.perUnit, ...Object.fromEntries(targets.map(t => [t, summarize(runs[t])])) };
-      console.log(name);
-      for (const t of targets) console.log(`  ${t.padEnd(14)} ${fmt(results[name][t])}`);
-      for (const other of ['upstream', 'baseline']) {
-        if (!results[name][other] || !results[name].ours) continue;
-        const ratio = results[name].ours.rps / results[name][other].rps;
-        console.log(`  ours / ${other}: ${ratio.toFixed(2)}× req/s`);
+      for (const [n, s] of group) {
+        const own = contenders.filter(c => c.name === n);
+        results[n] = { perUnit: s.perUnit, ...Object.fromEntries(own.map(c => [c.target, summarize(c.runs)])) };
+        console.log(n);
+        for (const c of own) console.log(`  ${c.target.padEnd(14)} ${fmt(results[n][c.target])}`);
+        for (const other of ['upstream', 'baseline']) {
+          if (!results[n][other] || !results[n].ours) continue;
+          const ratio = results[n].ours.rps / results[n][other].rps;
+          console.log(`  ours / ${other}: ${ratio.toFixed(2)}× req/s`);
+        }
       }
     }
   } finally {

@@ -288,6 +288,8 @@ const SCENARIOS = {
   'token exchange': { run: tokenExchange(ctx => ctx.authorizePath) },
   'token exchange, audience-bound (RFC 9068)': {
     targets: ['ours', 'baseline'],
+    // Compared with the plain exchange, so measured in its rounds.
+    alongside: 'token exchange',
     run: tokenExchange(ctx => ctx.resourceAuthorizePath, { resource: RESOURCE }),
   },
   'full flow (authorize → approve → token)': {
