@@ -3,12 +3,16 @@ import type { SignInRecord } from '../oauth/authenticationContext';
 import type { SavedUserClaims } from '../oauth/stores';
 import { signInColumns, upsertSignIn } from './DbUserSignInStore';
 import type { DbUserInfoRow } from './tables';
-import { LITERAL_LIMIT } from './literalLimit';
-import { runNamed } from './namedStatement';
+import { readFirst, runNamed, type NamedStatement } from './namedStatement';
 
 export const USER_INFO_TABLE = 'user_info';
 /** SQLite only: a view whose INSTEAD OF trigger saves claims and sign-in in one statement. */
 const SIGN_IN_SAVES_VIEW = 'oidc_user_sign_in_saves';
+/** The userinfo endpoint's one read. */
+const GET_USER_INFO: NamedStatement = {
+  name: 'get_user_info',
+  sql: `select user_info from ${USER_INFO_TABLE} where user_entity_ref = ? limit 1`,
+};
 
 /**
  * A sign-in whose claims equal the saved ones leaves the row alone unless
@@ -103,12 +107,7 @@ export class DbUserInfoStore {
   }
 
   async getUserInfo(userEntityRef: string): Promise<{ claims: SavedUserClaims } | undefined> {
-    const row = await runNamed<Pick<DbUserInfoRow, 'user_info'> | undefined>(this.#db, 'get_user_info', () =>
-      this.#db<DbUserInfoRow>(USER_INFO_TABLE)
-        .where({ user_entity_ref: userEntityRef })
-        .first('user_info')
-        .limit(1, LITERAL_LIMIT),
-    );
+    const row = await readFirst<Pick<DbUserInfoRow, 'user_info'>>(this.#db, GET_USER_INFO, [userEntityRef]);
     if (!row) return undefined;
     return parseUserInfo(row.user_info);
   }

@@ -1,6 +1,6 @@
 import knexFactory, { type Knex } from 'knex';
 import { createTestDatabases } from '../testUtils/databases';
-import { runNamed, runStatement, type NamedStatement } from './namedStatement';
+import { readFirst, runNamed, runStatement, type NamedStatement } from './namedStatement';
 
 jest.setTimeout(60_000);
 const databases = createTestDatabases();
@@ -86,6 +86,12 @@ describe.each(databases.eachSupportedId())('runStatement on %s', databaseId => {
     await runStatement(knex, insert, [1, 'one']);
     await runStatement(knex, insert, [2, 'two']);
     expect(await labels()).toEqual(['one', 'two']);
+  });
+
+  it('reads the first row on every database, or nothing', async () => {
+    await runStatement(knex, insert, [8, 'eight']);
+    expect(await readFirst(knex, read, [8])).toEqual({ label: 'eight' });
+    expect(await readFirst(knex, read, [9])).toBeUndefined();
   });
 
   it('is seen by knex like any query (statement counts, query logs)', async () => {
