@@ -74,7 +74,8 @@ describe.each(databases.eachSupportedId())('issue 15: statements per request on 
     const user = { user_entity_ref: 'user:development/guest' };
     const before = await knex('user_info').where(user).first();
     const signedInBefore = await knex('oidc_user_sign_ins').where(user).first();
-    await new Promise(resolve => setTimeout(resolve, 10));
+    // MySQL keeps whole seconds.
+    await new Promise(resolve => setTimeout(resolve, onMysql ? 1100 : 10));
     const sql = await statementsOf(knex, () => backend.signInAsGuest());
     // The guest provider authenticates at every call, so its sign-in time
     // moves (issue 14's auth_time); the saved claims are left as they are.
@@ -97,6 +98,9 @@ describe.each(databases.eachSupportedId())('issue 15: statements per request on 
   });
 
   it('stores an authorization request with one statement', async () => {
+    // The client's pending sessions are counted at most once a second (the
+    // cap's count, PendingPerClient); this request counts, the next does not.
+    await authorize().expect(302);
     expect(await statementsOf(knex, () => authorize().expect(302))).toHaveLength(1);
   });
 
