@@ -46,12 +46,12 @@ const nativeSql = new WeakMap<NamedStatement, string>();
 
 /**
  * Runs a {@link NamedStatement}, like {@link runNamed}, but on PostgreSQL
- * straight on a pooled connection through knex's client (issue 15): no query
- * builder is compiled and no runner is made per call (a one-row insert: ~95
- * µs of client CPU through the builder, ~65 µs this way). Queries still pass knex's pool, its
- * `query` events and its error messages, and inside a transaction its
- * connection. Gives the driver's result (`{ rows }` on PostgreSQL); other
- * databases run the text with `db.raw`.
+ * straight on a pooled connection through knex's client (issue 15): no
+ * query builder is compiled and no runner is made per call (a one-row
+ * insert: ~95 µs of client CPU through the builder, ~65 µs this way). It
+ * still goes through knex's pool, `query` events and error messages, and
+ * inside a transaction runs on its connection. Gives the driver's result
+ * (`{ rows }` on PostgreSQL); other databases run the text with `db.raw`.
  */
 export async function runStatement(db: Knex, statement: NamedStatement, bindings: readonly Knex.Value[]): Promise<unknown> {
   if (db.client.dialect !== 'postgresql' || unnamedOnly.has(db)) return db.raw(statement.sql, bindings);
