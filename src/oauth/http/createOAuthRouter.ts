@@ -47,10 +47,11 @@ export function createOAuthRouter(ctx: OAuthContext): express.Router {
   router.use('/v1/register', rateLimit(limits, 'registration'));
   router.use('/v1/token', rateLimit(limits, 'token'));
   router.use('/v1/device_authorization', rateLimit(limits, 'deviceAuthorization'));
-  // Endpoint routers are added here, one per endpoints/*.ts file.
-  router.use(createRegisterEndpoint(ctx));
+  // Endpoint routers are added here, one per endpoints/*.ts file; Express
+  // walks them in order, so the busiest come first (issue 15).
   router.use(createAuthorizeEndpoint(ctx));
   router.use(createTokenEndpoint(ctx));
+  router.use(createRegisterEndpoint(ctx));
   router.use(createRevokeEndpoint(ctx));
   router.use(createUserInfoEndpoint(ctx));
   // RFC 7662 serves resource servers, so it exists when there are some.
