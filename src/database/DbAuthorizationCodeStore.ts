@@ -21,7 +21,7 @@ import {
 import { USER_SIGN_INS_TABLE } from './DbUserSignInStore';
 import { parseDbDate } from './parseDbDate';
 import { LITERAL_LIMIT } from './literalLimit';
-import { runNamed, runStatement, type NamedStatement } from './namedStatement';
+import { readFirst, runNamed, type NamedStatement } from './namedStatement';
 
 /** `oidc_authorization_codes`: `code` holds the SHA-256 of the code, never the code. */
 export interface DbAuthorizationCodeRow {
@@ -168,15 +168,14 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
    * as they were before the statement, which is what the request asked.
    */
   async #createApprovedInOneStatement(approval: Approval): Promise<ApprovedSession | undefined> {
-    const { rows } = (await runStatement(this.#db, APPROVE_WITH_CODE, [
+    const row = await readFirst<DbAuthorizationSessionRow & DecisionRow>(this.#db, APPROVE_WITH_CODE, [
       approval.userEntityRef,
       approval.sessionId,
       approval.now,
       approval.userEntityRef,
       approval.codeHash,
       approval.expiresAt,
-    ])) as { rows: (DbAuthorizationSessionRow & DecisionRow)[] };
-    const row = rows[0];
+    ]);
     if (!row) return undefined;
     const requirements = toRequirements(row);
     const signIn = fromAuthenticationColumns(row);
@@ -256,10 +255,12 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
    * had used it, which is a replay.
    */
   async #redeemInOneStatement(codeHash: string, now: Date): Promise<RedeemResult> {
-    const { rows } = (await runStatement(this.#db, REDEEM_CODE, [codeHash, now, now, codeHash])) as {
-      rows: (DbAuthorizationSessionRow & RedeemColumns)[];
-    };
-    const row = rows[0];
+    const row = await readFirst<DbAuthorizationSessionRow & RedeemColumns>(this.#db, REDEEM_CODE, [
+      codeHash,
+      now,
+      now,
+      codeHash,
+    ]);
     if (!row) return { kind: 'unknown' };
     return toRedeemResult(row, row.code_redeemed, row.code_spent);
   }

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { AuthorizationSession, AuthorizationSessionStore } from '../oauth/stores';
 import { parseDbDate } from './parseDbDate';
 import { LITERAL_LIMIT } from './literalLimit';
-import { runNamed, runStatement, type NamedStatement } from './namedStatement';
+import { readFirst, runStatement, type NamedStatement } from './namedStatement';
 
 /** `oauth_authorization_sessions`: one row per authorization request (upstream's table). */
 export interface DbAuthorizationSessionRow {
@@ -34,6 +34,18 @@ const INSERT_SESSION: NamedStatement = {
           (id, client_id, user_entity_ref, redirect_uri, scope, state, response_type,
            code_challenge, code_challenge_method, nonce, status, expires_at)
         values (?, ?, null, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
+};
+
+/** PostgreSQL's decision (see `decide`): compare-and-set, and the session read back with its resource. */
+const DECIDE_SESSION: NamedStatement = {
+  name: 'decide_session',
+  sql: `with s as (
+          update ${SESSIONS_TABLE} set status = ?, user_entity_ref = ?
+          where id = ? and status = 'pending' and expires_at > ?
+          returning *
+        )
+        select s.*, r.resource from s
+        left join ${SESSION_RESOURCES_TABLE} r on r.session_id = s.id`,
 };
 
 /** Joins a session query (aliased `s`) with its resource, if any. */
@@ -101,17 +113,13 @@ export class DbAuthorizationSessionStore implements AuthorizationSessionStore {
     id: string,
     decision: { status: 'approved' | 'rejected'; userEntityRef: string; now: Date },
   ): Promise<AuthorizationSession | undefined> {
-    const { rows } = await runNamed<{ rows: DbAuthorizationSessionRow[] }>(this.#db, 'decide_session', () => this.#db.raw(
-      `with s as (
-         update ${SESSIONS_TABLE} set status = ?, user_entity_ref = ?
-         where id = ? and status = 'pending' and expires_at > ?
-         returning *
-       )
-       select s.*, r.resource from s
-       left join ${SESSION_RESOURCES_TABLE} r on r.session_id = s.id`,
-      [decision.status, decision.userEntityRef, id, decision.now],
-    ));
-    return rows[0] ? toSession(rows[0]) : undefined;
+    const row = await readFirst<DbAuthorizationSessionRow>(this.#db, DECIDE_SESSION, [
+      decision.status,
+      decision.userEntityRef,
+      id,
+      decision.now,
+    ]);
+    return row ? toSession(row) : undefined;
   }
 
   async countPending(clientId: string, now: Date, atMost: number): Promise<number> {

@@ -95,10 +95,10 @@ export class DbUserInfoStore {
       // One statement on SQLite too: the view's trigger writes both tables
       // (migration 20261220120000).
       await this.#db(SIGN_IN_SAVES_VIEW).insert({
-        ...row,
+        ...signInColumns(signIn),
+        user_info: row.user_info,
         user_info_updated_at: row.updated_at,
         user_info_fresh_after: fresh,
-        ...signInColumns(signIn),
       });
       return;
     }
