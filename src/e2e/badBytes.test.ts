@@ -100,6 +100,19 @@ const OAUTH_CASES: OAuthCase[] = [
     error: 'invalid_request',
     description: `query parameter 'state' contains ${NUL}`,
   },
+  // Just outside the escapes of printable ASCII that skip the closer look (issue 15).
+  {
+    name: 'authorize, %1F in state beside escapes of printable ASCII',
+    send: s => request(s).get(`/api/auth/v1/authorize?${AUTHORIZE}&state=a%20b%1F`),
+    error: 'invalid_request',
+    description: `query parameter 'state' contains ${US}`,
+  },
+  {
+    name: 'authorize, %7F in state beside escapes of printable ASCII',
+    send: s => request(s).get(`/api/auth/v1/authorize?${AUTHORIZE}&state=a%7Eb%7F`),
+    error: 'invalid_request',
+    description: `query parameter 'state' contains ${DEL}`,
+  },
   {
     name: 'authorize, overlong UTF-8 (%C0%80) in state',
     send: s => request(s).get(`/api/auth/v1/authorize?client_id=${APP.clientId}&state=%C0%80`),
