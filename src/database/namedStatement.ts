@@ -76,19 +76,23 @@ export async function runStatement(db: Knex, statement: NamedStatement, bindings
 }
 
 /**
- * The first row a reading {@link NamedStatement} gives, whatever the
- * database: `{ rows }` from PostgreSQL, `[rows, fields]` from MySQL, rows
- * from SQLite.
+ * The rows a reading {@link NamedStatement} gives, whatever the database:
+ * `{ rows }` from PostgreSQL, `[rows, fields]` from MySQL, rows from SQLite.
  */
+export async function readRows<Row>(db: Knex, statement: NamedStatement, bindings: readonly Knex.Value[]): Promise<Row[]> {
+  const result = await runStatement(db, statement, bindings);
+  if (db.client.dialect === 'postgresql') return (result as { rows: Row[] }).rows;
+  if (db.client.dialect === 'mysql' || db.client.dialect === 'mysql2') return (result as [Row[]])[0];
+  return result as Row[];
+}
+
+/** The first row of {@link readRows}. */
 export async function readFirst<Row>(
   db: Knex,
   statement: NamedStatement,
   bindings: readonly Knex.Value[],
 ): Promise<Row | undefined> {
-  const result = await runStatement(db, statement, bindings);
-  if (db.client.dialect === 'postgresql') return (result as { rows: Row[] }).rows[0];
-  if (db.client.dialect === 'mysql' || db.client.dialect === 'mysql2') return (result as [Row[]])[0][0];
-  return (result as Row[])[0];
+  return (await readRows<Row>(db, statement, bindings))[0];
 }
 
 function prefixed(name: string): string {
