@@ -6,11 +6,12 @@
  * in its own process, over loopback, with autocannon, first on SQLite in
  * memory and then on PostgreSQL. Each scenario runs in rotating rounds
  * (ours, 0.31, 0.30; 0.31, 0.30, ours; …) so drift on a shared machine hits
- * every target alike, and each host counts the SQL statements it sends during
- * the measured runs. Then token-exchange latency of this plugin with 10^3
+ * every target alike; a ratio of two targets is the median of the rounds'
+ * ratios, each from two runs minutes closer together than different rounds.
+ * Each host counts the SQL statements it sends during the measured runs. Then token-exchange latency of this plugin with 10^3
  * and 10^6 stored rows on PostgreSQL. Writes bench/RESULTS.md. Environment:
  *   BENCH_SECONDS (default 3)  seconds per measured run
- *   BENCH_ROUNDS  (default 3)  rounds per scenario and target (sign-in: twice as many)
+ *   BENCH_ROUNDS  (default 5)  rounds per scenario and target (sign-in: twice as many)
  *   BENCH_PG      (default postgresql://postgres:postgres@127.0.0.1:5433); "" skips PostgreSQL
  *   BENCH_ROWS    (default 1000000) rows for the large-table measurement
  *   BENCH_DATABASES (default sqlite,pg) the databases of the comparison
@@ -24,10 +25,10 @@
  */
 const knexFactory = require('knex');
 const { PG, TARGETS, machineCpuTicks, startHost } = require('./hosts');
-const { fmt, machine, summarize, writeResults } = require('./report');
+const { fmt, machine, speedRatio, summarize, writeResults } = require('./report');
 const { CONNECTIONS, REDIRECT_URI, SCENARIOS, SECONDS, prepare } = require('./scenarios');
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 /**
  * Rounds of the sign-in scenario and runs per row count in the PostgreSQL
  * part: their goals compare p99s, which one disturbed run moves far more than
@@ -203,7 +204,7 @@ async function compareOn(database) {
         for (const c of own) console.log(`  ${c.target.padEnd(14)} ${fmt(results[n][c.target])}`);
         for (const other of ['upstream', 'baseline']) {
           if (!results[n][other] || !results[n].ours) continue;
-          const ratio = results[n].ours.rps / results[n][other].rps;
+          const ratio = speedRatio(results[n].ours, results[n][other]);
           console.log(`  ours / ${other}: ${ratio.toFixed(2)}× req/s`);
         }
       }
