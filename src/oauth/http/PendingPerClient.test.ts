@@ -64,4 +64,38 @@ describe('PendingPerClient', () => {
     await pending.admit('app');
     expect(db.calls).toHaveLength(2);
   });
+
+  it('has requests arriving during a count wait for it, and together take no more than the places it left', async () => {
+    const db = store({ app: 7 });
+    const pending = new PendingPerClient({ maxPerClient: 10, clock, sessions: db.sessions });
+    const answers = await Promise.all(Array.from({ length: 5 }, () => pending.admit('app')));
+    expect(answers).toEqual([true, true, true, false, false]);
+    expect(db.calls).toHaveLength(1);
+
+    // Far below the cap, a burst at the end of the second costs one count too.
+    db.stored.app = 0;
+    now += 1000;
+    expect(await Promise.all(Array.from({ length: 10 }, () => pending.admit('app')))).toEqual(Array(10).fill(true));
+    expect(db.calls).toHaveLength(2);
+  });
+
+  it('gives every waiter the count’s failure, and counts afresh for the next request', async () => {
+    const db = store({ app: 0 });
+    let fail = true;
+    const pending = new PendingPerClient({
+      maxPerClient: 10,
+      clock,
+      sessions: {
+        async countPending(clientId: string, at: Date, atMost: number) {
+          if (fail) throw new Error('database down');
+          return db.sessions.countPending(clientId, at, atMost);
+        },
+      },
+    });
+    const answers = await Promise.allSettled([pending.admit('app'), pending.admit('app')]);
+    expect(answers.map(a => a.status)).toEqual(['rejected', 'rejected']);
+    fail = false;
+    expect(await pending.admit('app')).toBe(true);
+    expect(db.calls).toHaveLength(1);
+  });
 });

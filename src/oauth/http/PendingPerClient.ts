@@ -31,6 +31,8 @@ export class PendingPerClient {
   readonly #sessions: Pick<AuthorizationSessionStore, 'countPending'>;
   /** client id → pending sessions when counted, plus those added here since; and when counted. */
   readonly #known = new Map<string, { pending: number; countedAtMs: number }>();
+  /** client id → the count under way. */
+  readonly #counting = new Map<string, Promise<{ pending: number; countedAtMs: number }>>();
 
   constructor(options: {
     maxPerClient: number;
@@ -59,12 +61,31 @@ export class PendingPerClient {
       known.pending++;
       return true;
     }
-    // Only whether the cap is reached matters, so the count stops there.
-    const pending = await this.#sessions.countPending(clientId, new Date(now), this.#max);
-    if (this.#known.size >= SWEEP_AT_KEYS) this.#sweep(now);
-    const room = pending < this.#max;
-    this.#known.set(clientId, { pending: room ? pending + 1 : pending, countedAtMs: now });
-    return room;
+    // Requests arriving while the client's sessions are being counted wait
+    // for that count rather than each sending its own.
+    let counting = this.#counting.get(clientId);
+    if (!counting) {
+      counting = this.#count(clientId, now);
+      this.#counting.set(clientId, counting);
+    }
+    const counted = await counting;
+    // Each waiter takes one of the places the count left, in turn.
+    if (counted.pending >= this.#max) return false;
+    counted.pending++;
+    return true;
+  }
+
+  async #count(clientId: string, now: number): Promise<{ pending: number; countedAtMs: number }> {
+    try {
+      // Only whether the cap is reached matters, so the count stops there.
+      const pending = await this.#sessions.countPending(clientId, new Date(now), this.#max);
+      if (this.#known.size >= SWEEP_AT_KEYS) this.#sweep(now);
+      const counted = { pending, countedAtMs: now };
+      this.#known.set(clientId, counted);
+      return counted;
+    } finally {
+      this.#counting.delete(clientId);
+    }
   }
 
   /** Number of clients tracked (for tests). */
