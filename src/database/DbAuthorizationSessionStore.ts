@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { AuthorizationSession, AuthorizationSessionStore } from '../oauth/stores';
 import { parseDbDate } from './parseDbDate';
 import { LITERAL_LIMIT } from './literalLimit';
+import { coalesceWrites } from './coalesceWrites';
 import { readFirst, runStatement, type NamedStatement } from './namedStatement';
 
 /** `oauth_authorization_sessions`: one row per authorization request (upstream's table). */
@@ -36,6 +37,45 @@ const INSERT_SESSION: NamedStatement = {
         values (?, ?, null, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
 };
 
+/**
+ * PostgreSQL: any number of new sessions in one statement, one array per
+ * column (the columns' order of {@link INSERT_SESSION}'s values), so the text
+ * and its prepared statement are the same for every batch size.
+ */
+const INSERT_SESSIONS: NamedStatement = {
+  name: 'insert_sessions',
+  sql: `insert into ${SESSIONS_TABLE}
+          (id, client_id, user_entity_ref, redirect_uri, scope, state, response_type,
+           code_challenge, code_challenge_method, nonce, status, expires_at)
+        select id, client_id, null, redirect_uri, scope, state, response_type,
+               code_challenge, code_challenge_method, nonce, 'pending', expires_at
+        from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
+                    ?::text[], ?::text[], ?::text[], ?::timestamptz[])
+          as t(id, client_id, redirect_uri, scope, state, response_type,
+               code_challenge, code_challenge_method, nonce, expires_at)`,
+};
+
+/** Sessions written together at most (PostgreSQL). */
+const MAX_SESSIONS_PER_INSERT = 64;
+
+type NewSession = Omit<AuthorizationSession, 'status' | 'userEntityRef'>;
+
+/** A new session's values, in the order of {@link INSERT_SESSION}'s placeholders. */
+function insertValues(session: NewSession): Knex.Value[] {
+  return [
+    session.id,
+    session.clientId,
+    session.redirectUri,
+    session.scopes.join(' '),
+    session.state ?? null,
+    session.responseType,
+    session.codeChallenge ?? null,
+    session.codeChallengeMethod ?? null,
+    session.nonce ?? null,
+    session.expiresAt,
+  ];
+}
+
 /** PostgreSQL's decision (see `decide`): compare-and-set, and the session read back with its resource. */
 const DECIDE_SESSION: NamedStatement = {
   name: 'decide_session',
@@ -56,6 +96,8 @@ export function withSessionResource<T extends Knex.QueryBuilder>(query: T): T {
 /** Authorization sessions in the plugin database. */
 export class DbAuthorizationSessionStore implements AuthorizationSessionStore {
   readonly #db: Knex;
+  /** Writes a new session's row; on PostgreSQL, together with those asked for meanwhile. */
+  readonly #insert: (session: NewSession) => Promise<void>;
 
   static create(options: { knex: Knex }): DbAuthorizationSessionStore {
     return new DbAuthorizationSessionStore(options.knex);
@@ -63,21 +105,26 @@ export class DbAuthorizationSessionStore implements AuthorizationSessionStore {
 
   private constructor(db: Knex) {
     this.#db = db;
+    this.#insert =
+      db.client.dialect === 'postgresql'
+        ? coalesceWrites(async sessions => {
+            const rows = sessions.map(insertValues);
+            // One array per column, for unnest().
+            const columns = rows[0].map((_, column) => rows.map(row => row[column]));
+            await runStatement(db, INSERT_SESSIONS, columns as Knex.Value[]);
+          }, MAX_SESSIONS_PER_INSERT)
+        : async session => {
+            await runStatement(db, INSERT_SESSION, insertValues(session));
+          };
   }
 
-  async create(session: Omit<AuthorizationSession, 'status' | 'userEntityRef'>): Promise<void> {
-    await runStatement(this.#db, INSERT_SESSION, [
-      session.id,
-      session.clientId,
-      session.redirectUri,
-      session.scopes.join(' '),
-      session.state ?? null,
-      session.responseType,
-      session.codeChallenge ?? null,
-      session.codeChallengeMethod ?? null,
-      session.nonce ?? null,
-      session.expiresAt,
-    ]);
+  /**
+   * Stores an undecided session; resolves once it is written. The
+   * authorization endpoint's one statement, which on PostgreSQL concurrent
+   * requests share (see {@link coalesceWrites}).
+   */
+  async create(session: NewSession): Promise<void> {
+    await this.#insert(session);
     if (session.resource) {
       await this.#db(SESSION_RESOURCES_TABLE).insert({ session_id: session.id, resource: session.resource });
     }
