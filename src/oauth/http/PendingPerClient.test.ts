@@ -86,7 +86,8 @@ describe('PendingPerClient', () => {
       maxPerClient: 10,
       clock,
       sessions: {
-        async countPending(clientId: string, at: Date, atMost: number) {
+        countPending(clientId: string, at: Date, atMost: number) {
+          // Thrown before any promise, as a store that is not async might.
           if (fail) throw new Error('database down');
           return db.sessions.countPending(clientId, at, atMost);
         },

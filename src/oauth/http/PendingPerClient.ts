@@ -63,29 +63,29 @@ export class PendingPerClient {
     }
     // Requests arriving while the client's sessions are being counted wait
     // for that count rather than each sending its own.
-    let counting = this.#counting.get(clientId);
-    if (!counting) {
-      counting = this.#count(clientId, now);
-      this.#counting.set(clientId, counting);
-    }
-    const counted = await counting;
+    const counted = await (this.#counting.get(clientId) ?? this.#startCount(clientId, now));
     // Each waiter takes one of the places the count left, in turn.
     if (counted.pending >= this.#max) return false;
     counted.pending++;
     return true;
   }
 
+  #startCount(clientId: string, now: number): Promise<{ pending: number; countedAtMs: number }> {
+    // `finally` runs its callback later, so the entry is always set first.
+    const counting = this.#count(clientId, now).finally(() => {
+      if (this.#counting.get(clientId) === counting) this.#counting.delete(clientId);
+    });
+    this.#counting.set(clientId, counting);
+    return counting;
+  }
+
   async #count(clientId: string, now: number): Promise<{ pending: number; countedAtMs: number }> {
-    try {
-      // Only whether the cap is reached matters, so the count stops there.
-      const pending = await this.#sessions.countPending(clientId, new Date(now), this.#max);
-      if (this.#known.size >= SWEEP_AT_KEYS) this.#sweep(now);
-      const counted = { pending, countedAtMs: now };
-      this.#known.set(clientId, counted);
-      return counted;
-    } finally {
-      this.#counting.delete(clientId);
-    }
+    // Only whether the cap is reached matters, so the count stops there.
+    const pending = await this.#sessions.countPending(clientId, new Date(now), this.#max);
+    if (this.#known.size >= SWEEP_AT_KEYS) this.#sweep(now);
+    const counted = { pending, countedAtMs: now };
+    this.#known.set(clientId, counted);
+    return counted;
   }
 
   /** Number of clients tracked (for tests). */
