@@ -6,7 +6,6 @@ import {
   SESSION_RESOURCES_TABLE,
   SESSIONS_TABLE,
   toSession,
-  withSessionResource,
   type DbAuthorizationSessionRow,
 } from './DbAuthorizationSessionStore';
 import { USER_INFO_TABLE, parseUserInfo } from './DbUserInfoStore';
@@ -21,7 +20,7 @@ import {
 import { USER_SIGN_INS_TABLE } from './DbUserSignInStore';
 import { parseDbDate } from './parseDbDate';
 import { LITERAL_LIMIT } from './literalLimit';
-import { readFirst, runNamed, type NamedStatement } from './namedStatement';
+import { readFirst, runChanging, runNamed, type NamedStatement } from './namedStatement';
 
 /** `oidc_authorization_codes`: `code` holds the SHA-256 of the code, never the code. */
 export interface DbAuthorizationCodeRow {
@@ -75,6 +74,20 @@ const APPROVE_WITH_CODE: NamedStatement = {
         left join u on true`,
 };
 
+/**
+ * A redemption's read: the code by its hash, its session, and what the token
+ * needs (the resource, the approving user's saved claims, the approval's
+ * authentication). The FK makes the inner join safe: a code without its
+ * session reads as unknown.
+ */
+const FROM_CODE_WITH_GRANT = `from ${CODES_TABLE} c
+        join ${SESSIONS_TABLE} s on s.id = c.session_id
+        left join ${SESSION_RESOURCES_TABLE} r on r.session_id = s.id
+        left join ${USER_INFO_TABLE} u on u.user_entity_ref = s.user_entity_ref
+        left join ${SESSION_AUTHENTICATION_TABLE} a on a.session_id = s.id
+        where c.code = ?
+        limit 1`;
+
 /** PostgreSQL's redemption (see `redeem`): spend the code and read what the token needs. */
 const REDEEM_CODE: NamedStatement = {
   name: 'redeem_code',
@@ -88,13 +101,23 @@ const REDEEM_CODE: NamedStatement = {
                u.user_info as saved_user_info,
                a.auth_time as approved_auth_time, a.acr as approved_acr, a.amr as approved_amr,
                exists (select 1 from redeemed) as code_redeemed
-        from ${CODES_TABLE} c
-        join ${SESSIONS_TABLE} s on s.id = c.session_id
-        left join ${SESSION_RESOURCES_TABLE} r on r.session_id = s.id
-        left join ${USER_INFO_TABLE} u on u.user_entity_ref = s.user_entity_ref
-        left join ${SESSION_AUTHENTICATION_TABLE} a on a.session_id = s.id
-        where c.code = ?
-        limit 1`,
+        ${FROM_CODE_WITH_GRANT}`,
+};
+
+/**
+ * Other databases' redemption (see `redeem`), in two statements: spend the
+ * code if it is unused and unexpired, then read it with what the token needs.
+ */
+const SPEND_CODE: NamedStatement = {
+  name: 'spend_code',
+  sql: `update ${CODES_TABLE} set used = true where code = ? and used = false and expires_at > ?`,
+};
+const READ_CODE: NamedStatement = {
+  name: 'read_code',
+  sql: `select s.*, r.resource, c.expires_at as code_expires_at, c.used as code_used,
+               u.user_info as saved_user_info,
+               a.auth_time as approved_auth_time, a.acr as approved_acr, a.amr as approved_amr
+        ${FROM_CODE_WITH_GRANT}`,
 };
 
 /** Authorization codes in the plugin database. */
@@ -212,34 +235,9 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
     if (this.#db.client.dialect === 'postgresql') return this.#redeemInOneStatement(codeHash, now);
     // One conditional UPDATE decides the race (RFC 6749 §4.1.2: use once);
     // no RETURNING, so it behaves alike on SQLite and MySQL.
-    const changed = await this.#db<DbAuthorizationCodeRow>(CODES_TABLE)
-      .where({ code: codeHash, used: false })
-      .andWhere('expires_at', '>', now)
-      .update({ used: true });
-    // One read for the code, its session and the approving user's saved claims
-    // (the token needs them). The FK makes the inner join safe: a code without
-    // its session reads as unknown.
-    const row = await withSessionResource(
-      this.#db<DbAuthorizationSessionRow & CodeColumns>(`${CODES_TABLE} as c`).join(
-        `${SESSIONS_TABLE} as s`,
-        's.id',
-        'c.session_id',
-      ),
-    )
-      .leftJoin(`${USER_INFO_TABLE} as u`, 'u.user_entity_ref', 's.user_entity_ref')
-      .leftJoin(`${SESSION_AUTHENTICATION_TABLE} as a`, 'a.session_id', 's.id')
-      .where('c.code', codeHash)
-      .first(
-        's.*',
-        'r.resource',
-        'c.expires_at as code_expires_at',
-        'c.used as code_used',
-        'u.user_info as saved_user_info',
-        'a.auth_time as approved_auth_time',
-        'a.acr as approved_acr',
-        'a.amr as approved_amr',
-      )
-      .limit(1, LITERAL_LIMIT);
+    const changed = await runChanging(this.#db, SPEND_CODE, [codeHash, now]);
+    // One read for the code, its session and the approving user's saved claims.
+    const row = await readFirst<DbAuthorizationSessionRow & CodeColumns>(this.#db, READ_CODE, [codeHash]);
     if (!row) return { kind: 'unknown' };
     // The read came after the update, so a code someone else spent reads as used.
     return toRedeemResult(row, changed === 1, Boolean(row.code_used));

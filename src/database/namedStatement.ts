@@ -45,31 +45,80 @@ export interface NamedStatement {
 const nativeSql = new WeakMap<NamedStatement, string>();
 
 /**
- * Runs a {@link NamedStatement}, like {@link runNamed}, but on PostgreSQL
- * straight on a pooled connection through knex's client (issue 15): no
- * query builder is compiled and no runner is made per call (a one-row
- * insert: ~95 µs of client CPU through the builder, ~65 µs this way). It
- * still goes through knex's pool, `query` events and error messages, and
- * inside a transaction runs on its connection. Gives the driver's result
- * (`{ rows }` on PostgreSQL); other databases run the text with `db.raw`.
+ * Runs a {@link NamedStatement} straight on a pooled connection through
+ * knex's client (issue 15): no query builder is compiled and no runner is
+ * made per call (a one-row insert on PostgreSQL: ~95 µs of client CPU
+ * through the builder, ~65 µs this way). On PostgreSQL it runs named, like
+ * {@link runNamed}; on SQLite unnamed, where the connection keeps the
+ * prepared statement anyway (see cacheSqliteStatements). It still goes
+ * through knex's pool, `query` events and error messages, and inside a
+ * transaction runs on its connection. Gives the driver's result: `{ rows }`
+ * on PostgreSQL; the rows of a read, or `{ changes }` of a write, on
+ * SQLite. MySQL runs the text with `db.raw` (`[rows, fields]`).
  */
 export async function runStatement(db: Knex, statement: NamedStatement, bindings: readonly Knex.Value[]): Promise<unknown> {
-  if (db.client.dialect !== 'postgresql' || unnamedOnly.has(db)) return db.raw(statement.sql, bindings);
+  return (await execute(db, statement, bindings)).response;
+}
+
+/** The number of rows a changing {@link NamedStatement} (UPDATE, DELETE) changed, whatever the database. */
+export async function runChanging(db: Knex, statement: NamedStatement, bindings: readonly Knex.Value[]): Promise<number> {
+  const { response, context } = await execute(db, statement, bindings, 'update');
+  switch (db.client.dialect) {
+    case 'postgresql':
+      return (response as { rowCount: number }).rowCount;
+    case 'sqlite3':
+      return (context as { changes: number }).changes;
+    default:
+      return (response as [{ affectedRows: number }])[0].affectedRows;
+  }
+}
+
+interface Executed {
+  response: unknown;
+  /** SQLite: `{ changes }` of a statement run as a change. */
+  context?: unknown;
+}
+
+async function execute(
+  db: Knex,
+  statement: NamedStatement,
+  bindings: readonly Knex.Value[],
+  method?: 'update',
+): Promise<Executed> {
+  const dialect = db.client.dialect;
+  // knex's SQLite drivers run a query of method `update` for its change count.
+  if (dialect === 'sqlite3') return onConnection(db, { sql: statement.sql, bindings, method, options: {} });
+  if (dialect !== 'postgresql') return { response: await db.raw(statement.sql, bindings) };
   let sql = nativeSql.get(statement);
   if (sql === undefined) {
     sql = db.client.positionBindings(statement.sql) as string;
     nativeSql.set(statement, sql);
   }
-  const client = db.client as Knex.Client & {
-    query(connection: unknown, query: { sql: string; bindings: readonly Knex.Value[]; options: object }): Promise<{ response: unknown }>;
-  };
-  const connection = await client.acquireConnection();
+  if (unnamedOnly.has(db)) return onConnection(db, { sql, bindings, options: {} });
   try {
-    return (await client.query(connection, { sql, bindings, options: { name: prefixed(statement.name) } })).response;
+    return await onConnection(db, { sql, bindings, options: { name: prefixed(statement.name) } });
   } catch (error) {
+    // Nothing ran: the server did not know the statement.
     if (!isLostStatement(error)) throw error;
     unnamedOnly.add(db);
-    return (await client.query(connection, { sql, bindings, options: {} })).response;
+    return onConnection(db, { sql, bindings, options: {} });
+  }
+}
+
+interface QueryObject {
+  /** In the dialect's own placeholders. */
+  sql: string;
+  bindings: readonly Knex.Value[];
+  method?: string;
+  options: object;
+}
+
+/** Runs a query on a connection of `db`'s pool (or its transaction's) through knex's client. */
+async function onConnection(db: Knex, query: QueryObject): Promise<Executed> {
+  const client = db.client as Knex.Client & { query(connection: unknown, query: QueryObject): Promise<Executed> };
+  const connection = await client.acquireConnection();
+  try {
+    return await client.query(connection, query);
   } finally {
     await client.releaseConnection(connection);
   }
