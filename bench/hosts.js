@@ -54,7 +54,8 @@ async function startHost(target, database, extraEnv = {}) {
   const dbEnv = database === 'pg' ? { BENCH_DATABASE: PG, BENCH_DB_PREFIX: prefix } : {};
   const child = spawn(
     process.execPath,
-    ['--require', require.resolve('@backstage/cli-node/config/nodeTransform.cjs'), path.join(__dirname, 'host.ts')],
+    // --expose-gc: the host collects its heap before each measured run (see `start` in host.ts).
+    ['--expose-gc', '--require', require.resolve('@backstage/cli-node/config/nodeTransform.cjs'), path.join(__dirname, 'host.ts')],
     {
       env: {
         ...process.env,

@@ -23,6 +23,11 @@
  *   BENCH_PROFILE   a folder: each host records a V8 CPU profile of every measured
  *                 run (not the set-up) to <folder>/<n>-<db>-<target>-<scenario>.cpuprofile
  */
+// Each measured run starts with the load generator's heap collected (see cannon() in scenarios.js).
+if (!global.gc) {
+  require('node:v8').setFlagsFromString('--expose-gc');
+  global.gc = require('node:vm').runInNewContext('gc');
+}
 const knexFactory = require('knex');
 const { PG, TARGETS, machineCpuTicks, startHost } = require('./hosts');
 const { fmt, machine, speedRatio, summarize, writeResults } = require('./report');

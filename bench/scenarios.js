@@ -155,6 +155,11 @@ let profiles = 0;
  * for scenarios that count units.
  */
 async function cannon(ctx, options, tally) {
+  // The load generator's own heap too (run.js exposes gc): minting a pool
+  // of codes leaves garbage in proportion to the pool, which is sized by
+  // the target's own rate, so its collection would slow the faster target's
+  // run most (both processes share the machine's two cores).
+  global.gc?.();
   const profileName = `${String(++profiles).padStart(3, '0')}-${ctx.database}-${ctx.target}-${ctx.scenario ?? 'other'}.cpuprofile`;
   await ctx.host.measureStart(path.join(PROFILE, profileName));
   const cpuBefore = ctx.host.cpuSeconds();
