@@ -25,13 +25,27 @@ const LOST_STATEMENT_CODES = new Set(['26000', '42P05']);
  * run `build` as it is.
  */
 export async function runNamed<T>(db: Knex, name: string, build: () => Knex.QueryBuilder | Knex.Raw): Promise<T> {
-  if (db.client.dialect !== 'postgresql' || unnamedOnly.has(db)) return (await build()) as T;
+  if (db.client.dialect !== 'postgresql') return (await build()) as T;
+  return namedUnlessLost(
+    db,
+    async () => (await build().options({ name: prefixed(name) })) as T,
+    async () => (await build()) as T,
+  );
+}
+
+/**
+ * PostgreSQL: runs `named`, unless this database's statements went unnamed
+ * or the server does not know the statement (then nothing ran), in which
+ * case `unnamed` runs and the database stays unnamed from then on.
+ */
+async function namedUnlessLost<T>(db: Knex, named: () => Promise<T>, unnamed: () => Promise<T>): Promise<T> {
+  if (unnamedOnly.has(db)) return unnamed();
   try {
-    return (await build().options({ name: prefixed(name) })) as T;
+    return await named();
   } catch (error) {
     if (!isLostStatement(error)) throw error;
     unnamedOnly.add(db);
-    return (await build()) as T;
+    return unnamed();
   }
 }
 
@@ -89,20 +103,21 @@ async function execute(
   // knex's SQLite drivers run a query of method `update` for its change count.
   if (dialect === 'sqlite3') return onConnection(db, { sql: statement.sql, bindings, method, options: {} });
   if (dialect !== 'postgresql') return { response: await db.raw(statement.sql, bindings) };
+  const sql = postgresText(db, statement);
+  return namedUnlessLost(
+    db,
+    () => onConnection(db, { sql, bindings, options: { name: prefixed(statement.name) } }),
+    () => onConnection(db, { sql, bindings, options: {} }),
+  );
+}
+
+function postgresText(db: Knex, statement: NamedStatement): string {
   let sql = nativeSql.get(statement);
   if (sql === undefined) {
     sql = db.client.positionBindings(statement.sql) as string;
     nativeSql.set(statement, sql);
   }
-  if (unnamedOnly.has(db)) return onConnection(db, { sql, bindings, options: {} });
-  try {
-    return await onConnection(db, { sql, bindings, options: { name: prefixed(statement.name) } });
-  } catch (error) {
-    // Nothing ran: the server did not know the statement.
-    if (!isLostStatement(error)) throw error;
-    unnamedOnly.add(db);
-    return onConnection(db, { sql, bindings, options: {} });
-  }
+  return sql;
 }
 
 interface QueryObject {
