@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { UserCodeKey } from '../oauth/crypto/hmacUserCode';
 import type {
@@ -7,6 +6,7 @@ import type {
   DeviceCodeStore,
 } from '../oauth/DeviceCodeStore';
 import type { Clock } from '../oauth/model';
+import { DbSecretKeyRing } from './DbSecretKeyRing';
 import { parseDbDate } from './parseDbDate';
 import { LITERAL_LIMIT } from './literalLimit';
 
@@ -30,62 +30,25 @@ export interface DbDeviceCodeRow {
   decided_at: Date | string | number | null;
 }
 
-/** `oidc_device_code_keys`: the HMAC keys for user codes. */
-export interface DbDeviceCodeKeyRow {
-  key_version: string;
-  secret: string;
-  created_at: Date | string | number;
-}
-
 const CODES = 'oidc_device_codes';
-const KEYS = 'oidc_device_code_keys';
-
-/**
- * The key version new instances agree on. The first instance to start
- * inserts a random key under it; the others read that row, so all instances
- * hash user codes alike without any configured secret. Rotating means
- * inserting a newer version: it hashes new codes, older ones still resolve.
- */
-const INITIAL_KEY_VERSION = 'v1';
-/** Keys are re-read this often, so a rotation reaches every instance. */
-const KEY_CACHE_MS = 60_000;
 
 /** Device authorization requests in the plugin database. */
 export class DbDeviceCodeStore implements DeviceCodeStore {
   readonly #db: Knex;
-  readonly #clock: Clock;
-  #keys?: { loadedAt: number; keys: UserCodeKey[] };
+  readonly #keys: DbSecretKeyRing;
 
-  static create(options: { knex: Knex; clock?: Clock }): DbDeviceCodeStore {
-    return new DbDeviceCodeStore(options.knex, options.clock ?? (() => new Date()));
+  /** `keys`: the deployment's shared keys, when the caller already holds them. */
+  static create(options: { knex: Knex; clock?: Clock; keys?: DbSecretKeyRing }): DbDeviceCodeStore {
+    return new DbDeviceCodeStore(options.knex, options.keys ?? DbSecretKeyRing.create(options));
   }
 
-  private constructor(db: Knex, clock: Clock) {
+  private constructor(db: Knex, keys: DbSecretKeyRing) {
     this.#db = db;
-    this.#clock = clock;
+    this.#keys = keys;
   }
 
   async userCodeKeys(): Promise<UserCodeKey[]> {
-    const now = this.#clock().getTime();
-    if (this.#keys && now - this.#keys.loadedAt < KEY_CACHE_MS) return this.#keys.keys;
-    let rows = await this.#readKeys();
-    if (rows.length === 0) {
-      await this.#db<DbDeviceCodeKeyRow>(KEYS)
-        .insert({
-          key_version: INITIAL_KEY_VERSION,
-          secret: randomBytes(32).toString('base64url'),
-          created_at: new Date(now),
-        })
-        .onConflict('key_version')
-        .ignore();
-      rows = await this.#readKeys();
-    }
-    const keys = rows.map(row => ({
-      version: row.key_version,
-      secret: Buffer.from(row.secret, 'base64url'),
-    }));
-    this.#keys = { loadedAt: now, keys };
-    return keys;
+    return this.#keys.secretKeys();
   }
 
   async create(
@@ -184,14 +147,6 @@ export class DbDeviceCodeStore implements DeviceCodeStore {
   /** Internals for tests: the raw rows, to check what is (not) stored. */
   forTest() {
     return { rows: () => this.#db<DbDeviceCodeRow>(CODES).select() };
-  }
-
-  async #readKeys(): Promise<DbDeviceCodeKeyRow[]> {
-    const rows = await this.#db<DbDeviceCodeKeyRow>(KEYS).select();
-    // Newest first: it hashes new codes.
-    return rows.sort(
-      (a, b) => parseDbDate(b.created_at).getTime() - parseDbDate(a.created_at).getTime(),
-    );
   }
 
   #toRow(record: Omit<DeviceCodeRecord, 'lastPolledAt' | 'decidedAt' | 'userEntityRef'>): DbDeviceCodeRow {

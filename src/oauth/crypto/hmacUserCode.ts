@@ -1,11 +1,11 @@
 import { createHmac } from 'node:crypto';
+import type { SecretKey } from './secretKeys';
 
-/** A versioned secret key for hashing user codes. */
-export interface UserCodeKey {
-  /** Stored next to each hash, so keys can be rotated without losing pending codes. */
-  version: string;
-  secret: Buffer;
-}
+/**
+ * A versioned secret key for hashing user codes; its version is stored next
+ * to each hash, so keys can be rotated without losing pending codes.
+ */
+export type UserCodeKey = SecretKey;
 
 /**
  * Keyed HMAC-SHA-256 of a normalized user code, base64url. A plain hash of
