@@ -231,14 +231,12 @@ export interface Config {
       consentSessionLifetime?: HumanDuration | string;
 
       /**
-       * Consent requests that may wait for a decision at once. Beyond them
-       * `/v1/authorize` answers 429, so anonymous requests cannot grow the
-       * sessions table without bound.
+       * No longer used, and ignored: a consent request is stored only once
+       * the user decides it, so there is no pending request to cap.
+       * @deprecated Remove it from your config.
        */
       maxPendingConsentSessions?: {
-        /** Per client, across all instances; default 1000. */
         perClient?: number;
-        /** Per client address, counted by each instance; default 50. */
         perAddress?: number;
       };
 

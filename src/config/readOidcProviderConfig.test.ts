@@ -88,17 +88,6 @@ describe('readOidcProviderConfig', () => {
     expect(cimd.isRedirectUriAllowed('https://evil.example/cb')).toBe(false);
   });
 
-  it('reads the caps on pending consent sessions', () => {
-    expect(read({}).maxPendingConsentSessions).toEqual({ perClient: 1000, perAddress: 50 });
-    expect(read({ oidcProvider: { maxPendingConsentSessions: { perAddress: 5 } } }).maxPendingConsentSessions).toEqual({
-      perClient: 1000,
-      perAddress: 5,
-    });
-    expect(() => read({ oidcProvider: { maxPendingConsentSessions: { perClient: 0 } } })).toThrow(
-      'auth.oidcProvider.maxPendingConsentSessions.perClient: must be a whole number, at least 1',
-    );
-  });
-
   it('reads static clients with refresh enabled', () => {
     const config = read({
       experimentalRefreshToken: { enabled: true },

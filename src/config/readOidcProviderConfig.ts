@@ -64,13 +64,6 @@ export const DEFAULT_RATE_LIMITS: Readonly<Record<RateLimitedEndpoint, RateLimit
   verification: { requests: 5, windowSeconds: 300 },
 };
 
-/**
- * Undecided consent sessions allowed at once (SPEC §2: bounded growth under
- * anonymous traffic): per client, counted in the database; per client
- * address, counted in memory per instance.
- */
-export const DEFAULT_MAX_PENDING_CONSENT_SESSIONS = { perClient: 1000, perAddress: 50 };
-
 /** Everything the OIDC provider reads from app-config, validated once at startup. */
 export interface OidcProviderConfig {
   /** `auth.experimentalDynamicClientRegistration` (RFC 7591). */
@@ -109,8 +102,6 @@ export interface OidcProviderConfig {
   clients: StaticClientConfig[];
   authorizationCodeLifetimeSeconds: number;
   consentSessionLifetimeSeconds: number;
-  /** `auth.oidcProvider.maxPendingConsentSessions`. */
-  maxPendingConsentSessions: { perClient: number; perAddress: number };
   /** `auth.oidcProvider.deviceAuthorization` (RFC 8628). */
   deviceAuthorization: {
     enabled: boolean;
@@ -178,32 +169,11 @@ export function readOidcProviderConfig(config: Config): OidcProviderConfig {
       minSeconds: MIN_CONSENT_SESSION_LIFETIME_SECONDS,
       maxSeconds: MAX_CONSENT_SESSION_LIFETIME_SECONDS,
     }),
-    maxPendingConsentSessions: readMaxPendingConsentSessions(config),
     deviceAuthorization,
     consentPage: readConsentPage(config),
     acrValuesSupported: readAcrValuesSupported(config),
     rateLimits: readRateLimits(config),
   };
-}
-
-function readMaxPendingConsentSessions(
-  config: Config,
-): OidcProviderConfig['maxPendingConsentSessions'] {
-  const key = `${OP}.maxPendingConsentSessions`;
-  const defaults = DEFAULT_MAX_PENDING_CONSENT_SESSIONS;
-  return {
-    perClient: readCount(config, `${key}.perClient`, defaults.perClient),
-    perAddress: readCount(config, `${key}.perAddress`, defaults.perAddress),
-  };
-}
-
-/** A whole number of at least 1. */
-function readCount(config: Config, key: string, fallback: number): number {
-  const value = readWith(key, () => config.getOptionalNumber(key)) ?? fallback;
-  if (!Number.isInteger(value) || value < 1) {
-    throw new InputError(`${key}: must be a whole number, at least 1`);
-  }
-  return value;
 }
 
 function readBoolean(config: Config, key: string, fallback: boolean): boolean {

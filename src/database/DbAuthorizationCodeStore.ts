@@ -1,26 +1,27 @@
 import type { Knex } from 'knex';
+import type { Approval, AuthorizationCodeStore, RedeemResult } from '../oauth/stores';
 import type { UserAuthentication } from '../oauth/authenticationContext';
-import type { Approval, ApprovedSession, AuthorizationCodeStore, RedeemResult } from '../oauth/stores';
 import {
-  DbAuthorizationSessionStore,
+  DECIDED_COLUMNS,
+  DECIDED_VALUES,
   SESSION_RESOURCES_TABLE,
   SESSIONS_TABLE,
+  decidedValues,
+  insertDecidedSession,
   toSession,
   type DbAuthorizationSessionRow,
 } from './DbAuthorizationSessionStore';
 import { USER_INFO_TABLE, parseUserInfo } from './DbUserInfoStore';
 import { type DbAuthenticationColumns, fromAuthenticationColumns } from './authenticationColumns';
 import {
-  type DecisionRow,
-  DbSessionAuthenticationStore,
   SESSION_AUTHENTICATION_TABLE,
-  toRequirements,
-  upsertApproval,
-} from './DbSessionAuthenticationStore';
-import { USER_SIGN_INS_TABLE } from './DbUserSignInStore';
+  requirementColumns,
+  sessionAuthenticationRow,
+} from './sessionAuthentication';
+import { DbUserSignInStore, USER_SIGN_INS_TABLE } from './DbUserSignInStore';
 import { parseDbDate } from './parseDbDate';
 import { LITERAL_LIMIT } from './literalLimit';
-import { readFirst, runChanging, runNamed, type NamedStatement } from './namedStatement';
+import { readFirst, runChanging, type NamedStatement } from './namedStatement';
 
 /** `oidc_authorization_codes`: `code` holds the SHA-256 of the code, never the code. */
 export interface DbAuthorizationCodeRow {
@@ -46,32 +47,32 @@ interface CodeColumns {
 }
 
 /**
- * PostgreSQL's approval (see `createApproved`): decide, insert the code and the
- * approving authentication, read the session back with its requirements.
+ * PostgreSQL's approval (see `createApproved`): record the decided request
+ * unless it was decided before, and with it its resource, what it asked of
+ * the sign-in and the approving authentication (the user's last sign-in),
+ * and its code; read that sign-in back for the caller to judge.
  */
-const APPROVE_WITH_CODE: NamedStatement = {
-  name: 'approve_with_code',
+const APPROVE_REQUEST: NamedStatement = {
+  name: 'approve_request',
   sql: `with s as (
-          update ${SESSIONS_TABLE} set status = 'approved', user_entity_ref = ?
-          where id = ? and status = 'pending' and expires_at > ?
-          returning *
+          insert into ${SESSIONS_TABLE} ${DECIDED_COLUMNS} values ${DECIDED_VALUES}
+          on conflict (id) do nothing
+          returning id
         ), u as (
           select auth_time, acr, amr from ${USER_SIGN_INS_TABLE} where user_entity_ref = ?
+        ), r as (
+          insert into ${SESSION_RESOURCES_TABLE} (session_id, resource)
+          select s.id, ?::text from s where ?::text is not null
+        ), a as (
+          insert into ${SESSION_AUTHENTICATION_TABLE}
+            (session_id, requested_at, max_age, prompt_login, acr_values, auth_time, acr, amr)
+          select s.id, ?::timestamptz, ?::integer, ?::boolean, ?::text, u.auth_time, u.acr, u.amr
+          from s left join u on true
         ), c as (
           insert into ${CODES_TABLE} (code, session_id, expires_at, used)
           select ?, s.id, ?, false from s
-        ), a as (
-          insert into ${SESSION_AUTHENTICATION_TABLE} (session_id, prompt_login, auth_time, acr, amr)
-          select s.id, false, u.auth_time, u.acr, u.amr from s cross join u
-          on conflict (session_id) do update
-            set auth_time = excluded.auth_time, acr = excluded.acr, amr = excluded.amr
         )
-        select s.*, r.resource, q.requested_at, q.max_age, q.prompt_login, q.acr_values,
-               u.auth_time, u.acr, u.amr
-        from s
-        left join ${SESSION_RESOURCES_TABLE} r on r.session_id = s.id
-        left join ${SESSION_AUTHENTICATION_TABLE} q on q.session_id = s.id
-        left join u on true`,
+        select u.auth_time, u.acr, u.amr from s left join u on true`,
 };
 
 /**
@@ -123,9 +124,8 @@ const READ_CODE: NamedStatement = {
 /** Authorization codes in the plugin database. */
 export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
   readonly #db: Knex;
-  /** Where other databases than PostgreSQL decide an approval, step by step. */
-  readonly #sessions: DbAuthorizationSessionStore;
-  readonly #authentication: DbSessionAuthenticationStore;
+  /** Where other databases than PostgreSQL read the approving user's sign-in. */
+  readonly #signIns: DbUserSignInStore;
 
   static create(options: { knex: Knex }): DbAuthorizationCodeStore {
     return new DbAuthorizationCodeStore(options.knex);
@@ -133,76 +133,58 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
 
   private constructor(db: Knex) {
     this.#db = db;
-    this.#sessions = DbAuthorizationSessionStore.create({ knex: db });
-    this.#authentication = DbSessionAuthenticationStore.create({ knex: db });
+    this.#signIns = DbUserSignInStore.create({ knex: db });
   }
 
-  async create(code: {
-    codeHash: string;
-    sessionId: string;
-    expiresAt: Date;
-    approvedBy?: UserAuthentication;
-  }): Promise<void> {
-    const insertCode = (builder: Knex.QueryBuilder) =>
-      builder.into(CODES_TABLE).insert({
-        code: code.codeHash,
-        session_id: code.sessionId,
-        expires_at: code.expiresAt,
-        used: false,
-      });
-    if (!code.approvedBy) {
-      await runNamed(this.#db, 'insert_code', () => insertCode(this.#db.queryBuilder()));
-      return;
+  async createApproved(approval: Approval): Promise<{ signIn?: UserAuthentication } | undefined> {
+    if (this.#db.client.dialect === 'postgresql') return this.#approveInOneStatement(approval);
+    const { request, userEntityRef } = approval;
+    if (!(await insertDecidedSession(this.#db, request, 'approved', userEntityRef))) return undefined;
+    // Only the winner of the decision gets here, so plain inserts are safe.
+    // The code last: nothing can redeem a session whose rows are incomplete.
+    if (request.resource) {
+      await this.#db(SESSION_RESOURCES_TABLE).insert({ session_id: request.id, resource: request.resource });
     }
-    const approvedBy = code.approvedBy;
-    if (this.#db.client.dialect === 'postgresql') {
-      // Both writes in one statement, one round trip (issue 15): a
-      // data-modifying CTE runs whether or not the outer statement reads it.
-      await runNamed(this.#db, 'insert_approved_code', () =>
-        insertCode(
-          this.#db
-            .queryBuilder()
-            .with('approval', upsertApproval(this.#db, code.sessionId, approvedBy)),
-        ),
+    const record = await this.#signIns.get(userEntityRef);
+    const signIn = record && { authTime: record.authTime, acr: record.acr, amr: record.amr };
+    if (signIn || request.requirements) {
+      await this.#db(SESSION_AUTHENTICATION_TABLE).insert(
+        sessionAuthenticationRow(request.id, request.requirements, signIn),
       );
-      return;
     }
-    // The approval first, so a code never exists without it.
-    await upsertApproval(this.#db, code.sessionId, approvedBy);
-    await insertCode(this.#db.queryBuilder());
-  }
-
-  async createApproved(approval: Approval): Promise<ApprovedSession | undefined> {
-    if (this.#db.client.dialect === 'postgresql') return this.#createApprovedInOneStatement(approval);
-    const { sessionId, userEntityRef } = approval;
-    const session = await this.#sessions.decide(sessionId, { status: 'approved', userEntityRef, now: approval.now });
-    if (!session) return undefined;
-    const { requirements, signIn } = await this.#authentication.findForDecision(sessionId, userEntityRef);
-    await this.create({ ...approval, ...(signIn ? { approvedBy: signIn } : {}) });
-    return { session, ...(requirements ? { requirements } : {}), ...(signIn ? { signIn } : {}) };
+    await this.#db(CODES_TABLE).insert({
+      code: approval.codeHash,
+      session_id: request.id,
+      expires_at: approval.codeExpiresAt,
+      used: false,
+    });
+    return signIn ? { signIn } : {};
   }
 
   /**
-   * PostgreSQL: the compare-and-set decision, the code, the approving
-   * authentication (copied from the user's sign-in record) and the read-back
-   * of the session with its requirements, as one statement (issue 15). The
-   * inserts read the updated session from its CTE, so they happen only when
-   * this statement won the decision; the final read sees the requirements
-   * as they were before the statement, which is what the request asked.
+   * PostgreSQL: the decision, the approval's rows and its code as one
+   * statement (issue 15). The inserts read the session from its CTE, so
+   * they happen only when this statement made the decision.
    */
-  async #createApprovedInOneStatement(approval: Approval): Promise<ApprovedSession | undefined> {
-    const row = await readFirst<DbAuthorizationSessionRow & DecisionRow>(this.#db, APPROVE_WITH_CODE, [
-      approval.userEntityRef,
-      approval.sessionId,
-      approval.now,
-      approval.userEntityRef,
+  async #approveInOneStatement(approval: Approval): Promise<{ signIn?: UserAuthentication } | undefined> {
+    const { request, userEntityRef } = approval;
+    const requirements = requirementColumns(request.requirements);
+    const resource = request.resource ?? null;
+    const row = await readFirst<DbAuthenticationColumns>(this.#db, APPROVE_REQUEST, [
+      ...decidedValues(request, 'approved', userEntityRef),
+      userEntityRef,
+      resource,
+      resource,
+      requirements.requested_at,
+      requirements.max_age,
+      requirements.prompt_login,
+      requirements.acr_values,
       approval.codeHash,
-      approval.expiresAt,
+      approval.codeExpiresAt,
     ]);
     if (!row) return undefined;
-    const requirements = toRequirements(row);
     const signIn = fromAuthenticationColumns(row);
-    return { session: toSession(row), ...(requirements ? { requirements } : {}), ...(signIn ? { signIn } : {}) };
+    return signIn ? { signIn } : {};
   }
 
   async withdraw(sessionId: string): Promise<void> {

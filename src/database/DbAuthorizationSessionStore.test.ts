@@ -1,88 +1,76 @@
-import type { Knex } from 'knex';
 import { createTestDatabases } from '../testUtils/databases';
-import type { AuthorizationSession } from '../oauth/stores';
+import { anAuthorizationRequest } from '../testUtils/authorizationRequests';
+import { DbAuthorizationCodeStore } from './DbAuthorizationCodeStore';
 import { DbAuthorizationSessionStore } from './DbAuthorizationSessionStore';
 import { applyDatabaseMigrations } from './migrations';
 
 jest.setTimeout(60_000);
 const databases = createTestDatabases();
 
-// Whole seconds: upstream's column keeps no fraction.
-const expiresAt = new Date('2030-01-02T03:04:05Z');
-const session = (
-  id: string,
-  extra: Partial<AuthorizationSession> = {},
-): Omit<AuthorizationSession, 'status' | 'userEntityRef'> => ({
-  id,
-  clientId: 'cli',
-  redirectUri: 'http://127.0.0.1:8000/cb',
-  scopes: ['openid', 'offline_access'],
-  responseType: 'code',
-  codeChallenge: 'challenge',
-  codeChallengeMethod: 'S256',
-  expiresAt,
-  ...extra,
-});
-
-/** The sessions-table INSERTs `knex` sends while `run` runs. */
-async function insertsDuring(knex: Knex, run: () => Promise<unknown>): Promise<number> {
-  let inserts = 0;
-  const listener = (query: { sql: string }) => {
-    if (/^\s*insert into oauth_authorization_sessions/i.test(query.sql)) inserts++;
-  };
-  knex.on('query', listener);
-  try {
-    await run();
-  } finally {
-    knex.off('query', listener);
-  }
-  return inserts;
-}
-
-describe.each(databases.eachSupportedId())('authorization sessions on %p', databaseId => {
+describe.each(databases.eachSupportedId())('decided authorization requests on %p', databaseId => {
   async function setup() {
     const knex = await databases.init(databaseId);
     await applyDatabaseMigrations(knex);
-    return { knex, store: DbAuthorizationSessionStore.create({ knex }) };
+    return {
+      knex,
+      sessions: DbAuthorizationSessionStore.create({ knex }),
+      codes: DbAuthorizationCodeStore.create({ knex }),
+    };
   }
 
-  it('stores sessions started together exactly as asked, in fewer statements than sessions on PostgreSQL', async () => {
-    const { knex, store } = await setup();
-    // Values an array literal has to quote: commas, quotes, braces, backslashes, NULL, non-ASCII.
+  it('records a rejection exactly as the request asked, once', async () => {
+    const { sessions } = await setup();
+    // Values a driver has to quote: commas, quotes, braces, backslashes, NULL, non-ASCII.
     const awkward = ['a,b', 'say "hi"', '{x}', 'back\\slash', 'NULL', 'ünïcødé ✓', ''];
-    const sessions = awkward.map((state, i) =>
-      session(`s${i}`, { state, nonce: i % 2 ? undefined : `n${i}`, codeChallenge: i === 3 ? undefined : 'challenge' }),
-    );
-    const inserts = await insertsDuring(knex, () => Promise.all(sessions.map(s => store.create(s))));
-    // PostgreSQL writes sessions asked for during a write together.
-    expect(inserts < sessions.length).toBe(databaseId.startsWith('POSTGRES'));
-
-    for (const s of sessions) {
-      expect(await store.get(s.id)).toEqual({
-        id: s.id,
-        clientId: 'cli',
-        redirectUri: s.redirectUri,
+    for (const [i, state] of awkward.entries()) {
+      const request = anAuthorizationRequest({ id: `s${i}`, state, ...(i % 2 ? {} : { nonce: `n${i}` }) });
+      expect(await sessions.isDecided(request.id)).toBe(false);
+      expect(await sessions.reject(request, 'user:default/ann')).toBe(true);
+      expect(await sessions.isDecided(request.id)).toBe(true);
+      expect(await sessions.get(request.id)).toEqual({
+        id: request.id,
+        clientId: 'web-app',
+        redirectUri: request.redirectUri,
         scopes: ['openid', 'offline_access'],
         responseType: 'code',
-        status: 'pending',
-        state: s.state,
-        ...(s.nonce ? { nonce: s.nonce } : {}),
-        ...(s.codeChallenge ? { codeChallenge: 'challenge' } : {}),
+        status: 'rejected',
+        userEntityRef: 'user:default/ann',
+        state,
+        ...(request.nonce ? { nonce: request.nonce } : {}),
+        codeChallenge: request.codeChallenge,
         codeChallengeMethod: 'S256',
-        expiresAt,
+        expiresAt: request.expiresAt,
       });
+      // A second decision changes nothing.
+      expect(await sessions.reject(request, 'user:default/bob')).toBe(false);
+      expect((await sessions.get(request.id))?.userEntityRef).toBe('user:default/ann');
     }
-    expect(await store.countPending('cli', new Date('2029-01-01T00:00:00Z'), 100)).toBe(sessions.length);
   });
 
-  it('fails only the session that cannot be stored when others are stored with it', async () => {
-    const { store } = await setup();
-    // client_id is varchar(255) on PostgreSQL and MySQL; on SQLite a duplicate id fails instead.
-    const ok = ['ok1', 'ok2', 'ok3'].map(id => session(id));
-    const bad = databaseId.startsWith('SQLITE') ? session('ok1') : session('bad', { clientId: 'c'.repeat(300) });
-    const outcomes = await Promise.allSettled([store.create(ok[0]), store.create(ok[1]), store.create(bad), store.create(ok[2])]);
-    expect(outcomes.map(o => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
-    for (const s of ok) expect((await store.get(s.id))?.status).toBe('pending');
-    expect(await store.get('bad')).toBeUndefined();
+  it('lets exactly one of many racing decisions through, bound to its user', async () => {
+    const { sessions, codes } = await setup();
+    const request = anAuthorizationRequest();
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        i % 2
+          ? sessions.reject(request, `user:default/u${i}`)
+          : codes.createApproved({ request, userEntityRef: `user:default/u${i}`, codeHash: `h${i}`, codeExpiresAt: request.expiresAt }),
+      ),
+    );
+    const winners = outcomes.map((o, i) => (o ? i : -1)).filter(i => i >= 0);
+    expect(winners).toHaveLength(1);
+    const session = await sessions.get(request.id);
+    expect(session).toMatchObject({
+      userEntityRef: `user:default/u${winners[0]}`,
+      status: winners[0] % 2 ? 'rejected' : 'approved',
+    });
+  });
+
+  it('refuses a decision that cannot be stored, and stores nothing of it', async () => {
+    const { sessions } = await setup();
+    // user_entity_ref is varchar(255) on PostgreSQL and MySQL; SQLite keeps any length, so it is not asked.
+    if (databaseId.startsWith('SQLITE')) return;
+    await expect(sessions.reject(anAuthorizationRequest(), `user:default/${'x'.repeat(300)}`)).rejects.toThrow();
+    expect(await sessions.isDecided('session-1')).toBe(false);
   });
 });

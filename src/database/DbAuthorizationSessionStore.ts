@@ -1,11 +1,15 @@
 import type { Knex } from 'knex';
+import type { AuthorizationRequest } from '../oauth/authorizationRequests';
 import type { AuthorizationSession, AuthorizationSessionStore } from '../oauth/stores';
 import { parseDbDate } from './parseDbDate';
 import { LITERAL_LIMIT } from './literalLimit';
-import { coalesceWrites } from './coalesceWrites';
-import { readFirst, runStatement, type NamedStatement } from './namedStatement';
+import { readFirst, runChanging, runStatement, type NamedStatement } from './namedStatement';
 
-/** `oauth_authorization_sessions`: one row per authorization request (upstream's table). */
+/**
+ * `oauth_authorization_sessions`: one row per decided authorization request
+ * (upstream's table). Requests waiting for a decision have no row: they
+ * live in their handles (issue 25 item 1).
+ */
 export interface DbAuthorizationSessionRow {
   id: string;
   client_id: string;
@@ -28,76 +32,84 @@ export const SESSIONS_TABLE = 'oauth_authorization_sessions';
 /** The resource a session asked for, beside upstream's table (RFC 8707). */
 export const SESSION_RESOURCES_TABLE = 'oidc_authorization_resources';
 
-/** A new, undecided session: the authorization endpoint's one statement. */
-const INSERT_SESSION: NamedStatement = {
-  name: 'insert_session',
-  sql: `insert into ${SESSIONS_TABLE}
-          (id, client_id, user_entity_ref, redirect_uri, scope, state, response_type,
-           code_challenge, code_challenge_method, nonce, status, expires_at)
-        values (?, ?, null, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
-};
+/** The columns a decided request's row is written with, and their placeholders. */
+export const DECIDED_COLUMNS = `(id, client_id, user_entity_ref, redirect_uri, scope, state, response_type,
+           code_challenge, code_challenge_method, nonce, status, expires_at)`;
+/** `response_type=code` is the only one there is. */
+export const DECIDED_VALUES = `(?, ?, ?, ?, ?, ?, 'code', ?, ?, ?, ?, ?)`;
 
 /**
- * PostgreSQL: any number of new sessions in one statement, one array per
- * column (the columns' order of {@link INSERT_SESSION}'s values), so the text
- * and its prepared statement are the same for every batch size.
+ * A decision, written once: the row's primary key makes a second decision
+ * on the same request change nothing (PostgreSQL and SQLite).
  */
-const INSERT_SESSIONS: NamedStatement = {
-  name: 'insert_sessions',
-  sql: `insert into ${SESSIONS_TABLE}
-          (id, client_id, user_entity_ref, redirect_uri, scope, state, response_type,
-           code_challenge, code_challenge_method, nonce, status, expires_at)
-        select id, client_id, null, redirect_uri, scope, state, response_type,
-               code_challenge, code_challenge_method, nonce, 'pending', expires_at
-        from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
-                    ?::text[], ?::text[], ?::text[], ?::timestamptz[])
-          as t(id, client_id, redirect_uri, scope, state, response_type,
-               code_challenge, code_challenge_method, nonce, expires_at)`,
+const INSERT_DECIDED: NamedStatement = {
+  name: 'insert_decided_session',
+  sql: `insert into ${SESSIONS_TABLE} ${DECIDED_COLUMNS} values ${DECIDED_VALUES} on conflict (id) do nothing`,
+};
+/** MySQL has no `on conflict`; a duplicate key is the lost decision there. */
+const INSERT_DECIDED_MYSQL: NamedStatement = {
+  name: 'insert_decided_session',
+  sql: `insert into ${SESSIONS_TABLE} ${DECIDED_COLUMNS} values ${DECIDED_VALUES}`,
 };
 
-/** Sessions written together at most (PostgreSQL). */
-const MAX_SESSIONS_PER_INSERT = 64;
+const IS_DECIDED: NamedStatement = {
+  name: 'is_session_decided',
+  sql: `select 1 as decided from ${SESSIONS_TABLE} where id = ? limit 1`,
+};
 
-type NewSession = Omit<AuthorizationSession, 'status' | 'userEntityRef'>;
-
-/** A new session's values, in the order of {@link INSERT_SESSION}'s placeholders. */
-function insertValues(session: NewSession): Knex.Value[] {
+/** A decided request's values, in the order of {@link DECIDED_VALUES}' placeholders. */
+export function decidedValues(
+  request: AuthorizationRequest,
+  status: 'approved' | 'rejected',
+  userEntityRef: string,
+): Knex.Value[] {
   return [
-    session.id,
-    session.clientId,
-    session.redirectUri,
-    session.scopes.join(' '),
-    session.state ?? null,
-    session.responseType,
-    session.codeChallenge ?? null,
-    session.codeChallengeMethod ?? null,
-    session.nonce ?? null,
-    session.expiresAt,
+    request.id,
+    request.clientId,
+    userEntityRef,
+    request.redirectUri,
+    request.scopes.join(' '),
+    request.state ?? null,
+    request.codeChallenge,
+    request.codeChallengeMethod,
+    request.nonce ?? null,
+    status,
+    request.expiresAt,
   ];
 }
 
-/** PostgreSQL's decision (see `decide`): compare-and-set, and the session read back with its resource. */
-const DECIDE_SESSION: NamedStatement = {
-  name: 'decide_session',
-  sql: `with s as (
-          update ${SESSIONS_TABLE} set status = ?, user_entity_ref = ?
-          where id = ? and status = 'pending' and expires_at > ?
-          returning *
-        )
-        select s.*, r.resource from s
-        left join ${SESSION_RESOURCES_TABLE} r on r.session_id = s.id`,
-};
+/**
+ * Records a request's one decision; true for exactly one caller, false when
+ * it was decided before (the row exists). Other databases than PostgreSQL
+ * write an approval's other rows after this one.
+ */
+export async function insertDecidedSession(
+  db: Knex,
+  request: AuthorizationRequest,
+  status: 'approved' | 'rejected',
+  userEntityRef: string,
+): Promise<boolean> {
+  const values = decidedValues(request, status, userEntityRef);
+  if (db.client.dialect !== 'mysql' && db.client.dialect !== 'mysql2') {
+    return (await runChanging(db, INSERT_DECIDED, values)) === 1;
+  }
+  try {
+    await runStatement(db, INSERT_DECIDED_MYSQL, values);
+    return true;
+  } catch (error) {
+    if ((error as { code?: unknown })?.code === 'ER_DUP_ENTRY') return false;
+    throw error;
+  }
+}
 
 /** Joins a session query (aliased `s`) with its resource, if any. */
 export function withSessionResource<T extends Knex.QueryBuilder>(query: T): T {
   return query.leftJoin(`${SESSION_RESOURCES_TABLE} as r`, 'r.session_id', 's.id') as T;
 }
 
-/** Authorization sessions in the plugin database. */
+/** Decided authorization requests in the plugin database. */
 export class DbAuthorizationSessionStore implements AuthorizationSessionStore {
   readonly #db: Knex;
-  /** Writes a new session's row; on PostgreSQL, together with those asked for meanwhile. */
-  readonly #insert: (session: NewSession) => Promise<void>;
 
   static create(options: { knex: Knex }): DbAuthorizationSessionStore {
     return new DbAuthorizationSessionStore(options.knex);
@@ -105,29 +117,6 @@ export class DbAuthorizationSessionStore implements AuthorizationSessionStore {
 
   private constructor(db: Knex) {
     this.#db = db;
-    this.#insert =
-      db.client.dialect === 'postgresql'
-        ? coalesceWrites(async sessions => {
-            const rows = sessions.map(insertValues);
-            // One array per column, for unnest().
-            const columns = rows[0].map((_, column) => rows.map(row => row[column]));
-            await runStatement(db, INSERT_SESSIONS, columns as Knex.Value[]);
-          }, MAX_SESSIONS_PER_INSERT)
-        : async session => {
-            await runStatement(db, INSERT_SESSION, insertValues(session));
-          };
-  }
-
-  /**
-   * Stores an undecided session; resolves once it is written. The
-   * authorization endpoint's one statement, which on PostgreSQL concurrent
-   * requests share (see {@link coalesceWrites}).
-   */
-  async create(session: NewSession): Promise<void> {
-    await this.#insert(session);
-    if (session.resource) {
-      await this.#db(SESSION_RESOURCES_TABLE).insert({ session_id: session.id, resource: session.resource });
-    }
   }
 
   async get(id: string): Promise<AuthorizationSession | undefined> {
@@ -138,50 +127,12 @@ export class DbAuthorizationSessionStore implements AuthorizationSessionStore {
     return row ? toSession(row) : undefined;
   }
 
-  async decide(
-    id: string,
-    decision: { status: 'approved' | 'rejected'; userEntityRef: string; now: Date },
-  ): Promise<AuthorizationSession | undefined> {
-    if (this.#db.client.dialect === 'postgresql') return this.#decideInOneStatement(id, decision);
-    // Compare-and-set: of two racing decisions exactly one changes the row.
-    const changed = await this.#db<DbAuthorizationSessionRow>(SESSIONS_TABLE)
-      .where({ id, status: 'pending' })
-      .andWhere('expires_at', '>', decision.now)
-      .update({ status: decision.status, user_entity_ref: decision.userEntityRef });
-    return changed === 1 ? this.get(id) : undefined;
+  async isDecided(id: string): Promise<boolean> {
+    return (await readFirst(this.#db, IS_DECIDED, [id])) !== undefined;
   }
 
-  /**
-   * PostgreSQL: the same compare-and-set, returning the decided session with
-   * its resource in the same statement, one round trip instead of two
-   * (issue 15). No row means someone decided first or it expired.
-   */
-  async #decideInOneStatement(
-    id: string,
-    decision: { status: 'approved' | 'rejected'; userEntityRef: string; now: Date },
-  ): Promise<AuthorizationSession | undefined> {
-    const row = await readFirst<DbAuthorizationSessionRow>(this.#db, DECIDE_SESSION, [
-      decision.status,
-      decision.userEntityRef,
-      id,
-      decision.now,
-    ]);
-    return row ? toSession(row) : undefined;
-  }
-
-  async countPending(clientId: string, now: Date, atMost: number): Promise<number> {
-    // A pending session has no user yet, so the (client_id, user_entity_ref)
-    // index finds exactly the client's undecided sessions; the count stops
-    // at `atMost` rows however many there are.
-    const pending = this.#db<DbAuthorizationSessionRow>(SESSIONS_TABLE)
-      .select(this.#db.raw('1'))
-      .where({ client_id: clientId, status: 'pending' })
-      .whereNull('user_entity_ref')
-      .andWhere('expires_at', '>', now)
-      .limit(atMost, LITERAL_LIMIT)
-      .as('pending');
-    const [row] = await this.#db.from(pending).count({ count: '*' });
-    return Number(row?.count ?? 0);
+  async reject(request: AuthorizationRequest, userEntityRef: string): Promise<boolean> {
+    return insertDecidedSession(this.#db, request, 'rejected', userEntityRef);
   }
 
   async revokeGrant(id: string): Promise<void> {

@@ -1,4 +1,5 @@
 import { TestDatabases } from '@backstage/backend-test-utils';
+import { anAuthorizationRequest } from '../testUtils/authorizationRequests';
 import { applyDatabaseMigrations } from './migrations';
 import { DbAuthorizationCodeStore } from './DbAuthorizationCodeStore';
 import { DbAuthorizationSessionStore } from './DbAuthorizationSessionStore';
@@ -17,19 +18,13 @@ describe('single-row reads', () => {
     const now = new Date();
     const later = new Date(now.getTime() + 600_000);
     const sessions = DbAuthorizationSessionStore.create({ knex });
-    await sessions.create({
-      id: 'session-1',
-      clientId: 'client-1',
-      redirectUri: 'http://127.0.0.1:1234/cb',
-      scopes: ['openid'],
-      codeChallenge: 'c'.repeat(43),
-      codeChallengeMethod: 'S256',
-      responseType: 'code',
-      expiresAt: later,
-    });
-    await sessions.decide('session-1', { status: 'approved', userEntityRef: 'user:default/ann', now });
     const codes = DbAuthorizationCodeStore.create({ knex });
-    await codes.create({ codeHash: 'code-hash-1', sessionId: 'session-1', expiresAt: later });
+    await codes.createApproved({
+      request: anAuthorizationRequest({ clientId: 'client-1', expiresAt: later }),
+      userEntityRef: 'user:default/ann',
+      codeHash: 'code-hash-1',
+      codeExpiresAt: later,
+    });
     const userInfo = DbUserInfoStore.create({ knex });
     await userInfo.saveUserInfo({ sub: 'user:default/ann', ent: ['user:default/ann'] });
     const deviceCodes = DbDeviceCodeStore.create({ knex, clock: () => now });

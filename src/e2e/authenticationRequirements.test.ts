@@ -1,6 +1,7 @@
 import { decodeJwt } from 'jose';
 import type { Knex } from 'knex';
 import request from 'supertest';
+import { requestIdOf } from '../oauth/authorizationRequests';
 import { createTestDatabases } from '../testUtils/databases';
 import { CONFIDENTIAL, PUBLIC, codeFlowConfig } from './fixtures/codeFlowClients';
 import { guestUser } from './fixtures/guestUser';
@@ -109,9 +110,9 @@ describe.each(databases.eachSupportedId())('authentication requirements with the
       state: 'state-123',
       iss: backend.issuer,
     });
-    const [row] = await knex('oauth_authorization_sessions').where({ id: sessionId });
+    const [row] = await knex('oauth_authorization_sessions').where({ id: requestIdOf(sessionId) });
     expect(row.status).toBe('rejected');
-    const codes = await knex('oidc_authorization_codes').where({ session_id: sessionId });
+    const codes = await knex('oidc_authorization_codes').where({ session_id: requestIdOf(sessionId) });
     expect(codes).toEqual([]);
   });
 

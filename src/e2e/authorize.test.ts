@@ -1,5 +1,7 @@
 import request from 'supertest';
+import { requestIdOf } from '../oauth/authorizationRequests';
 import { createTestDatabases } from '../testUtils/databases';
+import { sealRequest } from './fixtures/sealRequest';
 import { PUBLIC } from './fixtures/codeFlowClients';
 import { CodeFlow } from './harness/codeFlow';
 import { useCodeFlowBackend } from './harness/useCodeFlowBackend';
@@ -116,8 +118,8 @@ describe.each(databases.eachSupportedId())('the authorization endpoint and conse
     const won = answers.filter(answer => answer.status === 200);
     expect(won).toHaveLength(1);
     expect(answers.filter(answer => answer.status === 409)).toHaveLength(answers.length - 1);
-    const codes = await suite.knex('oidc_authorization_codes').where({ session_id: sessionId });
-    const row = await suite.knex('oauth_authorization_sessions').where({ id: sessionId }).first();
+    const codes = await suite.knex('oidc_authorization_codes').where({ session_id: requestIdOf(sessionId) });
+    const row = await suite.knex('oauth_authorization_sessions').where({ id: requestIdOf(sessionId) }).first();
     const approvalWon = new URL(won[0].body.redirectUrl).searchParams.has('code');
     expect({ codes: codes.length, status: row.status }).toEqual(
       approvalWon ? { codes: 1, status: 'approved' } : { codes: 0, status: 'rejected' },
@@ -140,23 +142,27 @@ describe.each(databases.eachSupportedId())('the authorization endpoint and conse
     expect(res.body).toEqual({ error: 'invalid_request', error_description: "parameter 'client_id' is repeated" });
   });
 
-  it('lets no one decide an expired consent session', async () => {
-    const { res } = await suite.publicClient.authorize();
-    const sessionId = CodeFlow.sessionIdOf(res.headers.location);
-    await suite.knex('oauth_authorization_sessions').where({ id: sessionId }).update({ expires_at: new Date(Date.now() - 1000) });
-    expect((await request(suite.backend.server).get(`/api/auth/v1/sessions/${sessionId}`)).status).toBe(404);
+  it('lets no one decide an expired consent request', async () => {
+    // Sealed as this deployment seals them, with its key from the database.
+    const handle = await sealRequest(suite.knex, {
+      clientId: PUBLIC.clientId,
+      redirectUri: PUBLIC.redirectUri,
+      expiresAt: new Date(Date.now() - 1000),
+    });
+    expect((await request(suite.backend.server).get(`/api/auth/v1/sessions/${handle}`)).status).toBe(404);
     const { token } = await suite.backend.signInAsGuest();
-    const approve = await request(suite.backend.server).post(`/api/auth/v1/sessions/${sessionId}/approve`).auth(token, { type: 'bearer' }).set('Content-Type', 'application/json');
+    const approve = await request(suite.backend.server).post(`/api/auth/v1/sessions/${handle}/approve`).auth(token, { type: 'bearer' }).set('Content-Type', 'application/json');
     expect(approve.status).toBe(404);
     expect(approve.body.error.name).toBe('NotFoundError');
-    const row = await suite.knex('oauth_authorization_sessions').where({ id: sessionId }).first();
-    expect(row.status).toBe('pending');
-    expect(row.user_entity_ref).toBeNull();
+    expect(await suite.knex('oauth_authorization_sessions').where({ id: requestIdOf(handle) })).toEqual([]);
+    // The same request, not yet expired, is decided as usual.
+    const live = await sealRequest(suite.knex, { clientId: PUBLIC.clientId, redirectUri: PUBLIC.redirectUri });
+    expect((await request(suite.backend.server).get(`/api/auth/v1/sessions/${live}`)).status).toBe(200);
   });
 
   it('binds an approved session to the approving user', async () => {
     const { sessionId } = await suite.publicClient.approvedCode();
-    const row = await suite.knex('oauth_authorization_sessions').where({ id: sessionId }).first();
+    const row = await suite.knex('oauth_authorization_sessions').where({ id: requestIdOf(sessionId) }).first();
     expect(row).toMatchObject({ status: 'approved', user_entity_ref: 'user:development/guest' });
   });
 
@@ -174,6 +180,6 @@ describe.each(databases.eachSupportedId())('the authorization endpoint and conse
       .send(body);
     expect(approve.status).toBe(status);
     expect(approve.body.error).toEqual(expect.objectContaining({ name: expect.any(String), message: expect.any(String) }));
-    expect((await suite.knex('oauth_authorization_sessions').where({ id: sessionId }).first()).status).toBe('pending');
+    expect(await suite.knex('oauth_authorization_sessions').where({ id: requestIdOf(sessionId) })).toEqual([]);
   });
 });

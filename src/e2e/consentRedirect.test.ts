@@ -196,8 +196,10 @@ describe.each(databases.eachSupportedId())('hostile redirect URIs in Chromium on
       // No script ran in the portal's origin, and the page did not move.
       expect(dialogs).toEqual([]);
       expect(page.url()).toBe(url);
-      expect(await page.locator('#status').textContent()).toMatch(/^400 /);
-      expect(shownName).toMatch(/^Backstage CLI \(127\.0\.0\.1:\d+\)$/);
+      // A stored request is no handle: it is neither shown nor decided.
+      expect(await page.locator('#status').textContent()).toMatch(/^404 /);
+      expect(shownName).toContain('NotFoundError');
+      expect((await knex('oauth_authorization_sessions').where({ id: sessionId }).first()).status).toBe('pending');
     },
   );
 });

@@ -1,6 +1,7 @@
 import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import type { Knex } from 'knex';
 import request from 'supertest';
+import { requestIdOf } from '../oauth/authorizationRequests';
 import { createTestDatabases } from '../testUtils/databases';
 import { CONFIDENTIAL, PUBLIC } from './fixtures/codeFlowClients';
 import { CodeFlow } from './harness/codeFlow';
@@ -137,7 +138,7 @@ describe.each(databases.eachSupportedId())('authorization code flow on %s', data
       // Such codes cannot be made through the API; plant one as an older release might have left it.
       const { code, verifier, sessionId } = await suite.publicClient.approvedCode();
       await suite.knex('oauth_authorization_sessions')
-        .where({ id: sessionId })
+        .where({ id: requestIdOf(sessionId) })
         .update({ code_challenge: null, code_challenge_method: null });
       const res = await suite.publicClient.redeem(code, verifier);
       expect(res.status).toBe(400);

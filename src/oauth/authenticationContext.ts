@@ -44,23 +44,3 @@ export interface AuthenticationRequirements {
   /** The sign-in's `acr` must be one of these. */
   acrValues?: string[];
 }
-
-/**
- * Per authorization session (`oidc_authorization_authentication`): the
- * request's requirements, and the authentication that approved it, which
- * the ID token describes.
- */
-export interface SessionAuthenticationStore {
-  saveRequirements(sessionId: string, requirements: AuthenticationRequirements): Promise<void>;
-  /** Undefined when the request had none. */
-  findRequirements(sessionId: string): Promise<AuthenticationRequirements | undefined>;
-  /**
-   * What a decision on the session checks, in one read: the request's
-   * requirements (undefined when it had none) and the deciding user's last
-   * sign-in (undefined when none is recorded).
-   */
-  findForDecision(
-    sessionId: string,
-    userEntityRef: string,
-  ): Promise<{ requirements?: AuthenticationRequirements; signIn?: UserAuthentication }>;
-}

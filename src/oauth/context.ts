@@ -1,11 +1,10 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type express from 'express';
 import type { OidcProviderConfig } from '../config/readOidcProviderConfig';
-import type { SessionAuthenticationStore, UserSignInStore } from './authenticationContext';
+import type { UserSignInStore } from './authenticationContext';
+import type { AuthorizationRequestHandles } from './authorizationRequests';
 import type { ClientStore } from './clients/ClientStore';
 import type { DeviceCodeStore } from './DeviceCodeStore';
-import type { PendingPerAddress } from './http/PendingPerAddress';
-import type { PendingPerClient } from './http/PendingPerClient';
 import type { ClientResolver, Clock, SecurityAuditor } from './model';
 import type {
   AuthorizationCodeStore,
@@ -30,7 +29,9 @@ export interface OAuthContext {
   /** Where dynamically registered clients are stored (RFC 7591). */
   clientStore: ClientStore;
   audit: SecurityAuditor;
-  /** Authorization code flow (SPEC §2 Authorization, Tokens). */
+  /** Authorization code flow (SPEC §2 Authorization, Tokens): requests until decided, in their handles. */
+  authorizationRequests: AuthorizationRequestHandles;
+  /** Decided requests. */
   sessions: AuthorizationSessionStore;
   codes: AuthorizationCodeStore;
   refreshTokens: RefreshTokenStore;
@@ -40,15 +41,10 @@ export interface OAuthContext {
   users: UserDirectory;
   /** Each user's last sign-in through a provider, and what requests asked of it (issue 14). */
   signIns: UserSignInStore;
-  sessionAuthentication: SessionAuthenticationStore;
   /** Device authorization requests (RFC 8628). */
   deviceCodes: DeviceCodeStore;
-  /** Undecided consent sessions per client address (bounded growth). */
-  pendingSessions: PendingPerAddress;
-  /** Undecided consent sessions per client, counted in the database (bounded growth). */
-  pendingPerClient: PendingPerClient;
-  /** Where `/v1/authorize` sends the user to approve (the app's consent page by default). */
-  consentPageUrl(sessionId: string): string;
+  /** Where `/v1/authorize` sends the user to approve a request's handle (the app's consent page by default). */
+  consentPageUrl(handle: string): string;
   /**
    * Verifies the Backstage user token (full or limited) a request carries,
    * through the framework; throws InvalidToken when there is none or it is

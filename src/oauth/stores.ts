@@ -5,42 +5,34 @@
  * Secrets (codes, refresh tokens) cross this boundary only as hashes.
  */
 
-import type { AuthenticationRequirements, UserAuthentication } from './authenticationContext';
+import type { UserAuthentication } from './authenticationContext';
+import type { AuthorizationRequest } from './authorizationRequests';
 
-/** One authorization request waiting for, or past, the user's decision. */
-export interface AuthorizationSession {
-  id: string;
-  clientId: string;
-  redirectUri: string;
-  scopes: string[];
-  /** The resource server outside Backstage the request is for (RFC 8707); none means Backstage. */
-  resource?: string;
-  state?: string;
-  nonce?: string;
+/**
+ * An authorization request past the user's decision, as recorded. (Rows an
+ * older version or upstream stored still read `pending`; they are never decided.)
+ */
+export interface AuthorizationSession
+  extends Omit<AuthorizationRequest, 'requirements' | 'codeChallenge' | 'codeChallengeMethod'> {
+  /** Missing only in rows from before PKCE was required. */
   codeChallenge?: string;
   codeChallengeMethod?: string;
   responseType: string;
   status: 'pending' | 'approved' | 'rejected' | 'expired';
   /** The user who decided; set by the decision. */
   userEntityRef?: string;
-  expiresAt: Date;
 }
 
-/** Sessions in `oauth_authorization_sessions`. */
+/** Decided requests in `oauth_authorization_sessions`. */
 export interface AuthorizationSessionStore {
-  create(session: Omit<AuthorizationSession, 'status' | 'userEntityRef'>): Promise<void>;
   get(id: string): Promise<AuthorizationSession | undefined>;
+  /** Whether the request was decided. */
+  isDecided(id: string): Promise<boolean>;
   /**
-   * Records the one decision a session may get: a conditional update of a
-   * pending, unexpired session. Returns the session as decided; undefined
-   * when someone decided first, it expired, or there is no such session.
+   * Records the request as rejected by the user, if it is its one decision:
+   * true for exactly one of any number of racing decisions.
    */
-  decide(
-    id: string,
-    decision: { status: 'approved' | 'rejected'; userEntityRef: string; now: Date },
-  ): Promise<AuthorizationSession | undefined>;
-  /** How many of the client's sessions still wait for a decision, counting no further than `atMost`. */
-  countPending(clientId: string, now: Date, atMost: number): Promise<number>;
+  reject(request: AuthorizationRequest, userEntityRef: string): Promise<boolean>;
   /**
    * Marks an approved session as no longer granting anything (its code was
    * replayed, RFC 6749 §4.1.2), so a refresh token stored after this moment
@@ -66,23 +58,12 @@ export interface AuthorizationCodeRecord {
   authentication?: UserAuthentication;
 }
 
-/** A user's approval of a session, and the code (its hash) it mints. */
+/** A user's approval of a request, and the code (its hash) it mints. */
 export interface Approval {
-  codeHash: string;
-  sessionId: string;
-  /** When the code expires. */
-  expiresAt: Date;
+  request: AuthorizationRequest;
   userEntityRef: string;
-  now: Date;
-}
-
-/** A session just approved, with what its decision must check (issue 14). */
-export interface ApprovedSession {
-  session: AuthorizationSession;
-  /** What the request asked of the sign-in; undefined when it asked nothing. */
-  requirements?: AuthenticationRequirements;
-  /** The approving user's last sign-in; undefined when none is recorded. */
-  signIn?: UserAuthentication;
+  codeHash: string;
+  codeExpiresAt: Date;
 }
 
 export type RedeemResult =
@@ -95,25 +76,14 @@ export type RedeemResult =
 /** Codes in `oidc_authorization_codes`, keyed by hash. */
 export interface AuthorizationCodeStore {
   /**
-   * Stores a code, and with it the authentication that approved its session
-   * (issue 14), which the code's exchange reads for the ID token.
+   * Records the request as approved by the user, if it is its one decision,
+   * and stores its code, with what the request asked of the sign-in and the
+   * user's last sign-in as the authentication that approved it: on
+   * PostgreSQL one statement (issue 15). Returns that sign-in for the caller
+   * to judge (and {@link AuthorizationCodeStore.withdraw} if it falls
+   * short); undefined when the request was decided before.
    */
-  create(code: {
-    codeHash: string;
-    sessionId: string;
-    expiresAt: Date;
-    approvedBy?: UserAuthentication;
-  }): Promise<void>;
-  /**
-   * Approves a pending, unexpired session for the user and stores its code,
-   * with the user's last sign-in as the authentication that approved it: the
-   * decision, the code and the approval in one step, on PostgreSQL one
-   * statement (issue 15). Returns the session as decided, what its request
-   * asked of the sign-in and that sign-in, for the caller to check (and
-   * {@link AuthorizationCodeStore.withdraw} if they fall short); undefined
-   * when someone decided first, it expired, or there is no such session.
-   */
-  createApproved(approval: Approval): Promise<ApprovedSession | undefined>;
+  createApproved(approval: Approval): Promise<{ signIn?: UserAuthentication } | undefined>;
   /**
    * Takes back an approval made by {@link AuthorizationCodeStore.createApproved}
    * before its code left the server: the session becomes rejected, its code is

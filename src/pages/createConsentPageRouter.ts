@@ -5,10 +5,10 @@ import Router from 'express-promise-router';
 import { describeClient } from '../oauth/clients/describeClient';
 import type { OAuthContext } from '../oauth/context';
 import { clientVouching } from './clientVouching';
+import type { AuthorizationRequest } from '../oauth/authorizationRequests';
 import type { UnmetRequirement } from '../oauth/checks/findUnmetRequirement';
-import { checkSignInForSession, type SignInVerdict } from '../oauth/endpoints/checkSignInForSession';
-import { redirectAfterDecision } from '../oauth/endpoints/consent';
-import type { AuthorizationSession } from '../oauth/stores';
+import { checkSignInForRequest, type SignInVerdict } from '../oauth/endpoints/checkSignInForRequest';
+import { approveRequest, openRequest, rejectRequest } from '../oauth/endpoints/decideRequest';
 import { html, page, type Html } from './html';
 import { renderErrorPage } from './pageErrors';
 import {
@@ -32,9 +32,9 @@ export interface ConsentPageDeps {
   pages: PagesConfig;
 }
 
-/** The URL the built-in consent page has for a session. */
-export function builtinConsentPageUrl(baseUrl: string, sessionId: string): string {
-  return `${baseUrl}/v1/consent/${encodeURIComponent(sessionId)}`;
+/** The URL the built-in consent page has for a request's handle. */
+export function builtinConsentPageUrl(baseUrl: string, handle: string): string {
+  return `${baseUrl}/v1/consent/${encodeURIComponent(handle)}`;
 }
 
 /**
@@ -61,12 +61,10 @@ export function createConsentPageRouter(deps: ConsentPageDeps): express.Router {
   const send = (res: Response, status: number, title: string, body: Html) =>
     res.status(status).type('html').send(page({ title, nonce: res.locals.cspNonce!, body }));
 
-  async function pendingSession(id: string): Promise<AuthorizationSession | undefined> {
-    const session = await ctx.sessions.get(id);
-    if (!session || session.status !== 'pending' || session.expiresAt <= ctx.clock()) {
-      return undefined;
-    }
-    return session;
+  /** The request behind a handle while it waits for its decision. */
+  async function undecidedRequest(handle: string): Promise<AuthorizationRequest | undefined> {
+    const request = await openRequest(ctx, handle);
+    return request && !(await ctx.sessions.isDecided(request.id)) ? request : undefined;
   }
 
   function renderGone(res: Response) {
@@ -85,13 +83,13 @@ export function createConsentPageRouter(deps: ConsentPageDeps): express.Router {
     const id = req.params.id;
     const step = readReauthenticationStep(req.query.reauth);
     const user = await currentUser(req, res, { auth, baseUrl });
-    const session = await pendingSession(id);
+    const pending = await undecidedRequest(id);
     // After signing in, this page may send the user straight on to the client.
-    const formTargets = session ? [redirectSource(session.redirectUri)] : [];
+    const formTargets = pending ? [redirectSource(pending.redirectUri)] : [];
     if (!user) {
       // Signing in through the provider's refresh is the first step of a
       // re-authentication, when the request asks for one.
-      const requirements = step || !session ? undefined : await ctx.sessionAuthentication.findRequirements(id);
+      const requirements = step ? undefined : pending?.requirements;
       const asksLogin = requirements?.promptLogin || requirements?.maxAgeSeconds !== undefined;
       renderSignIn(req, res, {
         baseUrl,
@@ -102,11 +100,11 @@ export function createConsentPageRouter(deps: ConsentPageDeps): express.Router {
       });
       return;
     }
-    if (!session) {
+    if (!pending) {
       renderGone(res);
       return;
     }
-    const verdict = await checkSignInForSession(ctx, id, user.userEntityRef);
+    const verdict = await checkSignInForRequest(ctx, pending, user.userEntityRef);
     if (verdict.kind === 'unmet') {
       const next = nextReauthenticationStep(verdict.requirement, step);
       if (next) {
@@ -121,22 +119,22 @@ export function createConsentPageRouter(deps: ConsentPageDeps): express.Router {
         });
         return;
       }
-      await refuseUnmet(res, session, user.userEntityRef, verdict);
+      await refuseUnmet(res, pending, user.userEntityRef, verdict);
       return;
     }
     setPageHeaders(res, formTargets);
     const csrf = csrfToken(req, res, baseUrl);
-    const client = describeClient(await ctx.clients.findClient(session.clientId), session.clientId);
+    const client = describeClient(await ctx.clients.findClient(pending.clientId), pending.clientId);
     send(res, 200, 'Authorize application', html`
 <h1>Authorize ${client.name}?</h1>
 ${clientVouching(client)}
 <p><strong>${client.label}</strong> wants to sign you in with your portal account.</p>
 <dl>
   <dt>Signed in as</dt><dd>${user.userEntityRef}</dd>
-  <dt>Access</dt><dd><ul>${session.scopes.map(s => html`<li>${SCOPE_TEXT[s] ?? s}</li>`)}</ul></dd>
-  ${resourceLine(ctx, session.resource)}
-  <dt>Returns to</dt><dd>${session.redirectUri}</dd>
-  <dt>Client ID</dt><dd>${session.clientId}</dd>
+  <dt>Access</dt><dd><ul>${pending.scopes.map(s => html`<li>${SCOPE_TEXT[s] ?? s}</li>`)}</ul></dd>
+  ${resourceLine(ctx, pending.resource)}
+  <dt>Returns to</dt><dd>${pending.redirectUri}</dd>
+  <dt>Client ID</dt><dd>${pending.clientId}</dd>
 </dl>
 <p class="muted">Only approve applications you trust and were trying to use just now.</p>
 <form method="post" action="${baseUrl}/v1/consent/${encodeURIComponent(id)}/decision">
@@ -156,25 +154,22 @@ ${clientVouching(client)}
       const back = `${basePath}/v1/consent/${encodeURIComponent(id)}`;
       const user = await currentUser(req, res, { auth, baseUrl });
       const decision = (req.body as Record<string, unknown>).decision;
-      const session = await pendingSession(id);
-      if (!user || !session || (decision !== 'approve' && decision !== 'deny')) {
+      const request = await undecidedRequest(id);
+      if (!user || !request || (decision !== 'approve' && decision !== 'deny')) {
         res.redirect(303, back);
         return;
       }
-      const status = decision === 'approve' ? 'approved' : 'rejected';
-      const verdict =
-        status === 'approved' ? await checkSignInForSession(ctx, id, user.userEntityRef) : undefined;
-      if (verdict?.kind === 'unmet') {
+      if (decision === 'approve' && (await checkSignInForRequest(ctx, request, user.userEntityRef)).kind === 'unmet') {
         // The sign-in fell short since the page was shown: the page asks again.
         res.redirect(303, back);
         return;
       }
-      // The conditional update decides a race; the loser sees "no longer valid".
-      if (!(await ctx.sessions.decide(id, { status, userEntityRef: user.userEntityRef, now: ctx.clock() }))) {
-        res.redirect(303, back);
-        return;
-      }
-      res.redirect(303, await redirectAfterDecision(ctx, session, status, user.userEntityRef, verdict));
+      // The decision's row decides a race; the loser sees "no longer valid".
+      const redirectUrl =
+        decision === 'approve'
+          ? await approveRequest(ctx, request, user.userEntityRef)
+          : await rejectRequest(ctx, request, user.userEntityRef);
+      res.redirect(303, redirectUrl ?? back);
     },
   );
   /**
@@ -185,16 +180,16 @@ ${clientVouching(client)}
    */
   async function refuseUnmet(
     res: Response,
-    session: AuthorizationSession,
+    pending: AuthorizationRequest,
     userEntityRef: string,
     verdict: SignInVerdict,
   ): Promise<void> {
-    if (!(await ctx.sessions.decide(session.id, { status: 'rejected', userEntityRef, now: ctx.clock() }))) {
+    const redirectUrl = await rejectRequest(ctx, pending, userEntityRef, verdict);
+    if (!redirectUrl) {
       renderGone(res);
       return;
     }
-    const redirectUrl = await redirectAfterDecision(ctx, session, 'rejected', userEntityRef, verdict);
-    if ((await ctx.clients.findClient(session.clientId))?.kind === 'static') {
+    if ((await ctx.clients.findClient(pending.clientId))?.kind === 'static') {
       res.redirect(303, redirectUrl);
       return;
     }

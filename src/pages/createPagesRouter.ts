@@ -70,7 +70,7 @@ export function createPagesRouter(options: {
     if (device && /^\/v1\/device(\/|$)/.test(req.path)) {
       return { href: `${basePath}/v1/device`, text: 'Back to “Connect a device”' };
     }
-    const consentId = /^\/v1\/consent\/([A-Za-z0-9_-]{1,128})(\/|$)/.exec(req.path)?.[1];
+    const consentId = /^\/v1\/consent\/([A-Za-z0-9_.-]+)(\/|$)/.exec(req.path)?.[1];
     if (consent && consentId) {
       return { href: `${basePath}/v1/consent/${consentId}`, text: 'Back to the sign-in request' };
     }

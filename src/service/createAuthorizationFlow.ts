@@ -7,9 +7,10 @@ import type { Knex } from 'knex';
 import { DbAuthorizationCodeStore } from '../database/DbAuthorizationCodeStore';
 import { DbAuthorizationSessionStore } from '../database/DbAuthorizationSessionStore';
 import { DbRefreshTokenStore } from '../database/DbRefreshTokenStore';
-import { DbSessionAuthenticationStore } from '../database/DbSessionAuthenticationStore';
+import { DbSecretKeyRing } from '../database/DbSecretKeyRing';
 import type { Identity } from '../identity/createIdentity';
 import type { UserSignInStore } from '../oauth/authenticationContext';
+import { createAuthorizationRequestHandles } from '../oauth/authorizationRequests';
 import type { OAuthContext } from '../oauth/context';
 import { createConsentRouter } from '../oauth/endpoints/consent';
 import { InvalidClient, InvalidToken } from '../oauth/errors';
@@ -20,13 +21,13 @@ import { createVerifiedTokenCache } from './createVerifiedTokenCache';
 /** The parts of the OAuth context that the authorization code flow adds. */
 export type AuthorizationFlowContext = Pick<
   OAuthContext,
+  | 'authorizationRequests'
   | 'sessions'
   | 'codes'
   | 'refreshTokens'
   | 'signer'
   | 'users'
   | 'signIns'
-  | 'sessionAuthentication'
   | 'consentPageUrl'
   | 'verifyUserToken'
   | 'verifyServiceCaller'
@@ -47,6 +48,8 @@ export function createAuthorizationFlow(options: {
   appUrl: string;
   /** Written by the sign-in providers, read at consent (issue 14). */
   signIns: UserSignInStore;
+  /** The deployment's shared secret keys, which seal authorization requests. */
+  secretKeys: DbSecretKeyRing;
 }): {
   context: AuthorizationFlowContext;
   createConsentRouter(ctx: OAuthContext): express.Router;
@@ -57,15 +60,15 @@ export function createAuthorizationFlow(options: {
   const verifiedFullUserTokens = createVerifiedTokenCache();
   return {
     context: {
+      authorizationRequests: createAuthorizationRequestHandles(options.secretKeys),
       sessions: DbAuthorizationSessionStore.create({ knex }),
       codes: DbAuthorizationCodeStore.create({ knex }),
       refreshTokens: DbRefreshTokenStore.create({ knex }),
       signer: identity,
       users: createCatalogUserDirectory(options.catalog, auth),
       signIns: options.signIns,
-      sessionAuthentication: DbSessionAuthenticationStore.create({ knex }),
       // @backstage/plugin-auth's consent page (SPEC §1.8).
-      consentPageUrl: sessionId => `${appUrl}/oauth2/authorize/${encodeURIComponent(sessionId)}`,
+      consentPageUrl: handle => `${appUrl}/oauth2/authorize/${encodeURIComponent(handle)}`,
       async verifyUserToken(req) {
         let userEntityRef: string;
         try {

@@ -5,6 +5,7 @@ import type express from 'express';
 import Router from 'express-promise-router';
 import { DbClientStore } from '../database/DbClientStore';
 import { DbDeviceCodeStore } from '../database/DbDeviceCodeStore';
+import { DbSecretKeyRing } from '../database/DbSecretKeyRing';
 import { DbUpstreamOfflineSessionStore } from '../database/DbUpstreamOfflineSessionStore';
 import type { Identity } from '../identity/createIdentity';
 import { createClientResolver } from '../oauth/clients/createClientResolver';
@@ -22,8 +23,6 @@ import { createOAuthRouter, OAUTH_ENDPOINT_PATHS } from '../oauth/http/createOAu
 import { builtinConsentPageUrl } from '../pages/createConsentPageRouter';
 import { createPagesRouter, PAGE_PATHS } from '../pages/createPagesRouter';
 import { renderAuthorizationError } from '../pages/renderAuthorizationError';
-import { PendingPerAddress } from '../oauth/http/PendingPerAddress';
-import { PendingPerClient } from '../oauth/http/PendingPerClient';
 import { readPagesConfig } from '../pages/readPagesConfig';
 import { createAuthorizationFlow } from './createAuthorizationFlow';
 import type { RouterOptions } from './createRouter';
@@ -49,10 +48,16 @@ export async function createOidcProvider(
   const { knex, baseUrl: issuer, identity, logger } = options;
   const config = options.config.oidcProvider;
   checkResourcesOutsideBackstage(config.resources, issuer);
+  if (options.rootConfig.has('auth.oidcProvider.maxPendingConsentSessions')) {
+    logger.warn(
+      'auth.oidcProvider.maxPendingConsentSessions is no longer used and is ignored: a consent request is stored only once the user decides it',
+    );
+  }
   const clock = () => new Date();
   const clientStore = DbClientStore.create({ knex });
   const upstreamRefreshTokens = DbUpstreamOfflineSessionStore.create({ knex });
-  const flow = createAuthorizationFlow({ ...options, appUrl: options.config.appUrl });
+  const secretKeys = DbSecretKeyRing.create({ knex, clock });
+  const flow = createAuthorizationFlow({ ...options, appUrl: options.config.appUrl, secretKeys });
 
   const ctx: OAuthContext = {
     issuer,
@@ -72,18 +77,9 @@ export async function createOidcProvider(
     audit: createSecurityAuditor(options.auditor, logger),
     ...flow.context,
     ...(config.consentPage === 'builtin'
-      ? { consentPageUrl: (id: string) => builtinConsentPageUrl(issuer, id) }
+      ? { consentPageUrl: (handle: string) => builtinConsentPageUrl(issuer, handle) }
       : {}),
-    deviceCodes: DbDeviceCodeStore.create({ knex, clock }),
-    pendingSessions: new PendingPerAddress({
-      maxPerAddress: config.maxPendingConsentSessions.perAddress,
-      clock,
-    }),
-    pendingPerClient: new PendingPerClient({
-      maxPerClient: config.maxPendingConsentSessions.perClient,
-      clock,
-      sessions: flow.context.sessions,
-    }),
+    deviceCodes: DbDeviceCodeStore.create({ knex, clock, keys: secretKeys }),
     renderAuthorizationError,
   };
 

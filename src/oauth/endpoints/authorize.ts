@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import Router from 'express-promise-router';
 import type express from 'express';
 import { checkAuthenticationRequest } from '../checks/checkAuthenticationRequest';
@@ -16,12 +15,10 @@ import {
   OAuthError,
   RequestNotSupported,
   RequestUriNotSupported,
-  TooManyRequests,
   UnauthorizedClient,
   UnsupportedResponseType,
 } from '../errors';
 import { noStore } from '../http/noStore';
-import { requestAddressKey } from '../http/rateLimit';
 import { parseParams, type OAuthParams } from '../http/parseParams';
 import type { Client } from '../model';
 import { appendQuery } from './appendQuery';
@@ -50,7 +47,10 @@ declare module 'express-serve-static-core' {
  * until the client and its redirect URI are known good, errors are answered
  * with a 400 here (never a redirect, or it would be an open redirector);
  * after that they go back to the client with `state` and `iss` (RFC 9207).
- * A valid request becomes a consent session and the user is sent to approve.
+ * A valid request is sealed into a handle and the user is sent with it to
+ * approve. Nothing is stored: an anonymous request costs the server no row,
+ * so no one can fill a table, or a client's share of one, for anyone else
+ * (issue 25 item 1); the address's rate limit bounds the work.
  */
 export function createAuthorizeEndpoint(ctx: OAuthContext): express.Router {
   const router = Router();
@@ -64,32 +64,21 @@ export function createAuthorizeEndpoint(ctx: OAuthContext): express.Router {
     };
 
     const request = checkAuthorizationRequest(ctx, client, params);
-    const sessionId = randomUUID();
-    const expiresAt = new Date(
-      ctx.clock().getTime() + ctx.config.consentSessionLifetimeSeconds * 1000,
-    );
-    await limitPendingSessions(ctx, req, client, sessionId, expiresAt);
-    await ctx.sessions.create({
-      id: sessionId,
+    const handle = await ctx.authorizationRequests.seal({
       clientId: client.clientId,
       redirectUri: params.redirect_uri,
       scopes: request.scopes,
       ...(request.resource ? { resource: request.resource } : {}),
-      state: params.state,
-      nonce: params.nonce,
+      ...(params.state !== undefined ? { state: params.state } : {}),
+      ...(params.nonce !== undefined ? { nonce: params.nonce } : {}),
       codeChallenge: request.codeChallenge,
       codeChallengeMethod: request.codeChallengeMethod,
-      responseType: 'code',
-      expiresAt,
+      expiresAt: new Date(ctx.clock().getTime() + ctx.config.consentSessionLifetimeSeconds * 1000),
+      ...(request.authentication ? { requirements: request.authentication } : {}),
     });
-    if (request.authentication) {
-      // Nobody knows the session id until the redirect below, so a session
-      // whose requirements failed to save can never be approved without them.
-      await ctx.sessionAuthentication.saveRequirements(sessionId, request.authentication);
-    }
     // A bare 302: Express's redirect() would negotiate a "Redirecting to"
     // body by Accept, which no user agent shows (issue 15: CPU per request).
-    res.location(ctx.consentPageUrl(sessionId));
+    res.location(ctx.consentPageUrl(handle));
     res.status(302).end();
   };
   router.get('/v1/authorize', noStore, ...parseParams('query'), authorize);
@@ -97,34 +86,6 @@ export function createAuthorizeEndpoint(ctx: OAuthContext): express.Router {
   router.post('/v1/authorize', noStore, ...parseParams('body'), authorize);
   router.use('/v1/authorize', redirectAuthorizationErrors(ctx.issuer));
   return router;
-}
-
-/**
- * Bounded growth (SPEC §2 Operations): an address may hold only so many
- * undecided sessions, and so may a client across all addresses, so
- * anonymous requests cannot fill the sessions table.
- */
-async function limitPendingSessions(
-  ctx: OAuthContext,
-  req: express.Request,
-  client: Client,
-  sessionId: string,
-  expiresAt: Date,
-): Promise<void> {
-  const address = requestAddressKey(req);
-  const retryAfter = ctx.config.consentSessionLifetimeSeconds;
-  if (!(await ctx.pendingPerClient.admit(client.clientId))) {
-    throw new TooManyRequests(
-      'this application has too many sign-in requests waiting for a decision; try again later',
-      retryAfter,
-    );
-  }
-  if (!ctx.pendingSessions.tryAdd(address, sessionId, expiresAt)) {
-    throw new TooManyRequests(
-      'too many sign-in requests from your address are waiting for a decision; finish or wait for them',
-      retryAfter,
-    );
-  }
 }
 
 /** Phase one: errors here are shown to the user agent, never redirected. */

@@ -79,23 +79,21 @@ describe.each(databases.eachSupportedId())('grants with a moving clock on %s', d
 
   /** Creates an approved session and its code, as the consent API does. */
   async function approvedCode(sessionId: string, scopes = ['openid', 'profile', 'offline_access']) {
-    await ctx.sessions.create({
-      id: sessionId,
-      clientId: client.clientId,
-      redirectUri: REDIRECT_URI,
-      scopes,
-      nonce: 'n-0S6',
-      codeChallenge: s256(VERIFIER),
-      codeChallengeMethod: 'S256',
-      responseType: 'code',
-      expiresAt: new Date(now.getTime() + 600_000),
-    });
-    await ctx.sessions.decide(sessionId, { status: 'approved', userEntityRef: USER, now });
     const code = `code-${sessionId}`;
-    await ctx.codes.create({
+    await ctx.codes.createApproved({
+      request: {
+        id: sessionId,
+        clientId: client.clientId,
+        redirectUri: REDIRECT_URI,
+        scopes,
+        nonce: 'n-0S6',
+        codeChallenge: s256(VERIFIER),
+        codeChallengeMethod: 'S256',
+        expiresAt: new Date(now.getTime() + 600_000),
+      },
+      userEntityRef: USER,
       codeHash: sha256(code),
-      sessionId,
-      expiresAt: new Date(now.getTime() + ctx.config.authorizationCodeLifetimeSeconds * 1000),
+      codeExpiresAt: new Date(now.getTime() + ctx.config.authorizationCodeLifetimeSeconds * 1000),
     });
     return code;
   }

@@ -1,4 +1,5 @@
 import type { AuthenticationRequirements, UserAuthentication } from '../authenticationContext';
+import type { AuthorizationRequest } from '../authorizationRequests';
 import { findUnmetRequirement, type UnmetRequirement } from '../checks/findUnmetRequirement';
 import type { OAuthContext } from '../context';
 import { LoginRequired, type OAuthError, UnmetAuthenticationRequirements } from '../errors';
@@ -11,20 +12,21 @@ export type SignInVerdict =
   | { kind: 'unmet'; requirement: UnmetRequirement; error: OAuthError };
 
 /**
- * Checks the user's last sign-in against the session's `max_age`,
- * `prompt=login` and `acr_values` (issue 14), at the decision: the
- * authentication that is approved is the one the ID token will describe.
+ * Checks the user's last sign-in against the request's `max_age`,
+ * `prompt=login` and `acr_values` (issue 14), before the decision: the
+ * built-in page signs the user in again rather than fail the request.
  */
-export async function checkSignInForSession(
-  ctx: Pick<OAuthContext, 'sessionAuthentication' | 'clock'>,
-  sessionId: string,
+export async function checkSignInForRequest(
+  ctx: Pick<OAuthContext, 'signIns' | 'clock'>,
+  request: AuthorizationRequest,
   userEntityRef: string,
 ): Promise<SignInVerdict> {
-  const { requirements, signIn } = await ctx.sessionAuthentication.findForDecision(sessionId, userEntityRef);
-  return judgeSignIn(requirements, signIn, ctx.clock());
+  const signIn = await ctx.signIns.get(userEntityRef);
+  const authentication = signIn && { authTime: signIn.authTime, acr: signIn.acr, amr: signIn.amr };
+  return judgeSignIn(request.requirements, authentication, ctx.clock());
 }
 
-/** {@link checkSignInForSession} on what it read: the request's requirements and the user's sign-in. */
+/** Whether a sign-in meets what the request asked: {@link checkSignInForRequest} on what it read. */
 export function judgeSignIn(
   requirements: AuthenticationRequirements | undefined,
   authentication: UserAuthentication | undefined,
