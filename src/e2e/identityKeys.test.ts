@@ -114,7 +114,8 @@ describe('signing key configuration', () => {
     try {
       const { token } = await backend.signInAsGuest();
       expect((await whoami(backend, token)).status).toBe(200);
-      expect(await jwksKids(backend)).toEqual([kidOf(token)]);
+      // Each key is listed again under the id OAuth clients' tokens are signed with.
+      expect(await jwksKids(backend)).toEqual([kidOf(token), `oauth-client:${kidOf(token)}`]);
       expect(await knex('signing_keys').count({ n: '*' })).toEqual([{ n: 0 }]);
     } finally {
       await backend.stop();
@@ -140,7 +141,12 @@ describe('signing key configuration', () => {
       const { token } = await backend.signInAsGuest();
       expect(kidOf(token)).toBe('current');
       expect((await whoami(backend, token)).status).toBe(200);
-      expect(await jwksKids(backend)).toEqual(['current', 'previous']);
+      expect(await jwksKids(backend)).toEqual([
+        'current',
+        'previous',
+        'oauth-client:current',
+        'oauth-client:previous',
+      ]);
     } finally {
       await backend.stop();
       await rm(dir, { recursive: true, force: true });
