@@ -1,11 +1,9 @@
-import { exportPKCS8, exportSPKI, generateKeyPair, SignJWT } from 'jose';
+import { generateKeyPair, SignJWT } from 'jose';
 import type { Knex } from 'knex';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import request from 'supertest';
 import { createTestDatabases } from '../testUtils/databases';
 import { limitedTokenFrom } from './fixtures/limitedTokenFrom';
+import { staticKeyFiles } from './fixtures/staticKeyFiles';
 import { secondPool } from './harness/secondPool';
 import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
 
@@ -123,16 +121,7 @@ describe('signing key configuration', () => {
   });
 
   it('signs with the first static key and lists all of them', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'static-keys-'));
-    const keys = [];
-    for (const keyId of ['current', 'previous']) {
-      const pair = await generateKeyPair('ES256', { extractable: true });
-      const publicKeyFile = path.join(dir, `${keyId}.pub.pem`);
-      const privateKeyFile = path.join(dir, `${keyId}.key.pem`);
-      await writeFile(publicKeyFile, await exportSPKI(pair.publicKey));
-      await writeFile(privateKeyFile, await exportPKCS8(pair.privateKey));
-      keys.push({ keyId, publicKeyFile, privateKeyFile });
-    }
+    const { keys, remove } = await staticKeyFiles(['current', 'previous']);
     const backend = await startAuthBackend({
       knex,
       config: { auth: { keyStore: { provider: 'static', static: { keys } } } },
@@ -149,7 +138,7 @@ describe('signing key configuration', () => {
       ]);
     } finally {
       await backend.stop();
-      await rm(dir, { recursive: true, force: true });
+      await remove();
     }
   });
 

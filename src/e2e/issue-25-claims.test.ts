@@ -1,12 +1,10 @@
-import { base64url, decodeJwt, decodeProtectedHeader, exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
+import { base64url, decodeJwt, decodeProtectedHeader } from 'jose';
 import type { Knex } from 'knex';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import request from 'supertest';
 import type { JsonObject } from '@backstage/types';
 import { createTestDatabases } from '../testUtils/databases';
 import { limitedTokenFrom } from './fixtures/limitedTokenFrom';
+import { type StaticKeyEntry, staticKeyFiles } from './fixtures/staticKeyFiles';
 import { CodeFlow } from './harness/codeFlow';
 import { headerUserProviderModule, signInWithHeader } from './harness/headerUserProviderModule';
 import { secondPool } from './harness/secondPool';
@@ -154,21 +152,13 @@ describe.each(databases.eachSupportedId())('claims follow scopes (issue 25 item 
   });
 
   describe('with keys kept in memory or read from files', () => {
-    let dir: string;
-    let staticKeys: JsonObject[];
+    let files: Awaited<ReturnType<typeof staticKeyFiles>>;
+    let staticKeys: StaticKeyEntry[];
     beforeAll(async () => {
-      dir = await mkdtemp(path.join(tmpdir(), 'claims-keys-'));
-      staticKeys = [];
-      for (const keyId of ['current', 'previous']) {
-        const pair = await generateKeyPair('ES256', { extractable: true });
-        const publicKeyFile = path.join(dir, `${keyId}.pub.pem`);
-        const privateKeyFile = path.join(dir, `${keyId}.key.pem`);
-        await writeFile(publicKeyFile, await exportSPKI(pair.publicKey));
-        await writeFile(privateKeyFile, await exportPKCS8(pair.privateKey));
-        staticKeys.push({ keyId, publicKeyFile, privateKeyFile });
-      }
+      files = await staticKeyFiles(['current', 'previous']);
+      staticKeys = files.keys;
     });
-    afterAll(() => rm(dir, { recursive: true, force: true }));
+    afterAll(() => files?.remove());
 
     it.each(['memory', 'static'])('withholds the custom claims with the %s key store', async provider => {
       const keyStore = provider === 'static' ? { provider, static: { keys: staticKeys } } : { provider };
