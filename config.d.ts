@@ -70,7 +70,12 @@ export interface Config {
            * @visibility secret
            */
           privateKeyFile: string;
-          /** The `kid` that identifies this key in the JWKS. */
+          /**
+           * The `kid` that identifies this key in the JWKS. The key is listed
+           * a second time as `oauth-client:<keyId>`, the kid OAuth clients'
+           * access tokens are signed under, so no keyId may start with
+           * `oauth-client:`.
+           */
           keyId: string;
           /** JWS `alg` the key pair was generated for. Defaults to ES256. */
           algorithm?: string;

@@ -65,6 +65,15 @@ describe('readIdentityConfig', () => {
       },
       /^auth\.keyStore\.static\.keys\[0\]\.algorithm: 'none' is not supported/,
     ],
+    [
+      {
+        keyStore: {
+          provider: 'static',
+          static: { keys: [{ publicKeyFile: 'a', privateKeyFile: 'b', keyId: 'oauth-client:k' }] },
+        },
+      },
+      /^auth\.keyStore\.static\.keys\[0\]\.keyId: 'oauth-client:k' is reserved/,
+    ],
   ])('rejects %j naming the key', (auth, message) => {
     expect(() => read(auth as JsonObject)).toThrow(message);
   });

@@ -1,5 +1,6 @@
 import type { Config } from '@backstage/config';
 import { InputError } from '@backstage/errors';
+import { isOAuthClientKeyId } from '../oauth/oauthClientTokens';
 import { readDurationSeconds } from './readDuration';
 
 /** JWS algorithms a signing key may use (RFC 7518 §3.1, RFC 8037 §3.1). */
@@ -120,6 +121,12 @@ function readStaticKeys(config: Config): StaticKeyConfig[] {
     const keyId = read('keyId');
     if (seen.has(keyId)) {
       throw new InputError(`${prefix}.keyId: '${keyId}' is used by more than one key`);
+    }
+    // The JWKS lists every key a second time under such an id (issue 25 item 8).
+    if (isOAuthClientKeyId(keyId)) {
+      throw new InputError(
+        `${prefix}.keyId: '${keyId}' is reserved; ids of that form name keys that sign OAuth clients' tokens`,
+      );
     }
     seen.add(keyId);
     return {

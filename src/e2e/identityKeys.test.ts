@@ -1,11 +1,9 @@
-import { exportPKCS8, exportSPKI, generateKeyPair, SignJWT } from 'jose';
+import { generateKeyPair, SignJWT } from 'jose';
 import type { Knex } from 'knex';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import request from 'supertest';
 import { createTestDatabases } from '../testUtils/databases';
 import { limitedTokenFrom } from './fixtures/limitedTokenFrom';
+import { staticKeyFiles } from './fixtures/staticKeyFiles';
 import { secondPool } from './harness/secondPool';
 import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
 
@@ -114,7 +112,8 @@ describe('signing key configuration', () => {
     try {
       const { token } = await backend.signInAsGuest();
       expect((await whoami(backend, token)).status).toBe(200);
-      expect(await jwksKids(backend)).toEqual([kidOf(token)]);
+      // Each key is listed again under the id OAuth clients' tokens are signed with.
+      expect(await jwksKids(backend)).toEqual([kidOf(token), `oauth-client:${kidOf(token)}`]);
       expect(await knex('signing_keys').count({ n: '*' })).toEqual([{ n: 0 }]);
     } finally {
       await backend.stop();
@@ -122,16 +121,7 @@ describe('signing key configuration', () => {
   });
 
   it('signs with the first static key and lists all of them', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'static-keys-'));
-    const keys = [];
-    for (const keyId of ['current', 'previous']) {
-      const pair = await generateKeyPair('ES256', { extractable: true });
-      const publicKeyFile = path.join(dir, `${keyId}.pub.pem`);
-      const privateKeyFile = path.join(dir, `${keyId}.key.pem`);
-      await writeFile(publicKeyFile, await exportSPKI(pair.publicKey));
-      await writeFile(privateKeyFile, await exportPKCS8(pair.privateKey));
-      keys.push({ keyId, publicKeyFile, privateKeyFile });
-    }
+    const { keys, remove } = await staticKeyFiles(['current', 'previous']);
     const backend = await startAuthBackend({
       knex,
       config: { auth: { keyStore: { provider: 'static', static: { keys } } } },
@@ -140,10 +130,15 @@ describe('signing key configuration', () => {
       const { token } = await backend.signInAsGuest();
       expect(kidOf(token)).toBe('current');
       expect((await whoami(backend, token)).status).toBe(200);
-      expect(await jwksKids(backend)).toEqual(['current', 'previous']);
+      expect(await jwksKids(backend)).toEqual([
+        'current',
+        'previous',
+        'oauth-client:current',
+        'oauth-client:previous',
+      ]);
     } finally {
       await backend.stop();
-      await rm(dir, { recursive: true, force: true });
+      await remove();
     }
   });
 

@@ -71,7 +71,7 @@ describe.each(databases.eachSupportedId())('authorization code flow on %s', data
     expect(payload.exp! - payload.iat!).toBe(tokens.expires_in);
   });
 
-  it("signs the access token with the claims saved at the user's sign-in, leaving them as they were", async () => {
+  it("leaves the custom claims saved at the user's sign-in out of the access token, and as they were", async () => {
     const { code, verifier } = await suite.publicClient.approvedCode();
     // As a sign-in resolver with custom claims would have saved them.
     const claims = { sub: 'user:development/guest', ent: ['user:development/guest'], team: 'platform' };
@@ -82,7 +82,10 @@ describe.each(databases.eachSupportedId())('authorization code flow on %s', data
 
     const res = await suite.publicClient.redeem(code, verifier);
     expect(res.status).toBe(200);
-    expect(decodeJwt(res.body.access_token)).toMatchObject({ sub: 'user:development/guest', team: 'platform' });
+    // Issue 25 item 8: a resolver's custom claims are the portal's, not a client's.
+    const payload = decodeJwt(res.body.access_token);
+    expect(payload).toMatchObject({ sub: 'user:development/guest', client_id: PUBLIC.clientId });
+    expect(payload).not.toHaveProperty('team');
     expect(await suite.knex('user_info').where({ user_entity_ref: 'user:development/guest' }).first()).toEqual(before);
   });
 

@@ -2,6 +2,7 @@ import { mockServices } from '@backstage/backend-test-utils';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { limitedTokenFrom, tamperedPayload } from '../e2e/fixtures/limitedTokenFrom';
 import { BackstageTokenIssuer } from './BackstageTokenIssuer';
+import { listPublishedKeys } from './listPublishedKeys';
 import { MemoryKeyStore } from './MemoryKeyStore';
 import { RotatingSigningKeys } from './RotatingSigningKeys';
 
@@ -24,7 +25,6 @@ function setup(algorithm: string, omitOwnershipClaim = true) {
   const jwks = async () => createLocalJWKSet({ keys: await keys.listPublicKeys() });
   return { keys, issuer, jwks };
 }
-
 
 describe('BackstageTokenIssuer', () => {
   it.each(['ES256', 'RS256', 'EdDSA'])(
@@ -69,6 +69,19 @@ describe('BackstageTokenIssuer', () => {
     const { token } = await issuer.issueUserToken({ sub: 'user:default/a', ent: ['group:default/g'] });
     const { payload } = await jwtVerify(token, await jwks());
     expect(payload.ent).toEqual(['group:default/g']);
+  });
+
+  it("signs an OAuth client's token, and the limited token rebuilt from it, under the key's second id", async () => {
+    const { keys, issuer, jwks } = setup('ES256');
+    const { token } = await issuer.issueUserToken({ sub: 'user:default/alice' }, { forOAuthClient: true });
+    const { kid } = await keys.currentKey();
+    expect(decodeProtectedHeader(token).kid).toBe(`oauth-client:${kid}`);
+    expect(decodeProtectedHeader(limitedTokenFrom(token)).kid).toBe(`oauth-client:${kid}`);
+    // The store's keys alone do not verify it; the published list does.
+    await expect(jwtVerify(token, await jwks())).rejects.toThrow(/no applicable key/i);
+    const published = createLocalJWKSet({ keys: await listPublishedKeys(keys) });
+    await expect(jwtVerify(token, published, { typ: 'vnd.backstage.user' })).resolves.toBeDefined();
+    await expect(jwtVerify(limitedTokenFrom(token), published, { typ: 'vnd.backstage.limited-user' })).resolves.toBeDefined();
   });
 
   it('refuses a sub that is not an entity ref and tokens over 32768 characters', async () => {

@@ -3,6 +3,7 @@ import { tokenTypes } from '@backstage/plugin-auth-node';
 import type { SigningKeys } from './SigningKeys';
 import { detachedJwsSignature, signCompactJws } from './signJws';
 import type { UserTokenClaims } from './createIdentity';
+import { oauthClientKeyId } from '../oauth/oauthClientTokens';
 
 /** Upstream's limit; larger tokens break headers and cookies downstream. */
 export const MAX_USER_TOKEN_LENGTH = 32768;
@@ -45,7 +46,15 @@ export class BackstageTokenIssuer {
     this.#now = options.now ?? Date.now;
   }
 
-  async issueUserToken(claims: UserTokenClaims): Promise<{ token: string; expiresInSeconds: number }> {
+  /**
+   * `forOAuthClient` signs under the key's OAuth-client key id, so that the
+   * limited token rebuilt from this one still shows whose it is (issue 25
+   * item 8).
+   */
+  async issueUserToken(
+    claims: UserTokenClaims,
+    options: { forOAuthClient?: boolean } = {},
+  ): Promise<{ token: string; expiresInSeconds: number }> {
     const { sub, ent, ...customClaims } = claims;
     try {
       parseEntityRef(sub);
@@ -53,13 +62,14 @@ export class BackstageTokenIssuer {
       throw new Error(`The sign-in resolver returned a 'sub' that is not an entity ref: '${sub}'`);
     }
     const key = await this.#keys.currentKey();
+    const kid = options.forOAuthClient ? oauthClientKeyId(key.kid) : key.kid;
     const iat = Math.floor(this.#now() / 1000);
     const exp = iat + this.#lifetimeSeconds;
 
     // The limited token's header and payload must serialize exactly as the
     // framework rebuilds them: {"typ","alg","kid"} and {"sub","iat","exp"}.
     const uip = await detachedJwsSignature(
-      { typ: tokenTypes.limitedUser.typParam, alg: key.alg, kid: key.kid },
+      { typ: tokenTypes.limitedUser.typParam, alg: key.alg, kid },
       { sub, iat, exp },
       key.privateKey,
     );
@@ -75,7 +85,7 @@ export class BackstageTokenIssuer {
       uip,
     };
     const token = await signCompactJws(
-      { typ: tokenTypes.user.typParam, alg: key.alg, kid: key.kid },
+      { typ: tokenTypes.user.typParam, alg: key.alg, kid },
       payload,
       key.privateKey,
     );

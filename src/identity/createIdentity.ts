@@ -10,6 +10,7 @@ import { DbUserInfoStore } from '../database/DbUserInfoStore';
 import type { RouterOptions } from '../service/createRouter';
 import { BackstageTokenIssuer } from './BackstageTokenIssuer';
 import { createIdentityRouter } from './createIdentityRouter';
+import { listPublishedKeys } from './listPublishedKeys';
 import { MemoryKeyStore } from './MemoryKeyStore';
 import { RotatingSigningKeys } from './RotatingSigningKeys';
 import type { SigningKeys } from './SigningKeys';
@@ -43,6 +44,8 @@ export interface Identity {
     signIn?: SignInRecord;
     /** Claims for this token only, never saved as user info. */
     tokenClaims?: Record<string, unknown>;
+    /** Signs under the OAuth-client key id, which marks the limited token rebuilt from this one too. */
+    forOAuthClient?: boolean;
   }): Promise<{ token: string; expiresInSeconds: number }>;
   /**
    * Signs any other JWT (e.g. an OIDC ID token) with the current signing key;
@@ -88,18 +91,20 @@ export async function createIdentity(
 
   return {
     router: createIdentityRouter({ keys }),
-    async issueUserToken({ claims, saveUserInfo = true, signIn, tokenClaims }) {
+    async issueUserToken({ claims, saveUserInfo = true, signIn, tokenClaims, forOAuthClient }) {
       // Upstream's default: a user owns at least their own entity.
       const { sub, ent = [sub], ...custom } = claims;
       const saved: UserTokenClaims = { sub, ent, ...custom };
-      const issued = await issuer.issueUserToken(tokenClaims ? { ...saved, ...tokenClaims } : saved);
+      const issued = await issuer.issueUserToken(tokenClaims ? { ...saved, ...tokenClaims } : saved, {
+        forOAuthClient,
+      });
       if (saveUserInfo) await userInfo.saveUserInfo(saved, signIn);
       return issued;
     },
     signJwt: (payload, signOptions) => issuer.signJwt(payload, signOptions),
     async verifyJwt(token) {
       try {
-        const jwks = createLocalJWKSet({ keys: await keys.listPublicKeys() });
+        const jwks = createLocalJWKSet({ keys: await listPublishedKeys(keys) });
         const { payload, protectedHeader } = await jwtVerify(token, jwks, { issuer: baseUrl });
         return { typ: protectedHeader.typ, payload };
       } catch {

@@ -1,6 +1,7 @@
 import type express from 'express';
 import Router from 'express-promise-router';
 import { prebuildJson, sendPrebuiltJson, type PrebuiltJson } from '../oauth/http/prebuiltJson';
+import { listPublishedKeys } from './listPublishedKeys';
 import type { SigningKeys } from './SigningKeys';
 
 /**
@@ -23,7 +24,7 @@ export function createIdentityRouter(options: { keys: SigningKeys }): express.Ro
   // make the same document, and it is not serialized and hashed again.
   let last: { kids: string; document?: PrebuiltJson } = { kids: '' };
   router.get(JWKS_PATH, async (req, res) => {
-    const listed = await keys.listPublicKeys();
+    const listed = await listPublishedKeys(keys);
     const kids = listed.map(key => key.kid).join(' ');
     if (kids !== last.kids || !last.document) {
       last = { kids, document: prebuildJson({ keys: listed }) };

@@ -48,11 +48,13 @@ export interface OAuthContext {
   /**
    * Verifies the Backstage user token (full or limited) a request carries,
    * through the framework; throws InvalidToken when there is none or it is
-   * bad. `oauthClient` is set when the token was issued to an OAuth client.
+   * bad. `oauthClient` is set when the token was issued to an OAuth client,
+   * or is a limited token rebuilt from one (sent as it is or on the user's
+   * behalf by a plugin), which names no client and is granted no scope.
    */
   verifyUserToken(req: express.Request): Promise<{
     userEntityRef: string;
-    oauthClient?: { clientId: string; scopes: string[] };
+    oauthClient?: { clientId?: string; scopes: string[] };
   }>;
   /**
    * The Backstage service (`plugin:<id>`) whose credentials a request carries

@@ -1,4 +1,5 @@
-import { decodeJwt } from 'jose';
+import { tokenTypes } from '@backstage/plugin-auth-node';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 
 /**
  * The claim that marks a Backstage user token minted by the token endpoint
@@ -8,6 +9,26 @@ import { decodeJwt } from 'jose';
 export const OAUTH_CLIENT_ID_CLAIM = 'client_id';
 /** The scopes granted to that client, space-separated (RFC 9068 §2.2.3). */
 export const OAUTH_SCOPE_CLAIM = 'scope';
+
+/** Starts every key id that OAuth clients' access tokens are signed under. */
+const OAUTH_CLIENT_KID_PREFIX = 'oauth-client:';
+
+/**
+ * The key id an OAuth client's access token is signed under: another name
+ * for the same key, which the JWKS lists under both. The framework rebuilds
+ * a limited user token with the full token's `kid`, and nothing else in that
+ * token is ours to choose, so the kid is what still tells a limited token
+ * rebuilt from a client's token from one of a portal sign-in (issue 25
+ * item 8). Forging it would take a new signature.
+ */
+export function oauthClientKeyId(kid: string): string {
+  return `${OAUTH_CLIENT_KID_PREFIX}${kid}`;
+}
+
+/** Whether `kid` is one that {@link oauthClientKeyId} makes; no key of a key store may be. */
+export function isOAuthClientKeyId(kid: string): boolean {
+  return kid.startsWith(OAUTH_CLIENT_KID_PREFIX);
+}
 
 /**
  * The OAuth client a Backstage user token was issued to, or undefined for a
@@ -28,6 +49,38 @@ export function oauthGrantOfToken(
     if (typeof clientId !== 'string') return undefined;
     const scope = payload[OAUTH_SCOPE_CLAIM];
     return { clientId, scopes: typeof scope === 'string' ? scope.split(' ').filter(Boolean) : [] };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What a bearer token the framework accepted as a user's says about the
+ * OAuth client behind it: a full token names the client and its scopes; a
+ * limited token — sent as it is, or in the `obo` claim of a plugin acting
+ * for the user — carries only the key id of the token it was rebuilt from,
+ * so it names neither and is granted no scope. Undefined for a portal
+ * sign-in. Decodes without verifying: call it only on a verified token.
+ */
+export function oauthGrantBehindToken(token: string): { clientId?: string; scopes: string[] } | undefined {
+  const userToken = userTokenOf(token);
+  if (userToken === undefined) return undefined;
+  const grant = oauthGrantOfToken(userToken);
+  if (grant) return grant;
+  try {
+    const { kid } = decodeProtectedHeader(userToken);
+    return typeof kid === 'string' && isOAuthClientKeyId(kid) ? { scopes: [] } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The user token itself, or the one a plugin token carries on the user's behalf. */
+function userTokenOf(token: string): string | undefined {
+  try {
+    if (decodeProtectedHeader(token).typ !== tokenTypes.plugin.typParam) return token;
+    const { obo } = decodeJwt(token);
+    return typeof obo === 'string' ? obo : undefined;
   } catch {
     return undefined;
   }

@@ -180,6 +180,12 @@ export interface TokenSigner {
     saveUserInfo?: boolean;
     /** Claims for this token only, never saved as user info (e.g. the OAuth client it is for). */
     tokenClaims?: Record<string, unknown>;
+    /**
+     * The token is an OAuth client's: it is signed under the key's
+     * OAuth-client key id, so the limited token anyone can rebuild from it
+     * is still known as the client's (issue 25 item 8).
+     */
+    forOAuthClient?: boolean;
   }): Promise<{ token: string; expiresInSeconds: number }>;
   /** How long a user token lives; other JWTs may live as long, not longer. */
   readonly tokenLifetimeSeconds: number;

@@ -14,7 +14,7 @@ import { createAuthorizationRequestHandles } from '../oauth/authorizationRequest
 import type { OAuthContext } from '../oauth/context';
 import { createConsentRouter } from '../oauth/endpoints/consent';
 import { InvalidClient, InvalidToken } from '../oauth/errors';
-import { oauthClientOfToken, oauthGrantOfToken } from '../oauth/oauthClientTokens';
+import { oauthClientOfToken, oauthGrantBehindToken } from '../oauth/oauthClientTokens';
 import type { DirectoryUser, UserDirectory } from '../oauth/stores';
 import { createVerifiedTokenCache } from './createVerifiedTokenCache';
 
@@ -86,7 +86,7 @@ export function createAuthorizationFlow(options: {
             bearerToken(req) ? 'the access token is invalid or expired' : 'an access token is required',
           );
         }
-        const oauthClient = oauthGrantOfToken(bearerToken(req));
+        const oauthClient = oauthGrantBehindToken(bearerToken(req));
         return { userEntityRef, ...(oauthClient ? { oauthClient } : {}) };
       },
       async verifyServiceCaller(req) {

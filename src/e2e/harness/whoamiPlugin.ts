@@ -2,9 +2,15 @@ import { coreServices, createBackendPlugin } from '@backstage/backend-plugin-api
 import Router from 'express-promise-router';
 
 /**
- * A tiny plugin standing in for any other Backstage plugin: `GET /api/whoami/me`
- * accepts only user tokens, verified by the framework's own AuthService
- * (through the auth plugin's JWKS), and reports who the caller is.
+ * A tiny plugin standing in for any other Backstage plugin; both routes
+ * accept only user tokens, verified by the framework's own AuthService
+ * (through the auth plugin's JWKS):
+ * - `GET /api/whoami/me` reports who the caller is (ownership via the
+ *   framework's UserInfoService);
+ * - `GET /api/whoami/userinfo` asks the auth plugin's `/v1/userinfo` on the
+ *   caller's behalf, as a plugin does with a token from
+ *   `auth.getPluginRequestToken({ onBehalfOf })` (its `obo` claim carries the
+ *   caller's limited token), and relays the status and body.
  */
 export const whoamiPlugin = createBackendPlugin({
   pluginId: 'whoami',
@@ -14,12 +20,22 @@ export const whoamiPlugin = createBackendPlugin({
         httpRouter: coreServices.httpRouter,
         httpAuth: coreServices.httpAuth,
         userInfo: coreServices.userInfo,
+        auth: coreServices.auth,
+        discovery: coreServices.discovery,
       },
-      async init({ httpRouter, httpAuth, userInfo }) {
+      async init({ httpRouter, httpAuth, userInfo, auth, discovery }) {
         const router = Router();
         router.get('/me', async (req, res) => {
           const credentials = await httpAuth.credentials(req, { allow: ['user'] });
           res.json(await userInfo.getUserInfo(credentials));
+        });
+        router.get('/userinfo', async (req, res) => {
+          const credentials = await httpAuth.credentials(req, { allow: ['user'] });
+          const { token } = await auth.getPluginRequestToken({ onBehalfOf: credentials, targetPluginId: 'auth' });
+          const upstream = await fetch(`${await discovery.getBaseUrl('auth')}/v1/userinfo`, {
+            headers: { authorization: `Bearer ${token}` },
+          });
+          res.status(upstream.status).type('json').send(await upstream.text());
         });
         httpRouter.use(router);
       },

@@ -33,7 +33,10 @@ const STANDARD_CLAIMS = [
  * - a token an OAuth client obtained gets `sub` and the claims of the scopes
  *   it was granted (§5.4), plus `claims: { sub, ent }`: the framework's
  *   UserInfoService forwards such a token here to learn the ownership refs
- *   every Backstage API needs. Other claims saved at sign-in are withheld;
+ *   every Backstage API needs. Other claims saved at sign-in are withheld.
+ *   So is everything but `sub` and `ent` from the limited token rebuilt from
+ *   it, sent as it is or on the user's behalf by a plugin: its key id says
+ *   whose it is, but not which scopes (issue 25 item 8);
  * - a token from a portal sign-in (full or limited) gets the claims saved at
  *   sign-in, top-level `sub` for OIDC clients and the whole `claims` object,
  *   which the framework's UserInfoService reads (SPEC §1.6).

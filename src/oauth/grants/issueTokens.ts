@@ -126,18 +126,22 @@ async function issueBackstageAccessToken(
   ctx: OAuthContext,
   access: GrantedAccess,
 ): Promise<{ token: string; expiresInSeconds: number }> {
-  // The claims saved at the user's sign-in, so the token matches the one the
-  // portal itself would issue. Claims just read from user_info are not
-  // written back (one write less per exchange); only a user with no saved
-  // claims gets the defaults saved, so /v1/userinfo answers for the token.
+  // Of the claims saved at the user's sign-in, only the ownership refs, which
+  // go into the token where the portal's own would carry them
+  // (auth.omitIdentityTokenOwnershipClaim): a sign-in resolver's custom
+  // claims are the portal's, and no scope grants them (issue 25 item 8).
+  // Claims just read from user_info are not written back (one write less per
+  // exchange); only a user with no saved claims gets the defaults saved, so
+  // /v1/userinfo answers for the token.
   const saved =
     access.savedClaims === undefined
       ? (await ctx.signer.getUserInfo(access.userEntityRef))?.claims
       : (access.savedClaims ?? undefined);
-  const claims = { ...saved, sub: access.userEntityRef };
+  const claims = { sub: access.userEntityRef, ...(saved?.ent ? { ent: saved.ent } : {}) };
   return ctx.signer.issueUserToken({
     claims,
     saveUserInfo: saved === undefined,
+    forOAuthClient: true,
     // Marks the token as an OAuth client's: it may call APIs, never grant access.
     tokenClaims: {
       [OAUTH_CLIENT_ID_CLAIM]: access.client.clientId,
