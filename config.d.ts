@@ -289,7 +289,12 @@ export interface Config {
         authorization?: RateLimitConfig;
         /** `POST /v1/register`; default 20 per hour. */
         registration?: RateLimitConfig;
-        /** `POST /v1/token`; default 300 per minute. */
+        /**
+         * `POST /v1/token`; default 300 per minute. The same budget is each
+         * user's per public client (that user's code exchanges, refreshes
+         * and device codes, from any address), and ten times it is an
+         * authenticated confidential client's, across addresses.
+         */
         token?: RateLimitConfig;
         /** `POST /v1/device_authorization`; default 30 per minute. */
         deviceAuthorization?: RateLimitConfig;

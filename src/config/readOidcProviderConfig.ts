@@ -43,8 +43,9 @@ export type RateLimitedEndpoint =
 
 /**
  * At most `requests` requests per client address in any `windowSeconds`;
- * for `verification`, at most `requests` wrong user codes per signed-in user
- * (see pages/createDevicePageRouter.ts).
+ * for `token`, also at most `requests` grants per user of a public client
+ * (see oauth/http/rateLimit.ts); for `verification`, at most `requests`
+ * wrong user codes per signed-in user (see pages/createDevicePageRouter.ts).
  */
 export interface RateLimit {
   requests: number;

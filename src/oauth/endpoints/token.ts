@@ -4,13 +4,15 @@ import { authenticateClient } from '../clients/authenticateClient';
 import { requireParams } from '../checks/requireParams';
 import type { OAuthContext } from '../context';
 import { UnauthorizedClient, UnsupportedGrantType } from '../errors';
-import { grants } from '../grants';
+import { type ChargeUser, grants } from '../grants';
 import { exchangeToken } from '../grants/tokenExchange';
 import { TOKEN_EXCHANGE_GRANT_TYPE } from '../supportedScopes';
 import { findUpstreamRefreshToken } from '../grants/upstreamRefreshTokens';
 import { noStore } from '../http/noStore';
+import type { ClientBudget } from '../http/rateLimit';
 import { parseParams, type OAuthParams } from '../http/parseParams';
 import { sha256 } from '../crypto/sha256';
+import type { Client } from '../model';
 
 /**
  * The token endpoint (RFC 6749 §3.2): authenticate the client, pick the
@@ -28,12 +30,7 @@ export function createTokenEndpoint(ctx: OAuthContext): express.Router {
     const client = await authenticateClient(req, params, ctx.clients, {
       clientOfGrant: () => clientOfPresentedGrant(ctx, params),
     });
-    const budget = res.locals.clientBudget;
-    // A public client's id proves nothing, so only its successful grants are
-    // charged; a confidential client is charged once it authenticated.
-    const isPublic = client.tokenEndpointAuthMethod === 'none';
-    if (isPublic) budget?.check(client.clientId);
-    else budget?.take(client.clientId);
+    const chargeUser = chargeBudget(res.locals.clientBudget, client);
     requireParams(params, 'grant_type');
     const grant = grants.get(params.grant_type);
     if (!grant || !grant.isEnabled(ctx)) {
@@ -42,11 +39,27 @@ export function createTokenEndpoint(ctx: OAuthContext): express.Router {
     if (!client.grantTypes.includes(grant.grantType)) {
       throw new UnauthorizedClient(`the client is not registered for grant_type '${grant.grantType}'`);
     }
-    const response = await grant.handle({ params, client }, ctx);
-    if (isPublic) budget?.record(client.clientId);
-    res.json(response);
+    res.json(await grant.handle({ params, client, chargeUser }, ctx));
   });
   return router;
+}
+
+const chargeNobody: ChargeUser = () => undefined;
+
+/**
+ * Charges the client's budget (issue 25 item 2). A confidential client is
+ * charged now that it authenticated. A public client's id proves nothing and
+ * is shared by all its users, so its grants are charged to the user whose
+ * grant the request presents: the grant calls the returned hook once it
+ * knows whose it is, and nobody can spend another user's budget.
+ */
+function chargeBudget(budget: ClientBudget | undefined, client: Client): ChargeUser {
+  if (!budget) return chargeNobody;
+  if (client.tokenEndpointAuthMethod !== 'none') {
+    budget.take(client.clientId);
+    return chargeNobody;
+  }
+  return userEntityRef => budget.takeForUser(client.clientId, userEntityRef);
 }
 
 /**

@@ -14,7 +14,7 @@ import { buildTokenResponse, startRefreshFamily, wantsRefreshToken, type Granted
 export const authorizationCodeGrant: Grant = {
   grantType: 'authorization_code',
   isEnabled: () => true,
-  async handle({ params, client }, ctx) {
+  async handle({ params, client, chargeUser }, ctx) {
     requireParams(params, 'code', 'redirect_uri');
     const result = await ctx.codes.redeem(sha256(params.code), ctx.clock());
     if (result.kind === 'replayed') {
@@ -50,6 +50,10 @@ export const authorizationCodeGrant: Grant = {
     }
     checkPkce(session, params.code_verifier);
     const resource = grantResource(ctx, session.resource, params.resource, client);
+    // Charged only now that the verifier proved the code is the caller's.
+    // The code is spent by then (its redemption is what names the user), so
+    // a user refused here signs in again once their budget allows.
+    chargeUser(session.userEntityRef);
 
     const access: GrantedAccess = {
       client,

@@ -41,7 +41,7 @@ export function checkDeviceGrantAllowed(ctx: OAuthContext, client: Client): void
 export const deviceCodeGrant: Grant = {
   grantType: DEVICE_CODE_GRANT_TYPE,
   isEnabled: ctx => ctx.config.deviceAuthorization.enabled,
-  async handle({ params, client }, ctx) {
+  async handle({ params, client, chargeUser }, ctx) {
     checkDeviceGrantAllowed(ctx, client);
     requireParams(params, 'device_code');
     const now = ctx.clock();
@@ -73,6 +73,8 @@ export const deviceCodeGrant: Grant = {
     if (record.status === 'denied') {
       throw new AccessDenied('the user denied the request');
     }
+    // Before consuming: a device refused as over budget keeps the approval and polls again.
+    if (record.userEntityRef) chargeUser(record.userEntityRef);
     if (!record.userEntityRef || !(await ctx.deviceCodes.consume({ deviceCodeHash: record.deviceCodeHash, now }))) {
       throw new InvalidGrant('device code was already used');
     }

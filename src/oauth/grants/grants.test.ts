@@ -10,9 +10,10 @@ import { createTestDatabases } from '../../testUtils/databases';
 import { s256 } from '../checks/checkPkce';
 import type { OAuthContext } from '../context';
 import { sha256 } from '../crypto/sha256';
-import { InvalidGrant } from '../errors';
+import { InvalidGrant, TooManyRequests } from '../errors';
 import type { Client, SecurityEvent } from '../model';
 import { authorizationCodeGrant } from './authorizationCode';
+import type { ChargeUser } from './grant';
 import { refreshTokenGrant } from './refreshToken';
 
 jest.setTimeout(60_000);
@@ -98,13 +99,34 @@ describe.each(databases.eachSupportedId())('grants with a moving clock on %s', d
     return code;
   }
 
-  const redeem = (code: string) =>
+  const redeem = (code: string, chargeUser: ChargeUser = () => undefined, verifier = VERIFIER) =>
     authorizationCodeGrant.handle(
-      { params: { code, redirect_uri: REDIRECT_URI, code_verifier: VERIFIER }, client },
+      { params: { code, redirect_uri: REDIRECT_URI, code_verifier: verifier }, client, chargeUser },
       ctx,
     );
-  const refresh = (token: string) =>
-    refreshTokenGrant.handle({ params: { refresh_token: token }, client }, ctx);
+  const refresh = (token: string, chargeUser: ChargeUser = () => undefined) =>
+    refreshTokenGrant.handle({ params: { refresh_token: token }, client, chargeUser }, ctx);
+
+  it("charges a code's user only once the verifier proved the code is the caller's (issue 25)", async () => {
+    const charged: string[] = [];
+    const charge = (user: string) => {
+      charged.push(user);
+    };
+    await expect(redeem(await approvedCode('s1'), charge, 'w'.repeat(43))).rejects.toThrow(InvalidGrant);
+    expect(charged).toEqual([]);
+    await redeem(await approvedCode('s2'), charge);
+    expect(charged).toEqual([USER]);
+  });
+
+  it('refuses an over-budget refresh before rotating, so the token still works (issue 25)', async () => {
+    const { refresh_token } = await redeem(await approvedCode('s1'));
+    const overBudget = new TooManyRequests('too many token requests; retry after 60 seconds', 60);
+    const refuse = () => {
+      throw overBudget;
+    };
+    await expect(refresh(refresh_token!, refuse)).rejects.toBe(overBudget);
+    expect((await refresh(refresh_token!)).access_token).toBe(`user-token:${USER}`);
+  });
 
   it('puts the approval time, nonce and profile into the ID token', async () => {
     const approvedAt = now;

@@ -3,7 +3,7 @@ import { deviceCodeGrant } from './deviceCode';
 import type { Grant } from './grant';
 import { refreshTokenGrant } from './refreshToken';
 
-export type { Grant, TokenResponse } from './grant';
+export type { ChargeUser, Grant, TokenResponse } from './grant';
 
 /**
  * The token endpoint's grants, keyed by `grant_type`. A new grant is one

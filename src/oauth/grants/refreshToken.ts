@@ -17,14 +17,14 @@ import { redeemUpstreamRefreshToken } from './upstreamRefreshTokens';
 export const refreshTokenGrant: Grant = {
   grantType: 'refresh_token',
   isEnabled: ctx => ctx.config.refreshToken.enabled,
-  async handle({ params, client }, ctx) {
+  async handle({ params, client, chargeUser }, ctx) {
     requireParams(params, 'refresh_token');
     const now = ctx.clock();
     const tokenHash = sha256(params.refresh_token);
     const current = await ctx.refreshTokens.find(tokenHash);
     if (!current) {
       // Maybe a token upstream issued before the swap: honoured once, then ours.
-      const adopted = await redeemUpstreamRefreshToken(ctx, params.refresh_token, client);
+      const adopted = await redeemUpstreamRefreshToken(ctx, params.refresh_token, client, chargeUser);
       if (adopted) return adopted;
     }
     // A token of another client is treated as unknown: nothing about it leaks or changes.
@@ -42,6 +42,8 @@ export const refreshTokenGrant: Grant = {
     }
     const scopes = narrowScopes(current.scopes, params.scope);
     const resource = grantResource(ctx, current.resource, params.resource, client);
+    // Before the rotation: a refresh refused as over budget keeps its token.
+    chargeUser(current.userEntityRef);
 
     const user = await ctx.users.findUser(current.userEntityRef);
     if (!user && ctx.config.refreshToken.requireUserInCatalog) {

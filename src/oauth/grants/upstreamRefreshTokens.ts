@@ -3,7 +3,7 @@ import { upstreamRefreshTokenId, verifyUpstreamRefreshToken } from '../crypto/up
 import { InvalidGrant } from '../errors';
 import type { Client } from '../model';
 import type { UpstreamRefreshTokenRecord } from '../stores';
-import type { TokenResponse } from './grant';
+import type { ChargeUser, TokenResponse } from './grant';
 import { buildTokenResponse, startRefreshFamily, type GrantedAccess } from './issueTokens';
 
 /**
@@ -35,6 +35,7 @@ export async function redeemUpstreamRefreshToken(
   ctx: OAuthContext,
   token: string,
   client: Client,
+  chargeUser: ChargeUser,
 ): Promise<TokenResponse | undefined> {
   const row = await findUpstreamRefreshToken(ctx, token);
   // Rows without a client (upstream's own device flow) cannot be bound to one: not honoured.
@@ -50,6 +51,8 @@ export async function redeemUpstreamRefreshToken(
     await ctx.upstreamRefreshTokens.consume(row.id, row.tokenHash);
     throw new InvalidGrant('refresh token has expired');
   }
+  // Before the row is consumed: refused as over budget, the token still works once.
+  chargeUser(row.userEntityRef);
   const user = await ctx.users.findUser(row.userEntityRef);
   if (!user && requireUserInCatalog) {
     await ctx.upstreamRefreshTokens.consume(row.id, row.tokenHash);

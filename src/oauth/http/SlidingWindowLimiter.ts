@@ -41,22 +41,13 @@ export class SlidingWindowLimiter {
 
   /** Counts one request for `key` unless that would exceed the limit. */
   take(key: string): LimitDecision {
-    return this.#decide(key, true);
-  }
-
-  /** Whether one more request for `key` would fit, without counting it. */
-  check(key: string): LimitDecision {
-    return this.#decide(key, false);
-  }
-
-  #decide(key: string, count: boolean): LimitDecision {
     const now = this.#clock().getTime();
     const bucket = this.#bucketFor(key, now);
     const elapsed = now - bucket.windowStart;
     const overlap = 1 - elapsed / this.#windowMs;
     const estimate = bucket.previous * overlap + bucket.current;
     if (estimate + 1 <= this.#limit) {
-      if (count) bucket.current += 1;
+      bucket.current += 1;
       return { allowed: true };
     }
     const firstInWindow = !bucket.reported;

@@ -20,9 +20,15 @@ function appWith(limits: Limits) {
   app.set('trust proxy', true); // lets a test speak from several addresses
   app.use('/token', rateLimit(deps, 'token'));
   // Stands in for the token endpoint: 'good' authenticates, and only then is
-  // the client's own budget charged.
+  // the client's own budget charged; a `user` stands for a public client's
+  // grant that proved whose it is, charged to that user.
   app.post('/token', ...parseParams('body'), (req: express.Request, res: express.Response) => {
     const params = req.oauthParams ?? {};
+    if (params.user !== undefined) {
+      res.locals.clientBudget!.takeForUser(params.client_id, params.user);
+      res.json({ params });
+      return;
+    }
     if (params.client_secret !== 'good') {
       res.status(401).json({ error: 'invalid_client' });
       return;
@@ -113,6 +119,52 @@ describe('rateLimit', () => {
         .send({ client_id: 'victim', client_secret: 'good', grant_type: 'x' })
         .expect(200);
     }
+  });
+
+  it("charges a public client's grants per user, so one user cannot spend another's", async () => {
+    const { app, events } = appWith(tight);
+    const grant = (address: string, user: string, clientId = 'cli') =>
+      request(app)
+        .post('/token')
+        .set('x-forwarded-for', address)
+        .type('form')
+        .send({ client_id: clientId, user, grant_type: 'refresh_token' });
+    // One user, ten addresses: the user's budget is one address's (1).
+    expect((await grant('10.0.3.1', 'user:default/mallory')).status).toBe(200);
+    for (let i = 2; i <= 10; i++) {
+      const res = await grant(`10.0.3.${i}`, 'user:default/mallory');
+      expect(res.status).toBe(429);
+      expect(res.body.error).toBe('too_many_requests');
+    }
+    // The client has no budget everyone shares: twenty other users, each from an address of their own.
+    for (let i = 1; i <= 20; i++) {
+      expect((await grant(`10.0.4.${i}`, `user:default/u${i}`)).status).toBe(200);
+    }
+    // The same user through another client is another budget.
+    expect((await grant('10.0.5.1', 'user:default/mallory', 'other-cli')).status).toBe(200);
+    expect(events).toEqual([
+      {
+        eventId: 'rate-limited',
+        clientId: 'cli',
+        userEntityRef: 'user:default/mallory',
+        meta: { endpoint: 'token', scope: 'user', address: '10.0.3.2' },
+      },
+    ]);
+  });
+
+  it('keeps the budgets of (client, user) pairs apart however their names are spelled', async () => {
+    const { app } = appWith(tight);
+    const grant = (address: string, clientId: string, user: string) =>
+      request(app)
+        .post('/token')
+        .set('x-forwarded-for', address)
+        .type('form')
+        .send({ client_id: clientId, user, grant_type: 'refresh_token' });
+    // Joined with any separator, these two pairs would be one key.
+    expect((await grant('10.0.6.1', 'a b', 'c')).status).toBe(200);
+    expect((await grant('10.0.6.2', 'a', 'b c')).status).toBe(200);
+    expect((await grant('10.0.6.3', 'a","b', 'c')).status).toBe(200);
+    expect((await grant('10.0.6.4', 'a', 'b","c')).status).toBe(200);
   });
 
   it('tells a device polling over budget to slow down (RFC 8628 §3.5)', async () => {

@@ -53,9 +53,10 @@ export function requestAddressKey(req: Request): string {
 }
 
 /**
- * A client_id shared by many people (the Backstage CLI, an MCP client) makes
- * requests from many addresses, so its own budget is this many times the
- * per-address one; it stops a single client flooding from many addresses.
+ * A client_id shared by many people (an MCP client's confidential backend, a
+ * build server) makes requests from many addresses, so an authenticated
+ * client's own budget is this many times the per-address one; it stops a
+ * single client flooding from many addresses.
  */
 export const CLIENT_BUDGET_FACTOR = 10;
 
@@ -63,19 +64,27 @@ export const CLIENT_BUDGET_FACTOR = 10;
 const NAMES_CLIENT: ReadonlySet<RateLimitedEndpoint> = new Set(['token', 'deviceAuthorization']);
 
 /**
- * A client's own budget, charged by the endpoint only once it knows the
- * client is who it says: a confidential client after it authenticated, a
- * public client (whose id anyone can send) only for requests that succeeded.
- * So nobody can spend a victim client's budget by naming it; failed
- * authentications are charged to the sender's address, like every request.
+ * The budgets beyond the sender's address, each charged only to a party that
+ * proved who it is, so nobody can spend another's (SPEC §5; issue 25 item 2):
+ * a confidential client once it authenticated; a public client's grants to
+ * the user whose code, refresh token or device code the request presented,
+ * since anyone may send a public client's id and many people share one (the
+ * Backstage CLI). Failed requests are charged to the sender's address only,
+ * like every request.
  */
 export interface ClientBudget {
-  /** Refuses a client that is already over its budget, without counting. */
-  check(clientId: string): void;
-  /** Counts one request of the client; refuses it when over budget. */
+  /** Counts one request of an authenticated client; refuses it when over budget. */
   take(clientId: string): void;
-  /** Counts a request that already succeeded (never refuses: its work is done). */
-  record(clientId: string): void;
+  /**
+   * Counts one grant of a public client for the user it belongs to; refuses
+   * it when that user is over budget (`slow_down` for a device's poll).
+   */
+  takeForUser(clientId: string, userEntityRef: string): void;
+}
+
+/** The key of a (client, user) budget; JSON, so no two pairs share one. */
+function userBudgetKey(clientId: string, userEntityRef: string): string {
+  return JSON.stringify([clientId, userEntityRef]);
 }
 
 declare module 'express-serve-static-core' {
@@ -92,8 +101,8 @@ function isDevicePoll(req: Request): boolean {
 
 /**
  * Rate limits one endpoint: a budget per client address, charged for every
- * request, and, where requests name a client, a budget per client_id that
- * the endpoint charges through `res.locals.clientBudget`. Over budget → 429
+ * request, and, where requests name a client, the {@link ClientBudget} the
+ * endpoint charges through `res.locals.clientBudget`. Over budget → 429
  * `too_many_requests` with Retry-After (RFC 6585 §4) — or `slow_down` for a
  * device polling the token endpoint — and one `rate-limited` audit event per
  * key and window so an attack cannot flood the audit log.
@@ -103,25 +112,25 @@ function isDevicePoll(req: Request): boolean {
  */
 export function rateLimit(deps: RateLimitDeps, endpoint: RateLimitedEndpoint): RequestHandler[] {
   const { requests, windowSeconds } = deps.limits[endpoint];
-  const byAddress = new SlidingWindowLimiter({ limit: requests, windowSeconds, clock: deps.clock });
-  const byClient = NAMES_CLIENT.has(endpoint)
-    ? new SlidingWindowLimiter({
-        limit: requests * CLIENT_BUDGET_FACTOR,
-        windowSeconds,
-        clock: deps.clock,
-      })
-    : undefined;
+  const limiter = (limit: number) => new SlidingWindowLimiter({ limit, windowSeconds, clock: deps.clock });
+  const byAddress = limiter(requests);
+  const namesClient = NAMES_CLIENT.has(endpoint);
+  const byClient = namesClient ? limiter(requests * CLIENT_BUDGET_FACTOR) : undefined;
+  // One user of a public client gets what one address gets: a person's use of
+  // a CLI never needs more, and sending it from more addresses adds nothing.
+  const byUser = namesClient ? limiter(requests) : undefined;
 
   const reject = (
     req: Request,
     res: express.Response,
     decision: { retryAfterSeconds: number; firstInWindow: boolean },
-    event: { clientId?: string; scope: 'address' | 'client'; address: string },
+    event: { clientId?: string; userEntityRef?: string; scope: 'address' | 'client' | 'user'; address: string },
   ): never => {
     if (decision.firstInWindow) {
       deps.audit({
         eventId: 'rate-limited',
         clientId: event.clientId,
+        userEntityRef: event.userEntityRef,
         meta: { endpoint, scope: event.scope, address: event.address },
       });
     }
@@ -143,16 +152,15 @@ export function rateLimit(deps: RateLimitDeps, endpoint: RateLimitedEndpoint): R
     const address = requestAddressKey(req);
     const decision = byAddress.take(address);
     if (!decision.allowed) reject(req, res, decision, { scope: 'address', address });
-    if (byClient) {
-      const charge = (clientId: string, count: boolean) => {
-        const result = count ? byClient.take(clientId) : byClient.check(clientId);
-        if (!result.allowed) reject(req, res, result, { scope: 'client', clientId, address });
-      };
+    if (byClient && byUser) {
       res.locals.clientBudget = {
-        check: clientId => charge(clientId, false),
-        take: clientId => charge(clientId, true),
-        record: clientId => {
-          byClient.take(clientId);
+        take: clientId => {
+          const result = byClient.take(clientId);
+          if (!result.allowed) reject(req, res, result, { scope: 'client', clientId, address });
+        },
+        takeForUser: (clientId, userEntityRef) => {
+          const result = byUser.take(userBudgetKey(clientId, userEntityRef));
+          if (!result.allowed) reject(req, res, result, { scope: 'user', clientId, userEntityRef, address });
         },
       };
     }
