@@ -8,6 +8,7 @@ import { DbDeviceCodeStore } from '../database/DbDeviceCodeStore';
 import { DbUpstreamOfflineSessionStore } from '../database/DbUpstreamOfflineSessionStore';
 import type { Identity } from '../identity/createIdentity';
 import { createClientResolver } from '../oauth/clients/createClientResolver';
+import { createOutboundGuard } from '../oauth/outbound/createOutboundGuard';
 import type { UserSignInStore } from '../oauth/authenticationContext';
 import type { OAuthContext } from '../oauth/context';
 import {
@@ -65,6 +66,10 @@ export async function createOidcProvider(
       issuer,
       logger,
       clock,
+      // Per instance; every request made on a client's behalf shares its slots.
+      outbound: createOutboundGuard({
+        allowInsecure: config.dangerouslyAllowInsecureClientIdMetadataDocuments,
+      }),
       idTokenAlgorithms: identity.jwtAlgorithms,
     }),
     clientStore,

@@ -9,14 +9,16 @@ import { createTestDatabases } from '../../testUtils/databases';
 import { sha256 } from '../crypto/sha256';
 import type { Client } from '../model';
 import { TemporarilyUnavailable } from '../errors';
+import { createOutboundGuard } from '../outbound/createOutboundGuard';
+import { DEFAULT_OUTBOUND_SLOTS } from '../outbound/OutboundSlots';
 import type { ClientStore } from './ClientStore';
 import {
   CLIENT_METADATA_FAILURE_CACHE_SECONDS,
   createClientResolver,
   DYNAMIC_CLIENT_CACHE_SECONDS,
-  MAX_CONCURRENT_DOCUMENT_FETCHES,
-  MAX_CONCURRENT_DOCUMENT_FETCHES_PER_HOST,
 } from './createClientResolver';
+
+const { maxInFlight, maxPerHost } = DEFAULT_OUTBOUND_SLOTS;
 
 jest.setTimeout(60_000);
 const databases = createTestDatabases();
@@ -44,6 +46,7 @@ describe.each(databases.eachSupportedId())('createClientResolver on %p', databas
       issuer: 'http://localhost:7007/api/auth',
       logger: mockServices.logger.mock(),
       clock: () => new Date(now),
+      outbound: createOutboundGuard({ allowInsecure: false }),
     });
     return { knex, store, resolver, advance: (seconds: number) => (now += seconds * 1000) };
   }
@@ -129,6 +132,7 @@ describe('createClientResolver fetching metadata documents (issue 12 item 6)', (
       issuer: 'http://localhost:7007/api/auth',
       logger: mockServices.logger.mock(),
       clock: () => new Date(now),
+      outbound: createOutboundGuard({ allowInsecure: true }),
     });
   });
   afterEach(async () => {
@@ -136,8 +140,8 @@ describe('createClientResolver fetching metadata documents (issue 12 item 6)', (
     await server.close();
   });
 
-  it(`fetches at most ${MAX_CONCURRENT_DOCUMENT_FETCHES_PER_HOST} documents of one host at once`, async () => {
-    const running = Array.from({ length: MAX_CONCURRENT_DOCUMENT_FETCHES_PER_HOST }, (_, i) =>
+  it(`fetches at most ${maxPerHost} documents of one host at once`, async () => {
+    const running = Array.from({ length: maxPerHost }, (_, i) =>
       resolver.findClient(server.url('127.0.0.1', `/slow/${i}.json`)),
     );
     await expect(resolver.findClient(server.url('127.0.0.1', '/slow/more.json'))).rejects.toThrow(
@@ -155,10 +159,10 @@ describe('createClientResolver fetching metadata documents (issue 12 item 6)', (
     expect(await resolver.findClient(server.url('127.0.0.1', '/fast.json'))).toBeDefined();
   });
 
-  it(`fetches at most ${MAX_CONCURRENT_DOCUMENT_FETCHES} documents at once in all`, async () => {
+  it(`fetches at most ${maxInFlight} documents at once in all`, async () => {
     const running = [];
-    for (let host = 1; running.length < MAX_CONCURRENT_DOCUMENT_FETCHES; host++) {
-      for (let i = 0; i < MAX_CONCURRENT_DOCUMENT_FETCHES_PER_HOST && running.length < MAX_CONCURRENT_DOCUMENT_FETCHES; i++) {
+    for (let host = 1; running.length < maxInFlight; host++) {
+      for (let i = 0; i < maxPerHost && running.length < maxInFlight; i++) {
         running.push(resolver.findClient(server.url(`127.0.1.${host}`, `/slow/${i}.json`)));
       }
     }
