@@ -69,6 +69,7 @@ export async function createOidcProvider(
       // Per instance; every request made on a client's behalf shares its slots.
       outbound: createOutboundGuard({
         allowInsecure: config.dangerouslyAllowInsecureClientIdMetadataDocuments,
+        clock,
       }),
       idTokenAlgorithms: identity.jwtAlgorithms,
     }),

@@ -96,7 +96,7 @@ describe('parseClientMetadataDocument', () => {
 describe('fetchClientMetadataDocument', () => {
   let server: http.Server;
   let base: string;
-  const outbound = createOutboundGuard({ allowInsecure: true });
+  const outbound = createOutboundGuard({ allowInsecure: true, clock: () => new Date() });
 
   beforeAll(async () => {
     server = http.createServer((req, res) => {
@@ -126,8 +126,8 @@ describe('fetchClientMetadataDocument', () => {
     await expect(fetched).rejects.toThrow(new ClientMetadataDocumentError(reason));
   });
 
-  it('passes on a fetch the guard held back for other requests, which says nothing about the document', async () => {
-    const full = createOutboundGuard({ allowInsecure: true, slots: { maxPerHost: 0 } });
+  it('passes on a fetch the guard held back for other hosts, which says nothing about the document', async () => {
+    const full = createOutboundGuard({ allowInsecure: true, clock: () => new Date(), slots: { maxPerHost: 0 } });
     const fetched = fetchClientMetadataDocument(new URL(`${base}/ok`), full);
     await expect(fetched).rejects.toBeInstanceOf(OutboundRequestError);
     await expect(fetched).rejects.toMatchObject({ code: 'busy', retryable: true });

@@ -74,9 +74,9 @@ export function checkClientIdUrl(clientId: string, policy: ClientMetadataDocumen
 
 /**
  * Fetches a metadata document through the outbound guard (SSRF guards, size
- * cap, timeout, slots) and reads it as JSON. A retryable
+ * cap, timeout, fair slots) and reads it as JSON. A retryable
  * {@link OutboundRequestError} (the guard held the fetch back for other
- * requests) is passed on as it is: it says nothing about the document.
+ * hosts) is passed on as it is: it says nothing about the document.
  */
 export async function fetchClientMetadataDocument(url: URL, outbound: OutboundGuard): Promise<unknown> {
   let response;

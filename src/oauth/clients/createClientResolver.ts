@@ -7,6 +7,7 @@ import { TemporarilyUnavailable } from '../errors';
 import type { Client, ClientResolver, Clock } from '../model';
 import { type OutboundGuard, OutboundRequestError } from '../outbound/createOutboundGuard';
 import { supportedGrantTypes, supportedScopes } from '../supportedScopes';
+import { TtlCache } from '../TtlCache';
 import { cliClientId, cliClientMetadataDocument } from './cliClientMetadata';
 import {
   checkClientIdUrl,
@@ -17,7 +18,6 @@ import {
   type ClientMetadataDocumentPolicy,
 } from './clientMetadataDocument';
 import type { ClientStore, StoredClient } from './ClientStore';
-import { TtlCache } from './TtlCache';
 
 /** How long a fetched metadata document is trusted before it is fetched again. */
 export const CLIENT_METADATA_CACHE_SECONDS = 5 * 60;
@@ -125,7 +125,7 @@ export async function createClientResolver(options: {
       const document = await fetchClientMetadataDocument(url, outbound);
       client = parseClientMetadataDocument(clientId, document, policy);
     } catch (error) {
-      // Held back for other requests: not the document's fault, so nothing is remembered.
+      // Held back for other hosts: not the document's fault, so nothing is remembered.
       if (error instanceof OutboundRequestError && error.retryable) {
         throw new TemporarilyUnavailable(
           `the client metadata document was not fetched: ${error.message}; retry in a moment`,
@@ -154,7 +154,7 @@ export async function createClientResolver(options: {
       if (!(error instanceof ClientMetadataDocumentError)) throw error;
       return undefined;
     }
-    // The outbound guard decides whether the fetch may run now (slots in all and per host).
+    // The outbound guard decides whether the fetch may run now (fair slots per host).
     const pending = resolveDocument(clientId, url).finally(() => inFlight.delete(clientId));
     inFlight.set(clientId, pending);
     return pending;

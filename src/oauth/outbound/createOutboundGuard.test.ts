@@ -21,7 +21,7 @@ describe('createOutboundGuard', () => {
   let port: number;
   const at = (host: string, path: string) => new URL(`http://${host}:${port}${path}`);
   const guard = (options: Partial<OutboundGuardOptions> = {}) =>
-    createOutboundGuard({ allowInsecure: true, ...options });
+    createOutboundGuard({ allowInsecure: true, clock: () => new Date(), ...options });
   /** Requests under /never, which the server holds without answering. */
   const held = new Map<string, http.ServerResponse>();
   const waiting = new Map<string, () => void>();
@@ -109,18 +109,33 @@ describe('createOutboundGuard', () => {
   });
 
   it('refuses a request beyond its host’s slots or the pool, and counts it as retryable', async () => {
-    const shared = guard({ slots: { maxInFlight: 3, maxPerHost: 2 } });
-    const running = [
-      errorOf(shared.get(at('127.0.0.2', '/never/1'))),
-      errorOf(shared.get(at('127.0.0.2', '/never/2'))),
-    ];
+    const shared = guard({ slots: { maxInFlight: 2, maxPerHost: 1, patienceMs: 60_000 } });
+    const running = [errorOf(shared.get(at('127.0.0.2', '/never/1')))];
     await expect(shared.get(at('127.0.0.2', '/never/x'))).rejects.toMatchObject({ code: 'busy', retryable: true });
-    running.push(errorOf(shared.get(at('127.0.0.3', '/never/3'))));
+    running.push(errorOf(shared.get(at('127.0.0.3', '/never/2'))));
+    // Each host runs its one request, none of them slow yet: nothing to take back.
     await expect(shared.get(at('127.0.0.1', '/ok'))).rejects.toMatchObject(failure('busy'));
 
-    await Promise.all(['/never/1', '/never/2', '/never/3'].map(arrival));
+    await Promise.all(['/never/1', '/never/2'].map(arrival));
     cutHeld();
     for (const error of await Promise.all(running)) expect(error).toMatchObject(failure('failed'));
     expect((await shared.get(at('127.0.0.1', '/ok'))).status).toBe(200);
+  });
+
+  it('takes a slot back from a host running more for a host running nothing (issue 25 item 5)', async () => {
+    const shared = guard({ slots: { maxInFlight: 2, maxPerHost: 2 } });
+    const running = [
+      errorOf(shared.get(at('127.0.0.2', '/never/5'))),
+      errorOf(shared.get(at('127.0.0.2', '/never/6'))),
+    ];
+    await expect(shared.get(at('127.0.0.1', '/ok'))).resolves.toMatchObject({ status: 200 });
+    // 127.0.0.2 gave up its oldest request, which says so and may be retried.
+    expect(await running[0]).toMatchObject({
+      ...failure('reclaimed', 'the request to 127.0.0.2 gave its slot to another host'),
+      retryable: true,
+    });
+    await arrival('/never/6');
+    cutHeld();
+    expect(await running[1]).toMatchObject(failure('failed'));
   });
 });

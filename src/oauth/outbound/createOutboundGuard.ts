@@ -2,6 +2,7 @@ import dns from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
+import type { Clock } from '../model';
 import { isPublicAddress } from './isPublicAddress';
 import { type OutboundSlot, OutboundSlots, type OutboundSlotsOptions } from './OutboundSlots';
 
@@ -17,7 +18,8 @@ export type OutboundErrorCode =
   | 'too-large'
   | 'timeout'
   | 'failed'
-  | 'busy';
+  | 'busy'
+  | 'reclaimed';
 
 /** An outbound request that got no usable answer; the message is safe to log. */
 export class OutboundRequestError extends Error {
@@ -29,9 +31,9 @@ export class OutboundRequestError extends Error {
     this.name = 'OutboundRequestError';
   }
 
-  /** True when the guard held the request back for other requests: it says nothing about the target. */
+  /** True when the guard held the request back for other hosts: it says nothing about the target. */
   get retryable(): boolean {
-    return this.code === 'busy';
+    return this.code === 'busy' || this.code === 'reclaimed';
   }
 }
 
@@ -59,18 +61,20 @@ export interface OutboundGuardOptions {
   maxResponseBytes?: number;
   /** Overrides of the slot policy's defaults (see {@link OutboundSlots}). */
   slots?: Partial<OutboundSlotsOptions>;
+  /** Measures how long requests have run, for the slot policy. */
+  clock: Clock;
 }
 
 /**
  * The one outbound guard (SPEC §5) for every request the server makes on a
  * client's behalf: https only, public addresses only (every resolved address
  * is checked in the connection's own DNS lookup, so a rebinding name cannot
- * slip through), no redirects, a total timeout, a size cap, and slots in all
- * and per host ({@link OutboundSlots}). Create one per server and share it, so that
+ * slip through), no redirects, a total timeout, a size cap, and per-host fair
+ * slots ({@link OutboundSlots}). Create one per server and share it, so that
  * all kinds of requests count against the same slots.
  */
 export function createOutboundGuard(options: OutboundGuardOptions): OutboundGuard {
-  const slots = new OutboundSlots(options.slots);
+  const slots = new OutboundSlots({ ...options.slots, clock: options.clock });
   const limits = {
     allowInsecure: options.allowInsecure,
     timeoutMs: options.timeoutMs ?? OUTBOUND_TIMEOUT_MS,
@@ -79,9 +83,10 @@ export function createOutboundGuard(options: OutboundGuardOptions): OutboundGuar
   return {
     async get(url, { accept } = {}) {
       checkTarget(url, limits.allowInsecure);
-      const slot = slots.acquire(url.host);
+      // By name without the port: one party's ports are one host, and share its slots.
+      const slot = slots.acquire(url.hostname);
       if (!slot) {
-        const why = `too many requests to ${url.host}, or in all, are running`;
+        const why = `too many requests to ${url.hostname}, or in all, are running`;
         throw new OutboundRequestError('busy', why);
       }
       return send(url, { ...limits, slot, headers: accept ? { accept } : {} });
@@ -202,5 +207,10 @@ function send(
     handles.request = request;
     request.on('timeout', () => fail(new OutboundRequestError('timeout', 'the request timed out')));
     request.on('error', fail);
+    // The slot policy took the slot back for another host (OutboundSlots).
+    const reclaimed = `the request to ${url.hostname} gave its slot to another host`;
+    slot.signal.addEventListener('abort', () => fail(new OutboundRequestError('reclaimed', reclaimed)), {
+      once: true,
+    });
   });
 }
