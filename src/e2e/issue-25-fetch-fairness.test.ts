@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { createTestDatabases } from '../testUtils/databases';
+import { authorizeUrl } from './fixtures/authorizeUrl';
 import { withGenerousRateLimits } from './fixtures/generousRateLimits';
 import { guestUser } from './fixtures/guestUser';
 import { pkcePair } from './fixtures/pkcePair';
@@ -26,17 +27,6 @@ const databases = createTestDatabases();
 
 const pause = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
-function authorizeUrl(backend: AuthBackend, clientId: string): string {
-  return `${backend.baseUrl}/api/auth/v1/authorize?${new URLSearchParams({
-    response_type: 'code',
-    client_id: clientId,
-    redirect_uri: LOOPBACK,
-    scope: 'openid',
-    code_challenge: pkcePair().challenge,
-    code_challenge_method: 'S256',
-  })}`;
-}
-
 /** The attack: every worker keeps one authorization request for a slow document outstanding. */
 function attack(backend: AuthBackend, tarpit: TarpitServers) {
   const state = { stopped: false };
@@ -45,7 +35,7 @@ function attack(backend: AuthBackend, tarpit: TarpitServers) {
     for (let i = 0; !state.stopped; i++) {
       const path = `/w${index}/${i}.json`;
       const clientId = tarpit.url(index % ATTACKER_HOSTS.length, path);
-      const answer = requestFrom(`127.0.1.${1 + index}`, authorizeUrl(backend, clientId));
+      const answer = requestFrom(`127.0.1.${1 + index}`, authorizeUrl(backend, clientId, LOOPBACK));
       // Landed: its fetch is being held by the tarpit, or it was answered.
       await Promise.race([answer, tarpit.arrival(path)]);
       landed();
