@@ -2,8 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Knex } from 'knex';
 import { createTestDatabases } from '../testUtils/databases';
+import { authorizeUrl } from './fixtures/authorizeUrl';
 import { guestUser } from './fixtures/guestUser';
-import { pkcePair } from './fixtures/pkcePair';
 import { requestFrom } from './fixtures/requestFrom';
 import { CodeFlow } from './harness/codeFlow';
 import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
@@ -80,15 +80,6 @@ describe.each(databases.eachSupportedId())('a flood of anonymous requests on %s'
       statuses[`${kind} ${status}`] = (statuses[`${kind} ${status}`] ?? 0) + 1;
     };
     const dcrClients: string[] = [];
-    const authorizeUrl = (clientId: string) =>
-      `${backend.baseUrl}/api/auth/v1/authorize?${new URLSearchParams({
-        response_type: 'code',
-        client_id: clientId,
-        redirect_uri: LOOPBACK,
-        scope: 'openid',
-        code_challenge: pkcePair().challenge,
-        code_challenge_method: 'S256',
-      })}`;
 
     const deadline = Date.now() + FLOOD_SECONDS * 1000;
     let n = 0;
@@ -106,9 +97,9 @@ describe.each(databases.eachSupportedId())('a flood of anonymous requests on %s'
           if (res.status === 201) dcrClients.push(res.body.client_id);
           count(kind, res.status);
         } else if (kind === 'authorize-dcr' && dcrClients.length > 0) {
-          count(kind, (await requestFrom(address, authorizeUrl(dcrClients[i % dcrClients.length]))).status);
+          count(kind, (await requestFrom(address, authorizeUrl(backend, dcrClients[i % dcrClients.length], LOOPBACK))).status);
         } else {
-          count(kind, (await requestFrom(address, authorizeUrl(documents.url(`tool-${i}`)))).status);
+          count(kind, (await requestFrom(address, authorizeUrl(backend, documents.url(`tool-${i}`), LOOPBACK))).status);
         }
       }
     };

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { createTestDatabases } from '../testUtils/databases';
+import { authorizeUrl } from './fixtures/authorizeUrl';
 import { guestUser } from './fixtures/guestUser';
-import { pkcePair } from './fixtures/pkcePair';
 import { requestFrom } from './fixtures/requestFrom';
 import { approveAsGuest, CodeFlow } from './harness/codeFlow';
 import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
@@ -52,17 +52,7 @@ describe.each(databases.eachSupportedId())('issue 12 limits on %s', databaseId =
   afterAll(() => backend?.stop());
 
   const authorizeFrom = (address: string, clientId = NATIVE.clientId, redirectUri = NATIVE.redirectUri) =>
-    requestFrom(
-      address,
-      `${backend.baseUrl}/api/auth/v1/authorize?${new URLSearchParams({
-        response_type: 'code',
-        client_id: clientId,
-        redirect_uri: redirectUri,
-        scope: 'openid',
-        code_challenge: pkcePair().challenge,
-        code_challenge_method: 'S256',
-      })}`,
-    );
+    requestFrom(address, authorizeUrl(backend, clientId, redirectUri));
 
   describe('item 6: bounded growth under anonymous traffic', () => {
     it('leaves no row for an undecided request, and limits the work an address can ask for', async () => {

@@ -9,6 +9,7 @@ import { DbSecretKeyRing } from '../database/DbSecretKeyRing';
 import { DbUpstreamOfflineSessionStore } from '../database/DbUpstreamOfflineSessionStore';
 import type { Identity } from '../identity/createIdentity';
 import { createClientResolver } from '../oauth/clients/createClientResolver';
+import { createOutboundGuard } from '../oauth/outbound/createOutboundGuard';
 import type { UserSignInStore } from '../oauth/authenticationContext';
 import type { OAuthContext } from '../oauth/context';
 import {
@@ -70,6 +71,11 @@ export async function createOidcProvider(
       issuer,
       logger,
       clock,
+      // Per instance; every request made on a client's behalf shares its slots.
+      outbound: createOutboundGuard({
+        allowInsecure: config.dangerouslyAllowInsecureClientIdMetadataDocuments,
+        clock,
+      }),
       idTokenAlgorithms: identity.jwtAlgorithms,
     }),
     clientStore,

@@ -1,7 +1,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createOutboundGuard, OutboundRequestError } from '../outbound/createOutboundGuard';
 import {
   checkClientIdUrl,
+  ClientMetadataDocumentError,
   fetchClientMetadataDocument,
   parseClientMetadataDocument,
   type ClientMetadataDocumentPolicy,
@@ -94,50 +96,40 @@ describe('parseClientMetadataDocument', () => {
 describe('fetchClientMetadataDocument', () => {
   let server: http.Server;
   let base: string;
+  const outbound = createOutboundGuard({ allowInsecure: true, clock: () => new Date() });
 
   beforeAll(async () => {
     server = http.createServer((req, res) => {
-      if (req.url === '/redirect') {
-        res.writeHead(301, { Location: '/ok' });
-        res.end();
-        return;
-      }
-      if (req.url === '/big') {
-        res.writeHead(200, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ pad: 'x'.repeat(6000) }));
-        return;
-      }
+      if (req.url === '/redirect') return res.writeHead(301, { Location: '/ok' }).end();
+      if (req.url === '/missing') return res.writeHead(404).end();
+      if (req.url === '/html') return res.writeHead(200, { 'Content-Type': 'text/html' }).end('{}');
       res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
-      res.end('{"client_id":"x"}');
+      return res.end(req.url === '/broken' ? '{"client_id":' : '{"client_id":"x"}');
     });
     await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   afterAll(() => new Promise<void>(resolve => server.close(() => resolve())));
 
-  it('reads a document when insecure targets are allowed', async () => {
-    await expect(
-      fetchClientMetadataDocument(new URL(`${base}/ok`), { allowInsecure: true }),
-    ).resolves.toEqual({ client_id: 'x' });
+  it('reads a JSON document through the outbound guard', async () => {
+    const document = await fetchClientMetadataDocument(new URL(`${base}/ok`), outbound);
+    expect(document).toEqual({ client_id: 'x' });
   });
 
-  it('refuses loopback targets by default, before connecting', async () => {
-    await expect(
-      fetchClientMetadataDocument(new URL(`${base}/ok`), { allowInsecure: false }),
-    ).rejects.toThrow('127.0.0.1 is not a public address');
-    await expect(
-      fetchClientMetadataDocument(new URL(`${base.replace('127.0.0.1', 'localhost')}/ok`), {
-        allowInsecure: false,
-      }),
-    ).rejects.toThrow('localhost resolves to a non-public address');
+  it.each([
+    ['/redirect', 'fetching the document failed: the URL redirects; redirects are not followed'],
+    ['/missing', 'the document URL answered HTTP 404'],
+    ['/html', 'the document is not application/json'],
+    ['/broken', 'the document is not valid JSON'],
+  ])('refuses %s as a bad document', async (path, reason) => {
+    const fetched = fetchClientMetadataDocument(new URL(`${base}${path}`), outbound);
+    await expect(fetched).rejects.toThrow(new ClientMetadataDocumentError(reason));
   });
 
-  it('does not follow redirects and caps the size', async () => {
-    await expect(
-      fetchClientMetadataDocument(new URL(`${base}/redirect`), { allowInsecure: true }),
-    ).rejects.toThrow('redirects are not followed');
-    await expect(
-      fetchClientMetadataDocument(new URL(`${base}/big`), { allowInsecure: true }),
-    ).rejects.toThrow('larger than 5120 bytes');
+  it('passes on a fetch the guard held back for other hosts, which says nothing about the document', async () => {
+    const full = createOutboundGuard({ allowInsecure: true, clock: () => new Date(), slots: { maxPerHost: 0 } });
+    const fetched = fetchClientMetadataDocument(new URL(`${base}/ok`), full);
+    await expect(fetched).rejects.toBeInstanceOf(OutboundRequestError);
+    await expect(fetched).rejects.toMatchObject({ code: 'busy', retryable: true });
   });
 });

@@ -1,15 +1,7 @@
-import dns from 'node:dns';
-import http from 'node:http';
-import https from 'node:https';
-import { isIP, type LookupFunction } from 'node:net';
 import { redirectUriRuleViolation } from '../checks/redirectUriRule';
 import type { Client } from '../model';
-import { isPublicAddress } from './isPublicAddress';
+import { type OutboundGuard, OutboundRequestError } from '../outbound/createOutboundGuard';
 
-/** A metadata document larger than this is refused; real ones are a few hundred bytes. */
-export const MAX_CLIENT_METADATA_DOCUMENT_BYTES = 5 * 1024;
-/** How long a fetch may take in total, connection included. */
-export const CLIENT_METADATA_FETCH_TIMEOUT_MS = 5000;
 /** client_id is a varchar(255) in upstream's tables. */
 export const MAX_CLIENT_ID_URL_LENGTH = 255;
 
@@ -81,123 +73,33 @@ export function checkClientIdUrl(clientId: string, policy: ClientMetadataDocumen
 }
 
 /**
- * Fetches a metadata document with SSRF guards: public addresses only (every
- * resolved address is checked in the connection's own DNS lookup, so a
- * rebinding name cannot slip through), no redirects, a total timeout and a
- * size cap.
+ * Fetches a metadata document through the outbound guard (SSRF guards, size
+ * cap, timeout, fair slots) and reads it as JSON. A retryable
+ * {@link OutboundRequestError} (the guard held the fetch back for other
+ * hosts) is passed on as it is: it says nothing about the document.
  */
-export async function fetchClientMetadataDocument(
-  url: URL,
-  options: { allowInsecure: boolean },
-): Promise<unknown> {
-  const hostname = url.hostname.replace(/^\[|\]$/g, '');
-  if (isIP(hostname) && !options.allowInsecure && !isPublicAddress(hostname)) {
-    throw new ClientMetadataDocumentError(`${hostname} is not a public address`);
+export async function fetchClientMetadataDocument(url: URL, outbound: OutboundGuard): Promise<unknown> {
+  let response;
+  try {
+    response = await outbound.get(url, { accept: 'application/json' });
+  } catch (error) {
+    if (error instanceof OutboundRequestError && !error.retryable) {
+      throw new ClientMetadataDocumentError(`fetching the document failed: ${error.message}`);
+    }
+    throw error;
   }
-  const lookup: LookupFunction = (name, lookupOptions, callback) => {
-    dns.lookup(name, { all: true, verbatim: true }, (error, addresses) => {
-      if (error) return callback(error, '', 0);
-      const refused = addresses.find(a => !isPublicAddress(a.address));
-      if (!options.allowInsecure && refused) {
-        return callback(
-          new ClientMetadataDocumentError(`${name} resolves to a non-public address`),
-          '',
-          0,
-        );
-      }
-      if (addresses.length === 0) {
-        return callback(new ClientMetadataDocumentError(`${name} has no address`), '', 0);
-      }
-      if (lookupOptions.all) {
-        return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, addresses);
-      }
-      return callback(null, addresses[0].address, addresses[0].family);
-    });
-  };
-
-  const transport = url.protocol === 'https:' ? https : http;
-  return new Promise<unknown>((resolve, reject) => {
-    let settled = false;
-    // Filled right below; `fail` only runs once both exist.
-    const handles: { timer?: NodeJS.Timeout; request?: http.ClientRequest } = {};
-    const fail = (error: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(handles.timer);
-      handles.request?.destroy();
-      reject(
-        error instanceof ClientMetadataDocumentError
-          ? error
-          : new ClientMetadataDocumentError(`fetching the document failed: ${error.message}`),
-      );
-    };
-    handles.timer = setTimeout(
-      () => fail(new ClientMetadataDocumentError('fetching the document timed out')),
-      CLIENT_METADATA_FETCH_TIMEOUT_MS,
-    );
-    const request = transport.get(
-      url,
-      {
-        lookup,
-        agent: false,
-        headers: { accept: 'application/json' },
-        timeout: CLIENT_METADATA_FETCH_TIMEOUT_MS,
-      },
-      response => {
-        const status = response.statusCode ?? 0;
-        if (status >= 300 && status < 400) {
-          fail(new ClientMetadataDocumentError('the document URL redirects; redirects are not followed'));
-          return;
-        }
-        if (status !== 200) {
-          fail(new ClientMetadataDocumentError(`the document URL answered HTTP ${status}`));
-          return;
-        }
-        const type = String(response.headers['content-type'] ?? '');
-        if (!/^application\/([a-z0-9.+-]+\+)?json\b/i.test(type)) {
-          fail(new ClientMetadataDocumentError('the document is not application/json'));
-          return;
-        }
-        const declared = Number(response.headers['content-length'] ?? 0);
-        if (declared > MAX_CLIENT_METADATA_DOCUMENT_BYTES) {
-          fail(documentTooLarge());
-          return;
-        }
-        const chunks: Buffer[] = [];
-        let size = 0;
-        response.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_CLIENT_METADATA_DOCUMENT_BYTES) {
-            fail(documentTooLarge());
-            return;
-          }
-          chunks.push(chunk);
-        });
-        response.on('error', fail);
-        response.on('end', () => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(handles.timer);
-          try {
-            resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-          } catch {
-            reject(new ClientMetadataDocumentError('the document is not valid JSON'));
-          }
-        });
-      },
-    );
-    handles.request = request;
-    request.on('timeout', () =>
-      fail(new ClientMetadataDocumentError('fetching the document timed out')),
-    );
-    request.on('error', fail);
-  });
-}
-
-function documentTooLarge(): ClientMetadataDocumentError {
-  return new ClientMetadataDocumentError(
-    `the document is larger than ${MAX_CLIENT_METADATA_DOCUMENT_BYTES} bytes`,
-  );
+  if (response.status !== 200) {
+    throw new ClientMetadataDocumentError(`the document URL answered HTTP ${response.status}`);
+  }
+  const type = String(response.headers['content-type'] ?? '');
+  if (!/^application\/([a-z0-9.+-]+\+)?json\b/i.test(type)) {
+    throw new ClientMetadataDocumentError('the document is not application/json');
+  }
+  try {
+    return JSON.parse(response.body.toString('utf8'));
+  } catch {
+    throw new ClientMetadataDocumentError('the document is not valid JSON');
+  }
 }
 
 /**

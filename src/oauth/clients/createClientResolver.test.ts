@@ -9,14 +9,16 @@ import { createTestDatabases } from '../../testUtils/databases';
 import { sha256 } from '../crypto/sha256';
 import type { Client } from '../model';
 import { TemporarilyUnavailable } from '../errors';
+import { createOutboundGuard } from '../outbound/createOutboundGuard';
+import { DEFAULT_OUTBOUND_SLOTS } from '../outbound/OutboundSlots';
 import type { ClientStore } from './ClientStore';
 import {
   CLIENT_METADATA_FAILURE_CACHE_SECONDS,
   createClientResolver,
   DYNAMIC_CLIENT_CACHE_SECONDS,
-  MAX_CONCURRENT_DOCUMENT_FETCHES,
-  MAX_CONCURRENT_DOCUMENT_FETCHES_PER_HOST,
 } from './createClientResolver';
+
+const { maxInFlight, maxPerHost } = DEFAULT_OUTBOUND_SLOTS;
 
 jest.setTimeout(60_000);
 const databases = createTestDatabases();
@@ -44,6 +46,7 @@ describe.each(databases.eachSupportedId())('createClientResolver on %p', databas
       issuer: 'http://localhost:7007/api/auth',
       logger: mockServices.logger.mock(),
       clock: () => new Date(now),
+      outbound: createOutboundGuard({ allowInsecure: false, clock: () => new Date(now) }),
     });
     return { knex, store, resolver, advance: (seconds: number) => (now += seconds * 1000) };
   }
@@ -129,6 +132,7 @@ describe('createClientResolver fetching metadata documents (issue 12 item 6)', (
       issuer: 'http://localhost:7007/api/auth',
       logger: mockServices.logger.mock(),
       clock: () => new Date(now),
+      outbound: createOutboundGuard({ allowInsecure: true, clock: () => new Date(now) }),
     });
   });
   afterEach(async () => {
@@ -136,8 +140,11 @@ describe('createClientResolver fetching metadata documents (issue 12 item 6)', (
     await server.close();
   });
 
-  it(`fetches at most ${MAX_CONCURRENT_DOCUMENT_FETCHES_PER_HOST} documents of one host at once`, async () => {
-    const running = Array.from({ length: MAX_CONCURRENT_DOCUMENT_FETCHES_PER_HOST }, (_, i) =>
+  /** Lets the fetches started so far reach the server. */
+  const settle = () => new Promise(resolve => setTimeout(resolve, 50));
+
+  it(`fetches at most ${maxPerHost} documents of one host at once`, async () => {
+    const running = Array.from({ length: maxPerHost }, (_, i) =>
       resolver.findClient(server.url('127.0.0.1', `/slow/${i}.json`)),
     );
     await expect(resolver.findClient(server.url('127.0.0.1', '/slow/more.json'))).rejects.toThrow(
@@ -147,7 +154,7 @@ describe('createClientResolver fetching metadata documents (issue 12 item 6)', (
     const joined = resolver.findClient(server.url('127.0.0.1', '/slow/0.json'));
     // Another host still has room.
     const other = resolver.findClient(server.url('127.0.0.2', '/slow/other.json'));
-    await new Promise(resolve => setTimeout(resolve, 50));
+    await settle();
     server.release();
     expect((await Promise.all([...running, joined, other])).every(c => c?.kind === 'metadata-document')).toBe(true);
     expect(server.hits.get('/slow/0.json')).toBe(1);
@@ -155,17 +162,37 @@ describe('createClientResolver fetching metadata documents (issue 12 item 6)', (
     expect(await resolver.findClient(server.url('127.0.0.1', '/fast.json'))).toBeDefined();
   });
 
-  it(`fetches at most ${MAX_CONCURRENT_DOCUMENT_FETCHES} documents at once in all`, async () => {
-    const running = [];
-    for (let host = 1; running.length < MAX_CONCURRENT_DOCUMENT_FETCHES; host++) {
-      for (let i = 0; i < MAX_CONCURRENT_DOCUMENT_FETCHES_PER_HOST && running.length < MAX_CONCURRENT_DOCUMENT_FETCHES; i++) {
-        running.push(resolver.findClient(server.url(`127.0.1.${host}`, `/slow/${i}.json`)));
-      }
-    }
+  it(`fetches at most ${maxInFlight} documents at once, when as many hosts fetch one each`, async () => {
+    const running = Array.from({ length: maxInFlight }, (_, host) =>
+      resolver.findClient(server.url(`127.0.1.${host + 1}`, '/slow/0.json')),
+    );
     await expect(resolver.findClient(server.url('127.0.2.1', '/slow/x.json'))).rejects.toThrow(TemporarilyUnavailable);
-    await new Promise(resolve => setTimeout(resolve, 50));
+    await settle();
     server.release();
-    await Promise.all(running);
+    expect((await Promise.all(running)).every(c => c?.kind === 'metadata-document')).toBe(true);
+  });
+
+  it('does not refuse a host with nothing in flight: a host fetching more gives up its oldest fetch (issue 25 item 5)', async () => {
+    const hosts = maxInFlight / maxPerHost;
+    const running = Array.from({ length: hosts }, (_, host) =>
+      Array.from({ length: maxPerHost }, (__, i) =>
+        resolver.findClient(server.url(`127.0.1.${host + 1}`, `/slow/${i}.json`)),
+      ),
+    );
+    const cut = running[0][0];
+    const joined = resolver.findClient(server.url('127.0.1.1', '/slow/0.json'));
+    await settle();
+    expect(await resolver.findClient(server.url('127.0.2.1', '/fast.json'))).toBeDefined();
+    // Every request waiting for the fetch given up is told to retry...
+    await expect(cut).rejects.toThrow(TemporarilyUnavailable);
+    await expect(joined).rejects.toThrow(TemporarilyUnavailable);
+    // ...and the document is not remembered as refused: the next request fetches it again.
+    const retried = resolver.findClient(server.url('127.0.1.1', '/slow/0.json'));
+    await settle();
+    server.release();
+    expect(await retried).toBeDefined();
+    expect(server.hits.get('/slow/0.json')).toBe(hosts + 1);
+    await Promise.all(running.flat().slice(1));
   });
 
   it('remembers a refused document briefly, apart from good ones', async () => {

@@ -5,7 +5,9 @@ import { constantEquals } from '../crypto/constantEquals';
 import { sha256 } from '../crypto/sha256';
 import { TemporarilyUnavailable } from '../errors';
 import type { Client, ClientResolver, Clock } from '../model';
+import { type OutboundGuard, OutboundRequestError } from '../outbound/createOutboundGuard';
 import { supportedGrantTypes, supportedScopes } from '../supportedScopes';
+import { TtlCache } from '../TtlCache';
 import { cliClientId, cliClientMetadataDocument } from './cliClientMetadata';
 import {
   checkClientIdUrl,
@@ -16,7 +18,6 @@ import {
   type ClientMetadataDocumentPolicy,
 } from './clientMetadataDocument';
 import type { ClientStore, StoredClient } from './ClientStore';
-import { TtlCache } from './TtlCache';
 
 /** How long a fetched metadata document is trusted before it is fetched again. */
 export const CLIENT_METADATA_CACHE_SECONDS = 5 * 60;
@@ -25,12 +26,6 @@ export const CLIENT_METADATA_FAILURE_CACHE_SECONDS = 30;
 const MAX_CACHED_DOCUMENTS = 1000;
 /** Refusals are kept apart, so a flood of bad URLs cannot evict good documents. */
 const MAX_CACHED_FAILURES = 10_000;
-/**
- * Fetches running at once, in all and per host: enough for real clients,
- * while a flood of URLs (or one slow host) cannot tie up sockets and memory.
- */
-export const MAX_CONCURRENT_DOCUMENT_FETCHES = 20;
-export const MAX_CONCURRENT_DOCUMENT_FETCHES_PER_HOST = 4;
 /**
  * How long a DCR client read from the database is reused. Registrations never
  * change, but cleanup deletes unused clients, so keep this short. Only found
@@ -52,10 +47,12 @@ export async function createClientResolver(options: {
   issuer: string;
   logger: LoggerService;
   clock: Clock;
+  /** Fetches metadata documents; shared with everything else the server fetches. */
+  outbound: OutboundGuard;
   /** The JWS algorithms ID tokens can be signed with (`id_token_signed_response_alg`). */
   idTokenAlgorithms?: readonly string[];
 }): Promise<ClientResolver> {
-  const { config, store, issuer, logger, clock } = options;
+  const { config, store, issuer, logger, clock, outbound } = options;
   const idTokenAlgorithms = options.idTokenAlgorithms ?? [];
   const features = {
     refreshEnabled: config.refreshToken.enabled,
@@ -109,7 +106,6 @@ export async function createClientResolver(options: {
   const documents = new TtlCache<Client>({ maxEntries: MAX_CACHED_DOCUMENTS, clock });
   const failures = new TtlCache<true>({ maxEntries: MAX_CACHED_FAILURES, clock });
   const inFlight = new Map<string, Promise<Client | undefined>>();
-  const fetchesPerHost = new Map<string, number>();
   const dynamicClients = new TtlCache<StoredClient>({ maxEntries: MAX_CACHED_DYNAMIC_CLIENTS, clock });
 
   /** A DCR client (with its secret hash) from the short-lived cache or the database. */
@@ -126,9 +122,15 @@ export async function createClientResolver(options: {
   async function resolveDocument(clientId: string, url: URL): Promise<Client | undefined> {
     let client: Client | undefined;
     try {
-      const document = await fetchClientMetadataDocument(url, policy);
+      const document = await fetchClientMetadataDocument(url, outbound);
       client = parseClientMetadataDocument(clientId, document, policy);
     } catch (error) {
+      // Held back for other hosts: not the document's fault, so nothing is remembered.
+      if (error instanceof OutboundRequestError && error.retryable) {
+        throw new TemporarilyUnavailable(
+          `the client metadata document was not fetched: ${error.message}; retry in a moment`,
+        );
+      }
       if (!(error instanceof ClientMetadataDocumentError)) throw error;
       logger.warn(`Refused client-ID metadata document ${clientId}: ${error.message}`);
     }
@@ -152,20 +154,8 @@ export async function createClientResolver(options: {
       if (!(error instanceof ClientMetadataDocumentError)) throw error;
       return undefined;
     }
-    const host = url.host;
-    const onHost = fetchesPerHost.get(host) ?? 0;
-    if (inFlight.size >= MAX_CONCURRENT_DOCUMENT_FETCHES || onHost >= MAX_CONCURRENT_DOCUMENT_FETCHES_PER_HOST) {
-      throw new TemporarilyUnavailable(
-        'too many client metadata documents are being fetched right now; retry in a moment',
-      );
-    }
-    fetchesPerHost.set(host, onHost + 1);
-    const pending = resolveDocument(clientId, url).finally(() => {
-      inFlight.delete(clientId);
-      const left = (fetchesPerHost.get(host) ?? 1) - 1;
-      if (left > 0) fetchesPerHost.set(host, left);
-      else fetchesPerHost.delete(host);
-    });
+    // The outbound guard decides whether the fetch may run now (fair slots per host).
+    const pending = resolveDocument(clientId, url).finally(() => inFlight.delete(clientId));
     inFlight.set(clientId, pending);
     return pending;
   }

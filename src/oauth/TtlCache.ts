@@ -1,4 +1,4 @@
-import type { Clock } from '../model';
+import type { Clock } from './model';
 
 /**
  * A bounded in-memory cache whose entries expire; when full, the oldest entry
