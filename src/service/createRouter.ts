@@ -70,7 +70,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
 
   const router = Router();
   // First: a NUL byte in a path or query must not reach a route (issue 12 item 8).
-  router.use(rejectForbiddenCharacters(options.logger));
+  router.use(rejectForbiddenCharacters(options.logger, oidcProvider.answerBadUrlInHtml));
   router.use(onPaths(IDENTITY_PATHS, identity.router));
   router.use(oidcProvider.router);
   router.use(providers);
