@@ -351,7 +351,7 @@ const OAUTH_CASES: OAuthCase[] = [
   },
 ];
 
-/** Bad bytes in the path or query anywhere else: the same guard, Backstage's error. */
+/** Bad bytes in the path or query anywhere else (the pages: badBytesInPages.test.ts): the same guard, Backstage's error. */
 const BACKSTAGE_CASES: BackstageCase[] = [
   {
     name: 'the consent API, NUL in the session id (the reproduction in issue 12)',
@@ -394,60 +394,6 @@ const BACKSTAGE_CASES: BackstageCase[] = [
     method: 'post',
     path: '/api/auth/guest%00/refresh',
     message: `the path contains ${NUL}`,
-  },
-];
-
-/** Bad bytes in the URL of a page (issue 25 item 9): a person gets the pages' HTML error page. */
-const PAGE_CASES: Array<BackstageCase & { back: string }> = [
-  {
-    name: 'the device page, NUL in the query (the reproduction in issue 25)',
-    method: 'get',
-    path: '/api/auth/v1/device?x=%00',
-    message: `query parameter &#39;x&#39; contains ${NUL}`,
-    back: '/api/auth/v1/device',
-  },
-  {
-    name: 'the device page, overlong UTF-8 in user_code',
-    method: 'get',
-    path: '/api/auth/v1/device?user_code=%C0%80',
-    message: 'query parameter &#39;user_code&#39; is not percent-encoded UTF-8',
-    back: '/api/auth/v1/device',
-  },
-  {
-    name: 'the device page, a malformed escape under it',
-    method: 'get',
-    path: '/api/auth/v1/device/done?result=%E0%A4%A',
-    message: 'query parameter &#39;result&#39; is not percent-encoded UTF-8',
-    back: '/api/auth/v1/device',
-  },
-  {
-    name: 'a device decision, DEL in the path',
-    method: 'post',
-    path: '/api/auth/v1/device/decision%7F',
-    message: `the path contains ${DEL}`,
-    back: '/api/auth/v1/device',
-  },
-  {
-    name: 'the consent page, a control character in the session id (the reproduction in issue 25)',
-    method: 'get',
-    path: '/api/auth/v1/consent/abc%01',
-    message: 'the path contains a control character (U+0001)',
-    back: 'http://localhost:3000',
-  },
-  {
-    name: 'a consent decision, an encoded surrogate in the session id',
-    method: 'post',
-    path: '/api/auth/v1/consent/%ED%A0%80/decision',
-    message: 'the path is not percent-encoded UTF-8',
-    back: 'http://localhost:3000',
-  },
-  {
-    name: 'the page sign-in, a C1 control in the query',
-    method: 'post',
-    path: '/api/auth/v1/page-session?return_to=%C2%85',
-    message: `query parameter &#39;return_to&#39; contains ${NEL}`,
-    // The form's return_to is never read: the body is not parsed.
-    back: '/api/auth/v1/device',
   },
 ];
 
@@ -541,70 +487,6 @@ describe.each(databases.eachSupportedId())('bad bytes are bad requests on %s (is
     expect(res.headers['content-type']).toMatch(/^text\/html/);
     expect(res.text).toContain(`form field &#39;${field}&#39; contains`);
     expect(await snapshotTables(knex)).toEqual(before);
-  });
-
-  it('keeps JSON for an API caller of /v1/authorize that asks for it', async () => {
-    const res = await request(backend.server)
-      .get('/api/auth/v1/authorize?response_type=code&client_id=%00')
-      .set('accept', 'application/json, text/html;q=0.5');
-    expect({ status: res.status, body: res.body }).toEqual({
-      status: 400,
-      body: { error: 'invalid_request', error_description: `query parameter 'client_id' contains ${NUL}` },
-    });
-  });
-
-  describe('in the address of a page a person opens (issue 25 item 9)', () => {
-    let pages: AuthBackend;
-
-    beforeAll(async () => {
-      pages = await startAuthBackend({
-        knex,
-        config: {
-          auth: {
-            oidcProvider: {
-              consentPage: 'builtin',
-              deviceAuthorization: { enabled: true },
-              clients: [{ ...APP, redirectUris: [APP.redirectUri] }],
-            },
-          },
-        },
-      });
-    });
-    afterAll(async () => {
-      await pages?.stop();
-    });
-
-    /** The pages' own security headers, as on every page they serve. */
-    function expectPageHeaders(res: request.Response): void {
-      expect(res.headers['content-type']).toMatch(/^text\/html/);
-      expect(res.headers['content-security-policy']).toMatch(/script-src 'nonce-[^']+'.*frame-ancestors 'none'/);
-      expect(res.headers['x-frame-options']).toBe('DENY');
-      expect(res.headers['cache-control']).toBe('no-store');
-    }
-
-    it.each(PAGE_CASES)('$name: an HTML 400 page with a way back, no row changed', async ({ method, path, message, back }) => {
-      const before = await snapshotTables(knex);
-      const res = await request(pages.server)[method](path).set('accept', 'text/html');
-      expect(res.status).toBe(400);
-      expectPageHeaders(res);
-      expect(res.text).toContain(`<h1>Something is wrong with that request</h1>`);
-      expect(res.text).toContain(`<p class="error" id="error-message">This link is damaged: ${message}.`);
-      expect(res.text).toContain(`<a id="back" href="${back}">`);
-      expect(await snapshotTables(knex)).toEqual(before);
-    });
-
-    it('shows a browser at /v1/authorize the sign-in error page, no row changed', async () => {
-      const before = await snapshotTables(knex);
-      const res = await request(pages.server)
-        .get(`/api/auth/v1/authorize?${AUTHORIZE}&state=a%00b`)
-        .set('accept', 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8');
-      expect(res.status).toBe(400);
-      expectPageHeaders(res);
-      expect(res.text).toContain('<h1>This sign-in request cannot be completed</h1>');
-      expect(res.text).toContain(`query parameter &#39;state&#39; contains ${NUL}`);
-      expect(res.text).toContain('<code>invalid_request</code>');
-      expect(await snapshotTables(knex)).toEqual(before);
-    });
   });
 
   it('keeps printable Unicode: state "café ☕" round-trips, a client named "Café ☕ 😀" registers', async () => {
