@@ -309,6 +309,17 @@ describe.each(databases.eachSupportedId())('built-in consent page on %s', databa
     expect(await knex('oauth_authorization_sessions').where({ id: requestIdOf(sessionId) })).toEqual([]);
   });
 
+  it('shows a person who opens a damaged consent link the error page, not JSON (issue 25 item 9)', async () => {
+    const page = await context.newPage();
+    const response = await page.goto(`${backend.issuer}/v1/consent/abc%01`);
+    expect(response!.status()).toBe(400);
+    expect(response!.headers()['content-type']).toMatch(/^text\/html/);
+    expect(await page.locator('h1').innerText()).toBe('Something is wrong with that request');
+    await page.getByText('This link is damaged: the path contains a control character (U+0001).').waitFor();
+    expect(await page.getByRole('link', { name: 'Return to the portal' }).getAttribute('href')).toBe('http://localhost:3000');
+    await page.close();
+  });
+
   it('lets the consent form post only to itself and the client’s redirect URI', async () => {
     const { url } = await startAuthorization();
     const res = await request(backend.server).get(url.pathname + url.search);

@@ -190,6 +190,30 @@ describe.each(databases.eachSupportedId())('device verification page on %s', dat
     await page.close();
   });
 
+  it('shows a person who opens a damaged link the error page, with a way back (issue 25 item 9)', async () => {
+    const page = await context.newPage();
+    const response = await page.goto(`${backend.issuer}/v1/device?x=%00`);
+    expect(response!.status()).toBe(400);
+    expect(response!.headers()['content-type']).toMatch(/^text\/html/);
+    expect(await page.locator('h1').innerText()).toBe('Something is wrong with that request');
+    expect(await page.locator('#error-message').innerText()).toBe(
+      "This link is damaged: query parameter 'x' contains a control character (U+0000). Open it again from where you found it, or use the link below.",
+    );
+    await page.getByRole('link', { name: 'Back to “Connect a device”' }).click();
+    await page.locator('#user-code-input').waitFor();
+    await page.close();
+  });
+
+  it('shows a person whose browser opens /v1/authorize with bad bytes the sign-in error page (issue 25 item 9)', async () => {
+    const page = await context.newPage();
+    const response = await page.goto(`${backend.issuer}/v1/authorize?response_type=code&client_id=device-cli%01`);
+    expect(response!.status()).toBe(400);
+    expect(response!.headers()['content-type']).toMatch(/^text\/html/);
+    expect(await page.locator('h1').innerText()).toBe('This sign-in request cannot be completed');
+    await page.getByText("query parameter 'client_id' contains a control character (U+0001)").waitFor();
+    await page.close();
+  });
+
   it('approves three requests from one address within a minute', async () => {
     const page = await context.newPage();
     const statuses: number[] = [];

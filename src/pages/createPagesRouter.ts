@@ -1,5 +1,5 @@
 import type { AuthService } from '@backstage/backend-plugin-api';
-import { NotFoundError } from '@backstage/errors';
+import { InputError, NotFoundError } from '@backstage/errors';
 import cookieParser from 'cookie-parser';
 import type express from 'express';
 import Router from 'express-promise-router';
@@ -14,24 +14,36 @@ import { createPageSessionRouter } from './signInShell';
 /** Where the pages live; each is a path or a folder of paths. */
 export const PAGE_PATHS = ['/v1/device', '/v1/consent', '/v1/page-session'] as const;
 
+/** The pages' router, and how they answer a URL that is refused before any router sees it. */
+export interface PagesRouter {
+  router: express.Router;
+  /**
+   * For a request to a page, answers `problem` (bad bytes in its URL, found
+   * by the plugin-wide guard) with the pages' HTML error page and returns
+   * true; returns false for any other path.
+   */
+  answerBadUrl(problem: string, req: express.Request, res: express.Response, next: express.NextFunction): boolean;
+}
+
 /**
  * The plugin's own HTML pages (no frontend build needed): the device
  * verification page when the device grant is on, and the consent page when
  * `auth.oidcProvider.consentPage` is `builtin`. They are mounted outside the
  * OAuth router, and every error they meet, including an unknown path under
- * them, is answered with an HTML page that leads back (pageErrors.ts).
+ * them or bad bytes in their URL, is answered with an HTML page that leads
+ * back (pageErrors.ts).
  */
 export function createPagesRouter(options: {
   ctx: OAuthContext;
   baseUrl: string;
   auth: AuthService;
   pages: PagesConfig;
-}): express.Router {
+}): PagesRouter {
   const { ctx, baseUrl, auth, pages } = options;
   const router = Router();
   const device = ctx.config.deviceAuthorization.enabled;
   const consent = ctx.config.consentPage === 'builtin';
-  if (!device && !consent) return router;
+  if (!device && !consent) return { router, answerBadUrl: () => false };
 
   const basePath = new URL(baseUrl).pathname.replace(/\/$/, '');
   const cookies = cookieParser();
@@ -64,6 +76,8 @@ export function createPagesRouter(options: {
   router.all(pagePaths, () => {
     throw new NotFoundError('There is no page at this address.');
   });
+  // The same paths, as Express matches them: case-insensitive, one trailing slash allowed.
+  const pagePath = new RegExp(`^(?:${pagePaths.map(path => path.replace('*', '.*')).join('|')})/?$`, 'i');
 
   /** A way back from an error, chosen by the page it happened on. */
   const backLink = (req: express.Request): BackLink => {
@@ -80,6 +94,15 @@ export function createPagesRouter(options: {
     }
     return { href: pages.appBaseUrl, text: 'Return to the portal' };
   };
-  router.use(pageErrorHandler({ logger: ctx.logger, backLink }));
-  return router;
+  const answerError = pageErrorHandler({ logger: ctx.logger, backLink });
+  router.use(answerError);
+  return {
+    router,
+    answerBadUrl(problem, req, res, next) {
+      if (!pagePath.test(req.path)) return false;
+      const message = `This link is damaged: ${problem}. Open it again from where you found it, or use the link below.`;
+      answerError(new InputError(message), req, res, next);
+      return true;
+    },
+  };
 }

@@ -20,7 +20,7 @@ import {
   OPENID_CONFIGURATION_PATH,
 } from '../oauth/endpoints/discovery';
 import { CONSENT_API_PATH } from '../oauth/endpoints/consent';
-import { createOAuthRouter, OAUTH_ENDPOINT_PATHS } from '../oauth/http/createOAuthRouter';
+import { answerBadAuthorizationUrl, createOAuthRouter, OAUTH_ENDPOINT_PATHS } from '../oauth/http/createOAuthRouter';
 import { builtinConsentPageUrl } from '../pages/createConsentPageRouter';
 import { createPagesRouter, PAGE_PATHS } from '../pages/createPagesRouter';
 import { renderAuthorizationError } from '../pages/renderAuthorizationError';
@@ -30,6 +30,7 @@ import type { RouterOptions } from './createRouter';
 import { createOfflineSessionsRouter, OFFLINE_SESSIONS_REVOKE_PATH } from './createOfflineSessionsRouter';
 import { onPaths } from './onPaths';
 import { createSecurityAuditor } from './createSecurityAuditor';
+import type { AnswerBadUrlInHtml } from './rejectForbiddenCharacters';
 
 /**
  * Assembles the OpenID Connect provider: builds the OAuth context once (the
@@ -37,6 +38,8 @@ import { createSecurityAuditor } from './createSecurityAuditor';
  * endpoints, the consent API, the offline-sessions revocation (while refresh
  * tokens are on) and the discovery documents — including the
  * path-inserted root forms that MCP clients look for (RFC 8414 §3.1).
+ * `answerBadUrlInHtml` tells the plugin-wide guard which of its refusals a
+ * person's browser gets as a page (the pages, a browser at /v1/authorize).
  */
 export async function createOidcProvider(
   options: RouterOptions & {
@@ -45,7 +48,7 @@ export async function createOidcProvider(
     identity: Identity;
     signIns: UserSignInStore;
   },
-): Promise<{ router: express.Router }> {
+): Promise<{ router: express.Router; answerBadUrlInHtml: AnswerBadUrlInHtml }> {
   const { knex, baseUrl: issuer, identity, logger } = options;
   const config = options.config.oidcProvider;
   checkResourcesOutsideBackstage(config.resources, issuer);
@@ -110,13 +113,14 @@ export async function createOidcProvider(
       ),
     );
   }
-  router.use(
-    onPaths(
-      PAGE_PATHS,
-      createPagesRouter({ ctx, baseUrl: issuer, auth: options.auth, pages: readPagesConfig(options.rootConfig) }),
-    ),
-  );
-  return { router };
+  const pages = createPagesRouter({ ctx, baseUrl: issuer, auth: options.auth, pages: readPagesConfig(options.rootConfig) });
+  router.use(onPaths(PAGE_PATHS, pages.router));
+  const answerAuthorization = answerBadAuthorizationUrl(ctx);
+  return {
+    router,
+    answerBadUrlInHtml: (problem, req, res, next) =>
+      pages.answerBadUrl(problem, req, res, next) || answerAuthorization(problem, req, res),
+  };
 }
 
 /**

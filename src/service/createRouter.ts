@@ -26,6 +26,7 @@ import { createOidcProvider } from './createOidcProvider';
 import { databaseUnavailableHandler } from './databaseUnavailableHandler';
 import { onPaths } from './onPaths';
 import { rejectForbiddenCharacters } from './rejectForbiddenCharacters';
+import { warnIfEveryProxyIsTrusted } from './warnIfEveryProxyIsTrusted';
 
 /** Everything the plugin hands to the router; see plugin.ts. */
 export interface RouterOptions {
@@ -58,6 +59,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   }
   await cacheSqliteStatements(knex);
   const baseUrl = await options.discovery.getExternalBaseUrl('auth');
+  warnIfEveryProxyIsTrusted(options.rootConfig, options.logger);
   await scheduleCleanupTask({ scheduler: options.scheduler, knex, logger: options.logger });
 
   const identity = await createIdentity({ ...options, knex, baseUrl });
@@ -68,7 +70,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
 
   const router = Router();
   // First: a NUL byte in a path or query must not reach a route (issue 12 item 8).
-  router.use(rejectForbiddenCharacters(options.logger));
+  router.use(rejectForbiddenCharacters(options.logger, oidcProvider.answerBadUrlInHtml));
   router.use(onPaths(IDENTITY_PATHS, identity.router));
   router.use(oidcProvider.router);
   router.use(providers);

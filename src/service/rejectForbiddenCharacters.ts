@@ -1,6 +1,6 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import { InputError } from '@backstage/errors';
-import type { Request, RequestHandler } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { InvalidRequest } from '../oauth/errors';
 import { isOAuthEndpointPath } from '../oauth/http/createOAuthRouter';
 import { findForbiddenCharacter } from '../oauth/http/findForbiddenCharacter';
@@ -64,6 +64,13 @@ function problemInUrl(req: Request): string | undefined {
 }
 
 /**
+ * Answers `problem` with an HTML page when the request is one a person's
+ * browser makes (a page, or `/v1/authorize` asked for HTML) and returns
+ * true; returns false for the rest, which keep the JSON answer.
+ */
+export type AnswerBadUrlInHtml = (problem: string, req: Request, res: Response, next: NextFunction) => boolean;
+
+/**
  * Issue 12 item 8: bad bytes are bad requests. Refuses every request to the
  * plugin whose path or query holds a character that
  * {@link findForbiddenCharacter} forbids, or an escape that does not decode
@@ -72,13 +79,17 @@ function problemInUrl(req: Request): string | undefined {
  * `req.query` leniently (qs keeps `%C0%80` as those six characters), so the
  * raw URL is decoded here, strictly, once.
  *
- * The OAuth endpoints answer with an RFC 6749 §5.2 `invalid_request` body,
- * written by their own error handler; everything else (the consent API, the
- * pages, userinfo, the sign-in providers) with a Backstage InputError.
- * Bodies are checked where they are parsed (parseParams, registration,
- * client authentication).
+ * What a person opens in a browser gets a page from `answerInHtml` (issue
+ * 25 item 9). The OAuth endpoints otherwise answer with an RFC 6749 §5.2
+ * `invalid_request` body, written by their own error handler; everything
+ * else (the consent API, userinfo, the sign-in providers) with a Backstage
+ * InputError. Bodies are checked where they are parsed (parseParams,
+ * registration, client authentication, the pages' forms).
  */
-export function rejectForbiddenCharacters(logger: LoggerService): RequestHandler {
+export function rejectForbiddenCharacters(
+  logger: LoggerService,
+  answerInHtml: AnswerBadUrlInHtml = () => false,
+): RequestHandler {
   const writeOAuthError = oauthErrorHandler(logger);
   return (req, res, next) => {
     const problem = problemInUrl(req);
@@ -86,6 +97,7 @@ export function rejectForbiddenCharacters(logger: LoggerService): RequestHandler
       next();
       return;
     }
+    if (answerInHtml(problem, req, res, next)) return;
     if (isOAuthEndpointPath(req.path)) {
       writeOAuthError(new InvalidRequest(problem), req, res, next);
       return;

@@ -12,8 +12,10 @@ import type { JsonObject } from '@backstage/types';
 import guestProviderModule from '@backstage/plugin-auth-backend-module-guest-provider';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import knexFactory, { type Knex } from 'knex';
+import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import authPlugin from '../..';
+import { startProductionBackend } from './startProductionBackend';
 import { whoamiPlugin } from './whoamiPlugin';
 
 /** What {@link startAuthBackend} returns. */
@@ -57,6 +59,10 @@ export interface GuestSignInBody {
  *   only within `auth`/`app` as a shallow merge of their children.
  * - `features`: more modules or plugins, e.g. another provider module.
  * - `entities`: catalog entities for sign-in resolvers to find.
+ * - `productionHttpRouter`: build the backend with `createBackend()` and serve it
+ *   through backend-defaults' root HTTP router, which applies `backend.*`
+ *   settings such as `backend.trustProxy` (see startProductionBackend.ts);
+ *   startTestBackend's root router ignores them.
  *
  * @example
  * const backend = await startAuthBackend({ knex });
@@ -72,10 +78,18 @@ export async function startAuthBackend(options: {
   /** Another auth plugin in place of this one (e.g. upstream's, to build a database it used). */
   plugin?: BackendFeature;
   entities?: Entity[];
+  productionHttpRouter?: boolean;
 }): Promise<AuthBackend> {
   const extra = options.config ?? {};
+  const backendConfig = (extra.backend as JsonObject | undefined) ?? {};
+  if (backendConfig.trustProxy !== undefined && !options.productionHttpRouter) {
+    // A test of proxy handling must not pass because the setting was never applied.
+    throw new Error("startTestBackend's root HTTP router ignores backend.trustProxy; pass productionHttpRouter: true");
+  }
   const data: JsonObject = {
     ...extra,
+    // Any free port: backend-defaults' router listens where backend.listen says (7007 by default).
+    ...(options.productionHttpRouter ? { backend: { ...backendConfig, listen: { port: 0 } } } : {}),
     app: { baseUrl: 'http://localhost:3000', ...((extra.app as JsonObject) ?? {}) },
     auth: {
       keyStore: { provider: 'database' },
@@ -86,7 +100,8 @@ export async function startAuthBackend(options: {
       },
     },
   };
-  const backend = await startTestBackend({
+  const start = options.productionHttpRouter ? startProductionBackend : startTestBackend;
+  const backend = await start({
     features: [
       ...(options.featuresFirst ? options.features ?? [] : []),
       options.plugin ?? authPlugin,
@@ -102,7 +117,7 @@ export async function startAuthBackend(options: {
     ],
   });
   const server = backend.server;
-  const baseUrl = `http://localhost:${server.port()}`;
+  const baseUrl = `http://localhost:${(server.address() as AddressInfo).port}`;
   return {
     server,
     baseUrl,

@@ -13,6 +13,7 @@ import { TemporarilyUnavailable } from '../errors';
 import { checkDeviceGrantAllowed } from '../grants/deviceCode';
 import { noStore } from '../http/noStore';
 import { parseParams } from '../http/parseParams';
+import { requestAddress } from '../http/requestAddress';
 import type { Client } from '../model';
 
 /** RFC 8628 §3.2 response. */
@@ -84,8 +85,8 @@ async function createDeviceRequest(
       scopes,
       ...(resource ? { resource } : {}),
       intervalSeconds,
-      // Shown to the user on the verification page; IPv4-mapped IPv6 read as IPv4.
-      requestIp: (req.ip ?? req.socket.remoteAddress)?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, ''),
+      // Shown to the user on the verification page: an IP address, never what a client wrote.
+      requestIp: requestAddress(req),
       requestUserAgent: req.get('user-agent')?.slice(0, 512),
       createdAt: now,
       expiresAt: new Date(now.getTime() + lifetimeSeconds * 1000),

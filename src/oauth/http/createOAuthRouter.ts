@@ -8,7 +8,7 @@ import { createRevokeEndpoint } from '../endpoints/revoke';
 import { createIntrospectEndpoint } from '../endpoints/introspect';
 import { createTokenEndpoint } from '../endpoints/token';
 import { createUserInfoEndpoint } from '../endpoints/userinfo';
-import { OAuthError, TooManyRequests } from '../errors';
+import { InvalidRequest, OAuthError, TooManyRequests } from '../errors';
 import { oauthErrorHandler } from './oauthErrorHandler';
 import { rateLimit } from './rateLimit';
 
@@ -63,6 +63,27 @@ export function createOAuthRouter(ctx: OAuthContext): express.Router {
   router.use('/v1/authorize', showAuthorizationErrorsToBrowsers(ctx));
   router.use(oauthErrorHandler(ctx.logger));
   return router;
+}
+
+/**
+ * For bad bytes in the URL of `/v1/authorize`, refused before any router
+ * sees the request (service/rejectForbiddenCharacters.ts): a browser gets
+ * the same page as for any error that is not redirected, and returns true;
+ * other callers, and other paths, are left to the guard's JSON (false).
+ */
+export function answerBadAuthorizationUrl(
+  ctx: OAuthContext,
+): (problem: string, req: express.Request, res: express.Response) => boolean {
+  const show = showAuthorizationErrorsToBrowsers(ctx);
+  return (problem, req, res) => {
+    if (!/^\/v1\/authorize\/?$/i.test(req.path)) return false;
+    let shown = true;
+    // It calls next only when the request does not prefer HTML.
+    show(new InvalidRequest(problem), req, res, () => {
+      shown = false;
+    });
+    return shown;
+  };
 }
 
 /**

@@ -5,6 +5,7 @@ import { SlowDown, TooManyRequests } from '../errors';
 import { DEVICE_CODE_GRANT_TYPE } from '../supportedScopes';
 import type { Clock, SecurityAuditor } from '../model';
 import { MAX_BODY_BYTES } from './parseParams';
+import { requestAddress } from './requestAddress';
 import { SlidingWindowLimiter } from './SlidingWindowLimiter';
 
 /** What the limiter needs from the OAuth context. */
@@ -42,11 +43,14 @@ export function clientAddressKey(address: string | undefined): string {
 /** Each request's address key, worked out once: `req.ip` parses X-Forwarded-For on every read. */
 const addressKeys = new WeakMap<Request, string>();
 
-/** {@link clientAddressKey} of the address a request came from (behind trusted proxies, theirs). */
+/**
+ * {@link clientAddressKey} of the IP address a request came from (behind
+ * trusted proxies, the one they forwarded; see {@link requestAddress}).
+ */
 export function requestAddressKey(req: Request): string {
   let key = addressKeys.get(req);
   if (key === undefined) {
-    key = clientAddressKey(req.ip ?? req.socket.remoteAddress);
+    key = clientAddressKey(requestAddress(req));
     addressKeys.set(req, key);
   }
   return key;
