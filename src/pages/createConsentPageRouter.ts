@@ -4,6 +4,7 @@ import express from 'express';
 import Router from 'express-promise-router';
 import { describeClient } from '../oauth/clients/describeClient';
 import type { OAuthContext } from '../oauth/context';
+import { displayText, displayUri } from '../oauth/displayText';
 import { clientVouching } from './clientVouching';
 import type { UnmetRequirement } from '../oauth/checks/findUnmetRequirement';
 import { checkSignInForSession, type SignInVerdict } from '../oauth/endpoints/checkSignInForSession';
@@ -135,8 +136,8 @@ ${clientVouching(client)}
   <dt>Signed in as</dt><dd>${user.userEntityRef}</dd>
   <dt>Access</dt><dd><ul>${session.scopes.map(s => html`<li>${SCOPE_TEXT[s] ?? s}</li>`)}</ul></dd>
   ${resourceLine(ctx, session.resource)}
-  <dt>Returns to</dt><dd>${session.redirectUri}</dd>
-  <dt>Client ID</dt><dd>${session.clientId}</dd>
+  <dt>Returns to</dt><dd>${displayUri(session.redirectUri)}</dd>
+  <dt>Client ID</dt><dd>${displayText(session.clientId)}</dd>
 </dl>
 <p class="muted">Only approve applications you trust and were trying to use just now.</p>
 <form method="post" action="${baseUrl}/v1/consent/${encodeURIComponent(id)}/decision">
@@ -215,7 +216,7 @@ ${clientVouching(client)}
 function resourceLine(ctx: OAuthContext, resource: string | undefined): Html | undefined {
   if (resource === undefined) return undefined;
   const server = ctx.config.resources.find(r => r.resource === resource);
-  return html`<dt>For</dt><dd>${server?.name ?? resource} <span class="muted">(${resource})</span></dd>`;
+  return html`<dt>For</dt><dd>${server?.name ?? displayUri(resource)} <span class="muted">(${displayUri(resource)})</span></dd>`;
 }
 
 /**

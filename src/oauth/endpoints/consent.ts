@@ -4,6 +4,7 @@ import express from 'express';
 import { redirectUriRuleViolation } from '../checks/redirectUriRule';
 import { describeClient } from '../clients/describeClient';
 import type { OAuthContext } from '../context';
+import { displayUri } from '../displayText';
 import { randomToken } from '../crypto/randomToken';
 import { sha256 } from '../crypto/sha256';
 import type { AuthorizationSession } from '../stores';
@@ -41,9 +42,11 @@ export function createConsentRouter(
       clientName: client.label,
       ...(client.verifiedHost ? { clientHost: client.verifiedHost } : {}),
       scope: session.scopes.join(' '),
-      redirectUri: session.redirectUri,
+      // Shown to the user: as a browser would go there (issue 25 item 7).
+      // The redirect itself is approve's `redirectUrl`, built from the original.
+      redirectUri: displayUri(session.redirectUri),
       // RFC 8707: the resource server outside Backstage the tokens would be for.
-      ...(session.resource ? { resource: session.resource } : {}),
+      ...(session.resource ? { resource: displayUri(session.resource) } : {}),
     });
   });
 
