@@ -4,6 +4,7 @@ import express from 'express';
 import Router from 'express-promise-router';
 import { describeClient } from '../oauth/clients/describeClient';
 import type { OAuthContext } from '../oauth/context';
+import { displayText, displayUri } from '../oauth/displayText';
 import { clientVouching } from './clientVouching';
 import type { AuthorizationRequest } from '../oauth/authorizationRequests';
 import type { UnmetRequirement } from '../oauth/checks/findUnmetRequirement';
@@ -133,8 +134,8 @@ ${clientVouching(client)}
   <dt>Signed in as</dt><dd>${user.userEntityRef}</dd>
   <dt>Access</dt><dd><ul>${pending.scopes.map(s => html`<li>${SCOPE_TEXT[s] ?? s}</li>`)}</ul></dd>
   ${resourceLine(ctx, pending.resource)}
-  <dt>Returns to</dt><dd>${pending.redirectUri}</dd>
-  <dt>Client ID</dt><dd>${pending.clientId}</dd>
+  <dt>Returns to</dt><dd>${displayUri(pending.redirectUri)}</dd>
+  <dt>Client ID</dt><dd>${displayText(pending.clientId)}</dd>
 </dl>
 <p class="muted">Only approve applications you trust and were trying to use just now.</p>
 <form method="post" action="${baseUrl}/v1/consent/${encodeURIComponent(id)}/decision">
@@ -210,7 +211,7 @@ ${clientVouching(client)}
 function resourceLine(ctx: OAuthContext, resource: string | undefined): Html | undefined {
   if (resource === undefined) return undefined;
   const server = ctx.config.resources.find(r => r.resource === resource);
-  return html`<dt>For</dt><dd>${server?.name ?? resource} <span class="muted">(${resource})</span></dd>`;
+  return html`<dt>For</dt><dd>${server?.name ?? displayUri(resource)} <span class="muted">(${displayUri(resource)})</span></dd>`;
 }
 
 /**

@@ -8,6 +8,7 @@ import { hmacUserCode } from '../oauth/crypto/hmacUserCode';
 import { formatUserCode, normalizeUserCode } from '../oauth/crypto/userCode';
 import type { RateLimit } from '../config/readOidcProviderConfig';
 import { describeClient } from '../oauth/clients/describeClient';
+import { displayHeaderText, displayText } from '../oauth/displayText';
 import type { ClientResolver, Clock, SecurityAuditor } from '../oauth/model';
 import { clientNameWithVouching, clientVouching } from './clientVouching';
 import { FailedAttemptLimiter } from './FailedAttemptLimiter';
@@ -160,11 +161,11 @@ ${clientVouching(client)}
 <div class="warning"><strong>Only approve if you started this on a device you hold</strong> and the code above
 matches the one it shows. Someone who sends you a code is trying to get into your account.</div>
 <dl>
-  <dt>Application</dt><dd>${clientNameWithVouching(client)} <span class="muted">(${record.clientId})</span></dd>
+  <dt>Application</dt><dd>${clientNameWithVouching(client)} <span class="muted">(${displayText(record.clientId)})</span></dd>
   <dt>Signed in as</dt><dd>${userEntityRef}</dd>
   <dt>Access</dt><dd>${record.scopes.length ? html`<ul>${record.scopes.map(s => html`<li>${SCOPE_TEXT[s] ?? s}</li>`)}</ul>` : 'Basic sign-in'}</dd>
   <dt>Requested from</dt><dd>${record.requestIp ?? 'unknown address'}</dd>
-  <dt>Device software</dt><dd>${record.requestUserAgent ?? 'unknown'}</dd>
+  <dt>Device software</dt><dd>${displayHeaderText(record.requestUserAgent ?? '') || 'unknown'}</dd>
   <dt>Requested at</dt><dd>${record.createdAt.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}</dd>
 </dl>
 <form method="post" action="${baseUrl}/v1/device/decision">

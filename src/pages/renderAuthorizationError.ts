@@ -1,4 +1,5 @@
 import type { Response } from 'express';
+import { displayText } from '../oauth/displayText';
 import { html, page } from './html';
 import { setPageHeaders } from './pageSecurity';
 
@@ -17,9 +18,11 @@ export interface AuthorizationErrorView {
  */
 export function renderAuthorizationError(res: Response, error: AuthorizationErrorView): void {
   const nonce = setPageHeaders(res);
+  // The description may quote the request, which anyone can craft into a
+  // link to this page: shown by the display rules (issue 25 item 7).
   const body = html`
 <h1>This sign-in request cannot be completed</h1>
-<p class="error">${error.description}</p>
+<p class="error">${displayText(error.description)}</p>
 <p class="muted">Error code: <code>${error.code}</code>. Go back to the application you came from and
 start again; if this keeps happening, tell its publisher.</p>`;
   res.status(error.status).type('html').send(page({ title: 'Sign-in request refused', nonce, body }));

@@ -91,6 +91,27 @@ describe('parseClientMetadataDocument', () => {
   ])('refuses %j', (doc, reason) => {
     expect(() => parseClientMetadataDocument(id, doc, policy)).toThrow(reason);
   });
+
+  // Issue 25 item 7: a third party wrote the document; the client still
+  // works, but its name is shown only as far as it is honest.
+  it('drops controls, bidi controls and invisible characters from the name', () => {
+    const doc = { ...valid, client_name: 'Grafana\u0000\u0008\u001b Dash\u200bboards\u202e' };
+    expect(parseClientMetadataDocument(id, doc, policy).clientName).toBe('Grafana Dashboards');
+  });
+
+  it('names the client by its host when its name imitates the part the portal adds', () => {
+    for (const name of ['Backstage CLI (portal.example.com)', 'Backstage CLI （unverified）', '\u200b\u2066']) {
+      const doc = { ...valid, client_name: name };
+      expect(parseClientMetadataDocument(id, doc, policy).clientName).toBe('tool.example.com');
+    }
+  });
+
+  it('says why a redirect URI was refused in words safe for a log', () => {
+    const doc = { ...valid, redirect_uris: ['http://127.0.0.1:9/\u202e\u001b[2Jcb'] };
+    expect(() => parseClientMetadataDocument(id, doc, policy)).toThrow(
+      "no usable redirect URI: 'http://127.0.0.1:9/<U+202E><U+001B>[2Jcb' must not contain spaces or control characters",
+    );
+  });
 });
 
 describe('fetchClientMetadataDocument', () => {

@@ -1,4 +1,5 @@
 import { redirectUriRuleViolation } from '../checks/redirectUriRule';
+import { displayClientName, escapeForLog } from '../displayText';
 import type { Client } from '../model';
 import { type OutboundGuard, OutboundRequestError } from '../outbound/createOutboundGuard';
 
@@ -143,7 +144,7 @@ export function parseClientMetadataDocument(
     const [first] = redirectUris as string[];
     const why = redirectUriRuleViolation(first) ?? 'is not in allowedRedirectUriPatterns';
     throw new ClientMetadataDocumentError(
-      `no usable redirect URI: '${first}' ${why}${redirectUris.length > 1 ? ', and so do the others' : ''}`,
+      `no usable redirect URI: '${escapeForLog(first)}' ${why}${redirectUris.length > 1 ? ', and so do the others' : ''}`,
     );
   }
   const requestedGrants = Array.isArray(doc.grant_types)
@@ -157,7 +158,11 @@ export function parseClientMetadataDocument(
     typeof doc.scope === 'string'
       ? doc.scope.split(' ').filter(s => policy.scopes.includes(s))
       : undefined;
-  const name = typeof doc.client_name === 'string' ? doc.client_name.trim().slice(0, 255) : '';
+  // Issue 25 item 7: a third party wrote this name. Refusing the document
+  // would lock its users out over an invisible character; the client works
+  // and its name is shown only as far as it is honest: without what hides or
+  // reorders text, and not at all when it imitates the portal's "(host)".
+  const name = typeof doc.client_name === 'string' ? displayClientName(doc.client_name.slice(0, 255)) : undefined;
   const idTokenAlg = doc.id_token_signed_response_alg;
   if (idTokenAlg !== undefined && (typeof idTokenAlg !== 'string' || !policy.idTokenAlgorithms?.includes(idTokenAlg))) {
     throw new ClientMetadataDocumentError(
@@ -167,7 +172,7 @@ export function parseClientMetadataDocument(
 
   return {
     clientId,
-    clientName: name || new URL(clientId).host,
+    clientName: name ?? new URL(clientId).host,
     kind: 'metadata-document',
     redirectUris: usable,
     grantTypes,

@@ -4,6 +4,7 @@ import express from 'express';
 import type { AuthorizationRequest } from '../authorizationRequests';
 import { describeClient } from '../clients/describeClient';
 import type { OAuthContext } from '../context';
+import { displayUri } from '../displayText';
 import { approveRequest, openRequest, rejectRequest } from './decideRequest';
 
 /** Who is calling: resolves the Backstage user behind a request, or throws. */
@@ -41,9 +42,11 @@ export function createConsentRouter(
       clientName: client.label,
       ...(client.verifiedHost ? { clientHost: client.verifiedHost } : {}),
       scope: request.scopes.join(' '),
-      redirectUri: request.redirectUri,
+      // Shown to the user: as a browser would go there (issue 25 item 7).
+      // The redirect itself is approve's `redirectUrl`, built from the original.
+      redirectUri: displayUri(request.redirectUri),
       // RFC 8707: the resource server outside Backstage the tokens would be for.
-      ...(request.resource ? { resource: request.resource } : {}),
+      ...(request.resource ? { resource: displayUri(request.resource) } : {}),
     });
   });
 

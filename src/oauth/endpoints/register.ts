@@ -5,6 +5,7 @@ import type { OAuthContext } from '../context';
 import { redirectUriRuleViolation } from '../checks/redirectUriRule';
 import { randomToken } from '../crypto/randomToken';
 import { sha256 } from '../crypto/sha256';
+import { findForgedLabelPart, findHiddenCharacter } from '../displayText';
 import { InvalidClientMetadata, InvalidRedirectUri, OAuthError } from '../errors';
 import { findForbiddenCharacterIn } from '../http/findForbiddenCharacter';
 import { MAX_BODY_BYTES } from '../http/parseParams';
@@ -22,6 +23,8 @@ class RegistrationDisabled extends OAuthError {
 const AUTH_METHODS: TokenEndpointAuthMethod[] = ['none', 'client_secret_basic', 'client_secret_post'];
 const URI_FIELDS = ['client_uri', 'logo_uri', 'tos_uri', 'policy_uri'] as const;
 const STRING_FIELDS = ['software_id', 'software_version'] as const;
+/** The members whose text is kept, echoed, shown on pages and in the consent API, or logged. */
+const KEPT_TEXT_FIELDS = ['client_name', 'redirect_uris', ...URI_FIELDS, ...STRING_FIELDS, 'contacts'];
 const MAX_CLIENT_NAME_LENGTH = 255;
 const MAX_REDIRECT_URIS = 20;
 
@@ -168,6 +171,13 @@ function validateRegistration(body: unknown, ctx: OAuthContext): Registration {
   if (clientName !== undefined && (clientName.trim() === '' || clientName.length > MAX_CLIENT_NAME_LENGTH)) {
     throw new InvalidClientMetadata(`client_name must be 1 to ${MAX_CLIENT_NAME_LENGTH} characters`);
   }
+  const forged = clientName === undefined ? undefined : findForgedLabelPart(clientName);
+  if (forged !== undefined) {
+    throw new InvalidClientMetadata(
+      `client_name must not contain '${forged}': the portal adds a part in brackets to a client's name ` +
+        "(here '(unverified)') and a name may not imitate it",
+    );
+  }
 
   const scope = readString(meta, 'scope');
   let scopes: string[] | undefined;
@@ -231,9 +241,14 @@ function validateRegistration(body: unknown, ctx: OAuthContext): Registration {
  * not we read that field, may hold a control character, a lone surrogate or
  * bytes that were not UTF-8 (see findForbiddenCharacter). PostgreSQL cannot
  * store U+0000, and the rest would be stored as the client never sent them.
+ * Issue 25 item 7: nor may the text we keep hold a character that hides or
+ * reorders text (findHiddenCharacter). A bidi override in client_name would
+ * reverse the "(unverified)" the portal puts after it; the registrant is
+ * told why, rather than having its name silently changed.
  */
 function rejectForbiddenCharacters(meta: Record<string, unknown>): void {
-  const found = findForbiddenCharacterIn(meta);
+  const kept = Object.fromEntries(KEPT_TEXT_FIELDS.filter(f => Object.hasOwn(meta, f)).map(f => [f, meta[f]]));
+  const found = findForbiddenCharacterIn(meta) ?? findForbiddenCharacterIn(kept, findHiddenCharacter);
   if (!found) return;
   const field = found.path[0];
   if (field === undefined) {

@@ -43,7 +43,7 @@ export interface ForbiddenCharacterLocation {
   path: Array<string | number>;
   /** True when it is in a member name (the last one of `path`'s object), not a value. */
   inName: boolean;
-  /** What the character is, as {@link findForbiddenCharacter} says it. */
+  /** What the character is, as the finder says it. */
   description: string;
 }
 
@@ -61,26 +61,29 @@ function pathTo(visit: Visit | undefined): Array<string | number> {
 }
 
 /**
- * {@link findForbiddenCharacter} over every string of a parsed JSON (or
- * form) value, member names included, however deeply nested. It walks with
- * an explicit stack and parent links: a 64 KiB body can nest arrays 30 000
- * deep, which would overflow a recursive walk, and copying the path at every
- * level would cost quadratic time.
+ * {@link findForbiddenCharacter} (or a stricter `find`) over every string of
+ * a parsed JSON (or form) value, member names included, however deeply
+ * nested. It walks with an explicit stack and parent links: a 64 KiB body
+ * can nest arrays 30 000 deep, which would overflow a recursive walk, and
+ * copying the path at every level would cost quadratic time.
  */
-export function findForbiddenCharacterIn(value: unknown): ForbiddenCharacterLocation | undefined {
+export function findForbiddenCharacterIn(
+  value: unknown,
+  find: (text: string) => string | undefined = findForbiddenCharacter,
+): ForbiddenCharacterLocation | undefined {
   const stack: Visit[] = [{ value }];
   while (stack.length > 0) {
     const visit = stack.pop()!;
     const current = visit.value;
     if (typeof current === 'string') {
-      const description = findForbiddenCharacter(current);
+      const description = find(current);
       if (description) return { path: pathTo(visit), inName: false, description };
     } else if (Array.isArray(current)) {
       for (let i = current.length - 1; i >= 0; i--) stack.push({ value: current[i], key: i, parent: visit });
     } else if (typeof current === 'object' && current !== null) {
       const entries = Object.entries(current);
       for (const [name] of entries) {
-        const description = findForbiddenCharacter(name);
+        const description = find(name);
         if (description) return { path: pathTo(visit), inName: true, description };
       }
       for (let i = entries.length - 1; i >= 0; i--) {
