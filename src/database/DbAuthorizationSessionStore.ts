@@ -134,15 +134,6 @@ export class DbAuthorizationSessionStore implements AuthorizationSessionStore {
   async reject(request: AuthorizationRequest, userEntityRef: string): Promise<boolean> {
     return insertDecidedSession(this.#db, request, 'rejected', userEntityRef);
   }
-
-  async revokeGrant(id: string): Promise<void> {
-    // `expired` is the schema's one status that grants nothing and is not a
-    // user's decision; cleanup deletes the row when its time is up.
-    await this.#db<DbAuthorizationSessionRow>(SESSIONS_TABLE)
-      .where({ id })
-      .whereIn('status', ['pending', 'approved'])
-      .update({ status: 'expired' });
-  }
 }
 
 /** Maps a session row (also used by the code store's join). */

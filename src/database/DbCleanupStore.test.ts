@@ -152,6 +152,25 @@ describe.each(databases.eachSupportedId())('cleanup on %p', databaseId => {
     expect(await ids(knex, 'oidc_device_codes', 'device_code_hash')).toEqual(['d-live']);
   });
 
+  it('keeps a grant, revoked or not, until none of its tokens can be valid', async () => {
+    const { knex, store, logger } = await setup();
+    const grant = (id: string, expiresAt: Date, revoked: boolean) => ({
+      id,
+      client_id: 'c',
+      user_entity_ref: 'user:default/a',
+      created_at: at(-DAY),
+      revoked_at: revoked ? at(-HOUR) : null,
+      expires_at: expiresAt,
+    });
+    await knex('oidc_grants').insert([
+      grant('g-dead', at(-2 * HOUR), true),
+      grant('g-revoked-live', at(22 * HOUR), true),
+      grant('g-live', at(HOUR), false),
+    ]);
+    expect((await runCleanup({ store, now, logger })).grants).toBe(1);
+    expect(await ids(knex, 'oidc_grants', 'id')).toEqual(['g-live', 'g-revoked-live']);
+  });
+
   it('deletes only dynamic clients registered over 30 days ago and never used', async () => {
     const { knex, store, logger } = await setup();
     await knex('oidc_clients').insert([

@@ -10,6 +10,7 @@ export const CLEANUP_TABLES = {
   deviceCodes: 'oidc_device_codes',
   clients: 'oidc_clients',
   sessionResources: 'oidc_authorization_resources',
+  grants: 'oidc_grants',
 } as const;
 
 type TableName = (typeof CLEANUP_TABLES)[keyof typeof CLEANUP_TABLES];
@@ -134,6 +135,17 @@ export class DbCleanupStore {
     // active), so the batch can go by key; MySQL would also refuse a DELETE
     // whose subquery reads the same table.
     return this.#db(table).whereIn('token_hash', hashes).delete();
+  }
+
+  /**
+   * Grants no token of which can be valid any more (`expires_at`, a
+   * revocation's lifetime included) before `cutoff`.
+   */
+  async deleteExpiredGrants(cutoff: Date, limit: number): Promise<number> {
+    const table = CLEANUP_TABLES.grants;
+    const ids = await this.#db(table).where('expires_at', '<', cutoff).limit(limit).pluck('id');
+    if (ids.length === 0) return 0;
+    return this.#db(table).whereIn('id', ids).andWhere('expires_at', '<', cutoff).delete();
   }
 
   /** Device authorization requests that expired before `cutoff`, whatever their state. */

@@ -66,9 +66,9 @@ describe.each(databases.eachSupportedId())('authentication context stores on %p'
       expiresAt: later(600),
       familyExpiresAt: later(6000),
     };
-    await tokens.issue({ ...record, tokenHash: 'rt-1', acr: 'urn:loa:2', amr: ['pwd', 'otp'] }, { maxActivePerUser: 5 });
+    await tokens.issue({ ...record, tokenHash: 'rt-1', acr: 'urn:loa:2', amr: ['pwd', 'otp'] }, { maxActivePerUser: 5, grantExpiresAt: later(90000) });
     expect(await tokens.find('rt-1')).toMatchObject({ authTime: later(-30), acr: 'urn:loa:2', amr: ['pwd', 'otp'] });
-    await tokens.issue({ ...record, tokenHash: 'rt-2', familyId: 'f-2' }, { maxActivePerUser: 5 });
+    await tokens.issue({ ...record, tokenHash: 'rt-2', familyId: 'f-2' }, { maxActivePerUser: 5, grantExpiresAt: later(90000) });
     const plain = await tokens.find('rt-2');
     expect(plain).not.toHaveProperty('acr');
     expect(plain).not.toHaveProperty('amr');

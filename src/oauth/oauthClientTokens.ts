@@ -9,6 +9,12 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 export const OAUTH_CLIENT_ID_CLAIM = 'client_id';
 /** The scopes granted to that client, space-separated (RFC 9068 §2.2.3). */
 export const OAUTH_SCOPE_CLAIM = 'scope';
+/**
+ * The grant (consent session or refresh-token family) a token of an OAuth
+ * client came from, so introspection can tell it revoked (issue 25 item 4):
+ * the client's session with the portal, as `sid` names it in RFC 9068 tokens.
+ */
+export const OAUTH_GRANT_CLAIM = 'sid';
 
 /** Starts every key id that OAuth clients' access tokens are signed under. */
 const OAUTH_CLIENT_KID_PREFIX = 'oauth-client:';

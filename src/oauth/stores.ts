@@ -33,12 +33,6 @@ export interface AuthorizationSessionStore {
    * true for exactly one of any number of racing decisions.
    */
   reject(request: AuthorizationRequest, userEntityRef: string): Promise<boolean>;
-  /**
-   * Marks an approved session as no longer granting anything (its code was
-   * replayed, RFC 6749 §4.1.2), so a refresh token stored after this moment
-   * is revoked by {@link RefreshTokenStore.revokeFamilyIfGrantRevoked}.
-   */
-  revokeGrant(id: string): Promise<void>;
 }
 
 /** The claims saved at a user's last sign-in (`user_info`), as the token signer reads them. */
@@ -121,36 +115,53 @@ export interface RefreshTokenRecord {
 
 /** Refresh tokens in `oidc_refresh_tokens`, keyed by hash. */
 export interface RefreshTokenStore {
-  /** Inserts the first token of a new family, first revoking the user's oldest families beyond the cap. */
-  issue(record: Omit<RefreshTokenRecord, 'status'>, options: { maxActivePerUser: number }): Promise<void>;
+  /**
+   * Starts the refresh-token family of a grant (`familyId`): records the
+   * grant, to be kept until `grantExpiresAt`, unless it is recorded, and
+   * unless the grant was revoked (a replayed code got there first) revokes
+   * the user's oldest families beyond the cap and inserts the first token.
+   * False, and no token, when the grant was revoked.
+   */
+  issue(
+    record: Omit<RefreshTokenRecord, 'status'>,
+    options: { maxActivePerUser: number; grantExpiresAt: Date },
+  ): Promise<boolean>;
   find(tokenHash: string): Promise<RefreshTokenRecord | undefined>;
   /**
-   * Replaces an active token by its successor: a conditional update of the
-   * parent (active and unexpired) then the insert. False when the parent was
-   * no longer active — another request rotated or revoked it first.
+   * Replaces an active token by its successor, in turn with any revocation
+   * of its grant: `revoked` when the grant was revoked first, `stale` when
+   * the parent was no longer active (another request rotated it first, or
+   * it expired), else `rotated`.
    */
-  rotate(
-    parentHash: string,
-    successor: Omit<RefreshTokenRecord, 'status'>,
-    now: Date,
-  ): Promise<boolean>;
-  /** Revokes the family's active token(s); returns how many were still usable. */
-  revokeFamily(familyId: string): Promise<number>;
-  /** Whether the family was revoked (revocation, reuse, a replayed code). */
-  isFamilyRevoked(familyId: string): Promise<boolean>;
+  rotate(parentHash: string, successor: Omit<RefreshTokenRecord, 'status'>, now: Date): Promise<RotationOutcome>;
   /**
-   * Revokes every active token of the user, so each of their families ends;
-   * returns how many tokens were active. `userEntityRef` is canonical (lower
-   * case) and matches stored refs whatever their case.
+   * Revokes a grant — recording it, revoked, if it has no record yet (a
+   * replayed code that issued no refresh token) — and every usable token of
+   * its family; returns how many tokens were still usable. A rotation under
+   * way finishes first, and its successor is revoked too.
    */
-  revokeAllForUser(userEntityRef: string): Promise<number>;
+  revokeGrant(grant: GrantRevocation): Promise<number>;
+  /** Whether the grant was revoked (revocation, reuse, a replayed code, an administrator). */
+  isGrantRevoked(grantId: string): Promise<boolean>;
   /**
-   * Revokes a family started from an authorization session if that session
-   * no longer grants anything ({@link AuthorizationSessionStore.revokeGrant}).
-   * Called after storing a family's first token, this closes the race with a
-   * replay that arrived between the code's redemption and that insert.
+   * Revokes every grant and active token of the user, so each of their
+   * families ends; returns how many tokens were active. `userEntityRef` is
+   * canonical (lower case) and matches stored refs whatever their case.
    */
-  revokeFamilyIfGrantRevoked(familyId: string, sessionId: string): Promise<number>;
+  revokeAllForUser(userEntityRef: string, now: Date): Promise<number>;
+}
+
+export type RotationOutcome = 'rotated' | 'revoked' | 'stale';
+
+/** A grant to revoke, and how long its revocation must be remembered. */
+export interface GrantRevocation {
+  /** The consent session or refresh-token family. */
+  id: string;
+  clientId: string;
+  userEntityRef: string;
+  now: Date;
+  /** No token the grant produced is valid after this: the revocation is kept until then. */
+  keepUntil: Date;
 }
 
 /** What the catalog says about a user, for the refresh check and ID token claims. */

@@ -31,6 +31,7 @@ export type CleanupCounts = Record<
   | 'browserSessions'
   | 'refreshTokens'
   | 'deviceCodes'
+  | 'grants'
   | 'unusedClients',
   number
 >;
@@ -69,6 +70,7 @@ export async function runCleanup(options: {
     browserSessions: 0,
     refreshTokens: 0,
     deviceCodes: 0,
+    grants: 0,
     unusedClients: 0,
   };
 
@@ -102,6 +104,10 @@ export async function runCleanup(options: {
   );
   await step('deviceCodes', 'oidc_device_codes', () =>
     inBatches(() => store.deleteExpiredDeviceCodes(now, grantCutoff, size), size),
+  );
+  // A grant's expires_at is when its last token expires: its revocation is kept until then.
+  await step('grants', 'oidc_grants', () =>
+    inBatches(() => store.deleteExpiredGrants(grantCutoff, size), size),
   );
   await step('unusedClients', 'oidc_clients', async () => {
     let deleted = 0;

@@ -4,7 +4,7 @@ import { InputError } from '@backstage/errors';
 import express from 'express';
 import Router from 'express-promise-router';
 import { findForbiddenCharacter } from '../oauth/http/findForbiddenCharacter';
-import type { SecurityAuditor } from '../oauth/model';
+import type { Clock, SecurityAuditor } from '../oauth/model';
 import type { RefreshTokenStore } from '../oauth/stores';
 
 /** Where upstream 0.31 serves the revocation, relative to the plugin. */
@@ -17,6 +17,7 @@ export interface OfflineSessionsRouterDeps {
   /** Upstream's `offline_sessions`, in a database adopted from it. */
   upstreamSessions: { deleteForUser(userEntityRef: string): Promise<number> };
   audit: SecurityAuditor;
+  clock: Clock;
 }
 
 /**
@@ -38,7 +39,7 @@ export function createOfflineSessionsRouter(deps: OfflineSessionsRouterDeps): ex
     express.urlencoded({ extended: false, limit: '1kb' }),
     async (req, res) => {
       const userEntityRef = readUserEntityRef(req.body);
-      const revoked = await deps.refreshTokens.revokeAllForUser(userEntityRef);
+      const revoked = await deps.refreshTokens.revokeAllForUser(userEntityRef, deps.clock());
       const upstreamDeleted = await deps.upstreamSessions.deleteForUser(userEntityRef);
       const revokedCount = revoked + upstreamDeleted;
       deps.audit({

@@ -109,6 +109,7 @@ export async function createOidcProvider(
           refreshTokens: ctx.refreshTokens,
           upstreamSessions: upstreamRefreshTokens,
           audit: ctx.audit,
+          clock,
         }),
       ),
     );

@@ -10,6 +10,7 @@ import { InvalidClient } from '../errors';
 import { RESOURCE_ACCESS_TOKEN_TYP } from '../grants/resourceAccessToken';
 import { noStore } from '../http/noStore';
 import { parseParams } from '../http/parseParams';
+import { OAUTH_GRANT_CLAIM } from '../oauthClientTokens';
 import type { VerifiedJwt } from '../stores';
 
 /** Who asks: an authenticated confidential client, or a Backstage service. */
@@ -77,13 +78,14 @@ async function introspectJwt(
       caller.kind === 'client' &&
       server?.introspectionClientId !== undefined &&
       server.introspectionClientId === caller.clientId;
-    if (!entitled) return INACTIVE;
-    if (typeof payload.sid === 'string' && (await isGrantRevoked(ctx, payload.sid))) return INACTIVE;
+    if (!entitled || (await isGrantRevoked(ctx, payload))) return INACTIVE;
     return { active: true, token_type: 'Bearer', ...pick(payload, ACCESS_TOKEN_CLAIMS) };
   }
   if (jwt.typ === tokenTypes.user.typParam) {
-    // A Backstage user token: its audience is Backstage, whose plugins may ask.
-    if (caller.kind !== 'service') return INACTIVE;
+    // A Backstage user token: its audience is Backstage, whose plugins may
+    // ask. One an OAuth client got ends with its grant (issue 25 item 4b);
+    // a portal sign-in's has no grant and lives until it expires.
+    if (caller.kind !== 'service' || (await isGrantRevoked(ctx, payload))) return INACTIVE;
     const claims = pick(payload, ['iss', 'sub', 'exp', 'iat', 'client_id', 'scope']);
     return { active: true, token_type: 'Bearer', aud: 'backstage', ...claims };
   }
@@ -108,11 +110,14 @@ async function introspectRefreshToken(ctx: OAuthContext, caller: Caller, token: 
   };
 }
 
-/** Whether the grant a token came from was revoked since: its refresh family, or a replayed code. */
-async function isGrantRevoked(ctx: OAuthContext, grantId: string): Promise<boolean> {
-  if (await ctx.refreshTokens.isFamilyRevoked(grantId)) return true;
-  const session = await ctx.sessions.get(grantId);
-  return session?.status === 'expired';
+/**
+ * Whether the grant a token came from (its `sid`) was revoked since: its
+ * refresh family, a replayed code, an administrator. Revocations are kept
+ * as long as the tokens they govern can live.
+ */
+async function isGrantRevoked(ctx: OAuthContext, payload: Record<string, unknown>): Promise<boolean> {
+  const grantId = payload[OAUTH_GRANT_CLAIM];
+  return typeof grantId === 'string' && ctx.refreshTokens.isGrantRevoked(grantId);
 }
 
 function pick(payload: Record<string, unknown>, names: string[]): Record<string, unknown> {

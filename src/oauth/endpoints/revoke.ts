@@ -3,6 +3,7 @@ import type express from 'express';
 import { authenticateClient } from '../clients/authenticateClient';
 import { requireParams } from '../checks/requireParams';
 import type { OAuthContext } from '../context';
+import { revokeGrant } from '../grants/revokeGrant';
 import { sha256 } from '../crypto/sha256';
 import { noStore } from '../http/noStore';
 import { parseParams } from '../http/parseParams';
@@ -53,7 +54,10 @@ async function findRefreshToken(
 > {
   const ours = await ctx.refreshTokens.find(sha256(token));
   if (ours) {
-    return { ...ours, revoke: () => ctx.refreshTokens.revokeFamily(ours.familyId) };
+    return {
+      ...ours,
+      revoke: () => revokeGrant(ctx, { id: ours.familyId, clientId: ours.clientId, userEntityRef: ours.userEntityRef }),
+    };
   }
   const upstream = await findUpstreamRefreshToken(ctx, token);
   if (!upstream?.clientId) return undefined;

@@ -5,6 +5,7 @@ import { InvalidGrant } from '../errors';
 import type { Grant } from './grant';
 import { grantResource } from './grantResource';
 import { buildTokenResponse, startRefreshFamily, wantsRefreshToken, type GrantedAccess } from './issueTokens';
+import { revokeGrant } from './revokeGrant';
 
 /**
  * RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.5). The code is consumed first, by
@@ -18,11 +19,15 @@ export const authorizationCodeGrant: Grant = {
     requireParams(params, 'code', 'redirect_uri');
     const result = await ctx.codes.redeem(sha256(params.code), ctx.clock());
     if (result.kind === 'replayed') {
-      // RFC 6749 §4.1.2: a code used twice revokes what it produced. The grant
-      // is revoked first: a refresh token the first redemption has yet to
-      // store is revoked by that redemption itself (see below).
-      await ctx.sessions.revokeGrant(result.sessionId);
-      const revoked = await ctx.refreshTokens.revokeFamily(result.sessionId);
+      // RFC 6749 §4.1.2: a code used twice revokes what it produced. The
+      // grant is revoked (and remembered as long as its tokens can live):
+      // a refresh token the first redemption has yet to store is never
+      // stored (see startRefreshFamily), one already stored is revoked.
+      const revoked = await revokeGrant(ctx, {
+        id: result.sessionId,
+        clientId: result.clientId,
+        userEntityRef: result.userEntityRef ?? '',
+      });
       ctx.audit({
         eventId: 'code-replayed',
         clientId: result.clientId,
@@ -38,10 +43,8 @@ export const authorizationCodeGrant: Grant = {
     if (session.clientId !== client.clientId) {
       throw new InvalidGrant('authorization code was issued to another client');
     }
-    // We won the code, so this is its one redemption; `expired` means a
-    // replay racing us has already revoked the grant: tokens, but no refresh.
-    const revokedByReplay = session.status === 'expired';
-    if ((session.status !== 'approved' && !revokedByReplay) || !session.userEntityRef) {
+    // We won the code, so this is its one redemption.
+    if (session.status !== 'approved' || !session.userEntityRef) {
       throw new InvalidGrant('authorization code is invalid or expired');
     }
     // RFC 6749 §4.1.3: identical to the value sent to the authorization endpoint.
@@ -72,16 +75,10 @@ export const authorizationCodeGrant: Grant = {
       ...(resource ? { resource } : {}),
       grantId: session.id,
     };
-    let refreshToken: string | undefined;
-    if (wantsRefreshToken(ctx, access) && !revokedByReplay) {
-      refreshToken = await startRefreshFamily(ctx, access, session.id);
-      // A replay between our redemption and the insert above could not see
-      // the token to revoke it; it revoked the grant instead, which we see,
-      // and so the token is revoked before anyone could use it.
-      if ((await ctx.refreshTokens.revokeFamilyIfGrantRevoked(session.id, session.id)) > 0) {
-        refreshToken = undefined;
-      }
-    }
+    // A replay racing this redemption revokes the grant: then tokens, but no
+    // refresh token (the family is never started), and introspection calls
+    // the access token inactive.
+    const refreshToken = wantsRefreshToken(ctx, access) ? await startRefreshFamily(ctx, access, session.id) : undefined;
     // Of any number of concurrent redemptions exactly this one succeeds; a
     // self-contained access token cannot be taken back, the refresh token is.
     return buildTokenResponse(ctx, access, refreshToken);

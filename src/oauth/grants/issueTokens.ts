@@ -4,7 +4,7 @@ import { OFFLINE_ACCESS } from '../checks/checkScope';
 import { randomToken } from '../crypto/randomToken';
 import { sha256 } from '../crypto/sha256';
 import type { DirectoryUser, SavedUserClaims } from '../stores';
-import { OAUTH_CLIENT_ID_CLAIM, OAUTH_SCOPE_CLAIM } from '../oauthClientTokens';
+import { OAUTH_CLIENT_ID_CLAIM, OAUTH_GRANT_CLAIM, OAUTH_SCOPE_CLAIM } from '../oauthClientTokens';
 import type { TokenResponse } from './grant';
 import { profileClaims } from './profileClaims';
 import { signResourceAccessToken } from './resourceAccessToken';
@@ -47,9 +47,10 @@ export function wantsRefreshToken(ctx: OAuthContext, access: GrantedAccess): boo
 }
 
 /**
- * Starts a rotation family for a fresh grant and returns the refresh token.
- * `familyId` ties the family to what produced it (the authorization session),
- * so a replayed code can revoke it (RFC 6749 §4.1.2).
+ * Starts a rotation family for a fresh grant and returns the refresh token;
+ * undefined when the grant was revoked first (a replayed code). `familyId`
+ * ties the family to what produced it (the authorization session), so a
+ * replayed code can revoke it (RFC 6749 §4.1.2).
  */
 export async function startRefreshFamily(
   ctx: OAuthContext,
@@ -57,13 +58,14 @@ export async function startRefreshFamily(
   familyId: string,
   /** When the family started, if before now (a token adopted from upstream); its lifetime counts from then. */
   startedAt?: Date,
-): Promise<string> {
+): Promise<string | undefined> {
   const { tokenLifetimeSeconds, maxRotationLifetimeSeconds, maxTokensPerUser } =
     ctx.config.refreshToken;
   const now = ctx.clock();
   const familyStart = startedAt ?? now;
   const token = randomToken();
-  await ctx.refreshTokens.issue(
+  const familyExpiresAt = new Date(familyStart.getTime() + maxRotationLifetimeSeconds * 1000);
+  const started = await ctx.refreshTokens.issue(
     {
       tokenHash: sha256(token),
       familyId,
@@ -81,11 +83,15 @@ export async function startRefreshFamily(
           familyStart.getTime() + maxRotationLifetimeSeconds * 1000,
         ),
       ),
-      familyExpiresAt: new Date(familyStart.getTime() + maxRotationLifetimeSeconds * 1000),
+      familyExpiresAt,
     },
-    { maxActivePerUser: maxTokensPerUser },
+    {
+      maxActivePerUser: maxTokensPerUser,
+      // A refresh just before the family's end issues an access token that lives on after it.
+      grantExpiresAt: new Date(familyExpiresAt.getTime() + ctx.signer.tokenLifetimeSeconds * 1000),
+    },
   );
-  return token;
+  return started ? token : undefined;
 }
 
 /**
@@ -146,6 +152,7 @@ async function issueBackstageAccessToken(
     tokenClaims: {
       [OAUTH_CLIENT_ID_CLAIM]: access.client.clientId,
       [OAUTH_SCOPE_CLAIM]: access.scopes.join(' '),
+      ...(access.grantId ? { [OAUTH_GRANT_CLAIM]: access.grantId } : {}),
     },
   });
 }

@@ -7,6 +7,7 @@ import type { RefreshTokenRecord } from '../stores';
 import type { Grant } from './grant';
 import { grantResource } from './grantResource';
 import { buildTokenResponse } from './issueTokens';
+import { revokeGrant } from './revokeGrant';
 import { redeemUpstreamRefreshToken } from './upstreamRefreshTokens';
 
 /**
@@ -47,12 +48,12 @@ export const refreshTokenGrant: Grant = {
 
     const user = await ctx.users.findUser(current.userEntityRef);
     if (!user && ctx.config.refreshToken.requireUserInCatalog) {
-      await ctx.refreshTokens.revokeFamily(current.familyId);
+      await revokeGrant(ctx, grantOf(current));
       throw new InvalidGrant('the user no longer exists in the catalog');
     }
 
     const successor = randomToken();
-    const rotated = await ctx.refreshTokens.rotate(
+    const rotation = await ctx.refreshTokens.rotate(
       tokenHash,
       {
         tokenHash: sha256(successor),
@@ -76,7 +77,11 @@ export const refreshTokenGrant: Grant = {
       },
       now,
     );
-    if (!rotated) {
+    if (rotation === 'revoked') {
+      // Its grant was revoked between our read and our rotation (issue 25 item 3).
+      throw new InvalidGrant('refresh token was revoked');
+    }
+    if (rotation === 'stale') {
       // Someone rotated it between our read and our update: that is reuse too.
       await revokeForReuse(ctx, current);
     }
@@ -99,8 +104,13 @@ export const refreshTokenGrant: Grant = {
   },
 };
 
+/** The grant a refresh token belongs to: its family. */
+function grantOf(token: RefreshTokenRecord) {
+  return { id: token.familyId, clientId: token.clientId, userEntityRef: token.userEntityRef };
+}
+
 async function revokeForReuse(ctx: OAuthContext, token: RefreshTokenRecord): Promise<never> {
-  const revoked = await ctx.refreshTokens.revokeFamily(token.familyId);
+  const revoked = await revokeGrant(ctx, grantOf(token));
   ctx.audit({
     eventId: 'refresh-token-reused',
     clientId: token.clientId,

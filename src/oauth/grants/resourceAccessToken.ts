@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ResourceServerConfig } from '../../config/readOidcProviderConfig';
 import type { OAuthContext } from '../context';
+import { OAUTH_GRANT_CLAIM } from '../oauthClientTokens';
 
 /** RFC 9068 §2.1: the `typ` of a JWT access token, which Backstage's own APIs never accept. */
 export const RESOURCE_ACCESS_TOKEN_TYP = 'at+jwt';
@@ -44,7 +45,7 @@ export async function signResourceAccessToken(
       scope: grant.scopes.join(' '),
       jti: randomUUID(),
       ...(grant.authTime ? { auth_time: Math.floor(grant.authTime.getTime() / 1000) } : {}),
-      ...(grant.grantId ? { sid: grant.grantId } : {}),
+      ...(grant.grantId ? { [OAUTH_GRANT_CLAIM]: grant.grantId } : {}),
       ...(grant.actor ? { act: { sub: grant.actor } } : {}),
     },
     { typ: RESOURCE_ACCESS_TOKEN_TYP, expiresInSeconds },

@@ -61,6 +61,7 @@ export async function redeemUpstreamRefreshToken(
   if (!(await ctx.upstreamRefreshTokens.consume(row.id, row.tokenHash))) {
     throw new InvalidGrant('refresh token was already used');
   }
+  const familyId = `upstream:${row.id}`;
   const access: GrantedAccess = {
     client,
     userEntityRef: row.userEntityRef,
@@ -69,7 +70,8 @@ export async function redeemUpstreamRefreshToken(
     scopes: ['openid', 'offline_access'],
     authTime: row.createdAt,
     user,
+    grantId: familyId,
   };
-  const successor = await startRefreshFamily(ctx, access, `upstream:${row.id}`, row.createdAt);
+  const successor = await startRefreshFamily(ctx, access, familyId, row.createdAt);
   return buildTokenResponse(ctx, access, successor);
 }
