@@ -253,6 +253,23 @@ describe.each(databases.eachSupportedId())('issue 12 on %s', databaseId => {
   });
 
   describe('item 3: tokens issued to OAuth clients cannot grant more access', () => {
+    it('refuses a backend plugin acting for the user on the consent API, whatever token it acts on', async () => {
+      const { res } = await new CodeFlow(backend, NATIVE).authorize({ scope: 'openid' });
+      const handle = CodeFlow.sessionIdOf(res.headers.location);
+      const { token } = await backend.signInAsGuest();
+      for (const decision of ['approve', 'reject']) {
+        // The whoami plugin posts with a plugin token whose obo is the guest's limited token.
+        const relayed = await request(backend.server)
+          .post(`/api/whoami/relay/v1/sessions/${handle}/${decision}`)
+          .auth(token, { type: 'bearer' });
+        expect(relayed.status).toBe(403);
+        expect(relayed.body.error.name).toBe('NotAllowedError');
+      }
+      expect(await knex('oauth_authorization_sessions').where({ id: requestIdOf(handle) })).toEqual([]);
+      // The user's own token decides it.
+      expect((await approveAsGuest(backend, handle)).searchParams.get('code')).toBeTruthy();
+    });
+
     it('refuses an OAuth access token on the consent API, while Backstage APIs accept it', async () => {
       const native = new CodeFlow(backend, NATIVE);
       const { access_token } = await native.tokens({ scope: 'openid' });

@@ -81,6 +81,19 @@ export function oauthGrantBehindToken(token: string): { clientId?: string; scope
   }
 }
 
+/**
+ * Whether a verified user credential is the user's own token: a full user
+ * token, not a plugin's acting for the user (whose `obo` the framework
+ * accepts as the user too) nor a limited one.
+ */
+export function isOwnUserToken(token: string): boolean {
+  try {
+    return decodeProtectedHeader(token).typ === tokenTypes.user.typParam;
+  } catch {
+    return false;
+  }
+}
+
 /** The user token itself, or the one a plugin token carries on the user's behalf. */
 function userTokenOf(token: string): string | undefined {
   try {

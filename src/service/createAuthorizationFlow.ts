@@ -14,7 +14,7 @@ import { createAuthorizationRequestHandles } from '../oauth/authorizationRequest
 import type { OAuthContext } from '../oauth/context';
 import { createConsentRouter } from '../oauth/endpoints/consent';
 import { InvalidClient, InvalidToken } from '../oauth/errors';
-import { oauthClientOfToken, oauthGrantBehindToken } from '../oauth/oauthClientTokens';
+import { isOwnUserToken, oauthClientOfToken, oauthGrantBehindToken } from '../oauth/oauthClientTokens';
 import type { DirectoryUser, UserDirectory } from '../oauth/stores';
 import { createVerifiedTokenCache } from './createVerifiedTokenCache';
 
@@ -106,9 +106,15 @@ export function createAuthorizationFlow(options: {
           const { principal, expiresAt } = await httpAuth.credentials(req, { allow: ['user'] });
           return { userEntityRef: principal.userEntityRef, expiresAt };
         });
-        // Only the user, signed in to the portal, grants access: a token an
-        // OAuth client obtained must not approve consents (its own wider
-        // scopes, or other clients).
+        // Only the user, signed in to the portal, grants access: not a
+        // backend plugin acting for the user (whatever token it acts on),
+        // and not a token an OAuth client obtained (its own wider scopes,
+        // or other clients).
+        if (!isOwnUserToken(bearerToken(req))) {
+          throw new NotAllowedError(
+            "Only the user's own token from a portal sign-in can approve or reject sign-in requests, not a service acting for the user",
+          );
+        }
         const client = oauthClientOfToken(bearerToken(req));
         if (client !== undefined) {
           throw new NotAllowedError(
