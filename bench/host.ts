@@ -140,7 +140,6 @@ const oursConfig = {
         { requests: UNREACHABLE },
       ]),
     ),
-    maxPendingConsentSessions: { perClient: UNREACHABLE, perAddress: UNREACHABLE },
     resources: [RESOURCE],
   },
 };

@@ -58,8 +58,8 @@ const WARM_UP_SECONDS = 1;
 
 /**
  * Fills the tables a token exchange reads up to `rows` live-looking rows
- * each: decided sessions of the bench's own client (so its pending-session
- * count has them all in its index range), spent codes, refresh tokens.
+ * each: decided sessions of the bench's own client, spent codes, refresh
+ * tokens.
  */
 async function fillTables(knex, rows, clientId) {
   const have = Number((await knex('oidc_authorization_codes').count({ n: '*' }))[0].n);

@@ -77,8 +77,8 @@ function authorizePathOf(clientId, extra = {}) {
 
 /**
  * Signs in as the guest and names the clients every scenario needs. The
- * authorize scenario leaves its sessions undecided, so it has a client of its
- * own: the others' pending-session counts stay what they would be in use.
+ * authorize scenario leaves its requests undecided, so it has a client of its
+ * own: upstream stores them, and the others' rows stay what they would be in use.
  */
 async function prepare(host) {
   const signIn = await http(host.base, '/api/auth/guest/refresh', {
