@@ -41,10 +41,10 @@ describe.each(databases.eachSupportedId())('no lockout by strangers on %s', data
   afterAll(() => backend?.stop());
 
   /** The CLI's authorization request, as anyone can send it. */
-  const authorizeUrl = (state = 'st', codeChallenge = pkcePair().challenge) =>
-    `${backend.baseUrl}/api/auth/v1/authorize?${new URLSearchParams({
+  const authorizeUrl = (state = 'st', codeChallenge = pkcePair().challenge, target = backend) =>
+    `${target.baseUrl}/api/auth/v1/authorize?${new URLSearchParams({
       response_type: 'code',
-      client_id: cli,
+      client_id: cliClientId(target.issuer),
       redirect_uri: CLI_REDIRECT_URI,
       scope: 'openid offline_access',
       state,
@@ -114,11 +114,22 @@ describe.each(databases.eachSupportedId())('no lockout by strangers on %s', data
     const handle = CodeFlow.sessionIdOf(res.headers.location);
     const { token } = await backend.signInAsGuest();
     const before = await knex('oauth_authorization_sessions').count({ n: '*' });
-    const last = handle.at(-1) === 'A' ? 'B' : 'A';
-    for (const altered of [`${handle.slice(0, -1)}${last}`, handle.slice(0, -4), `${handle}AAAA`, `v2${handle.slice(2)}`]) {
-      expect((await request(backend.server).get(`/api/auth/v1/sessions/${altered}`)).status).toBe(404);
+    // Every other last character and every appended one (base64url decoders forgive both), a
+    // cut, and another key version.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const altered = [
+      ...[...alphabet].map(c => `${handle.slice(0, -1)}${c}`).filter(h => h !== handle),
+      ...[...alphabet].map(c => `${handle}${c}`),
+      handle.slice(0, -4),
+      `v2${handle.slice(2)}`,
+    ];
+    const shown = await Promise.all(
+      altered.map(async h => (await request(backend.server).get(`/api/auth/v1/sessions/${h}`)).status),
+    );
+    expect(new Set(shown)).toEqual(new Set([404]));
+    for (const h of [altered[0], `${handle}A`, `${handle}_`]) {
       const approve = await request(backend.server)
-        .post(`/api/auth/v1/sessions/${altered}/approve`)
+        .post(`/api/auth/v1/sessions/${h}/approve`)
         .auth(token, { type: 'bearer' })
         .set('Content-Type', 'application/json');
       expect(approve.status).toBe(404);
@@ -126,5 +137,27 @@ describe.each(databases.eachSupportedId())('no lockout by strangers on %s', data
     expect(await knex('oauth_authorization_sessions').count({ n: '*' })).toEqual(before);
     // The handle as it was still opens.
     expect((await request(backend.server).get(`/api/auth/v1/sessions/${handle}`)).status).toBe(200);
+  });
+
+  it('ignores the pending-session caps of an earlier version’s config', async () => {
+    const old = await startAuthBackend({
+      knex,
+      entities: [guestUser()],
+      config: {
+        auth: {
+          clientIdMetadataDocuments: { enabled: true },
+          experimentalRefreshToken: { enabled: true },
+          oidcProvider: { maxPendingConsentSessions: { perClient: 1, perAddress: 1 } },
+        },
+      },
+    });
+    try {
+      const url = authorizeUrl('st', pkcePair().challenge, old);
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await requestFrom(ATTACKERS[1], url)).status);
+      expect(statuses).toEqual([302, 302, 302]);
+    } finally {
+      await old.stop();
+    }
   });
 });

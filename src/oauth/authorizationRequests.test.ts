@@ -34,7 +34,8 @@ describe('authorization request handles', () => {
     const handle = await createAuthorizationRequestHandles(keySource([v1])).seal(request);
     expect(handle).toMatch(/^v1\.[A-Za-z0-9_-]+$/);
     // Nothing of the request can be read from the handle.
-    expect(handle).not.toContain('sss');
+    expect(handle).not.toContain('s'.repeat(16));
+    expect(handle).not.toContain(Buffer.from('s'.repeat(48)).toString('base64url'));
     expect(await createAuthorizationRequestHandles(keySource([v1])).open(handle)).toEqual({
       id: requestIdOf(handle),
       ...request,
@@ -62,7 +63,8 @@ describe('authorization request handles', () => {
 
   it('learns a key another instance started sealing with, without reading keys for every unknown version', async () => {
     const source = keySource([v1]);
-    const handles = createAuthorizationRequestHandles(source);
+    let now = 1_000_000;
+    const handles = createAuthorizationRequestHandles(source, () => now);
     const writer = keySource([v1]);
     const v2 = { version: 'v2', secret: randomBytes(32) };
     writer.add(v2);
@@ -71,9 +73,12 @@ describe('authorization request handles', () => {
     expect(handle.startsWith('v2.')).toBe(true);
     source.add(v2);
     expect(await handles.open(handle)).toMatchObject(request);
-    // Unknown versions in a burst cost at most one more read.
+    // Unknown versions cost at most one more read a second.
     const before = source.reads();
     await Promise.all(['v7', 'v8', 'v9'].map(v => handles.open(`${v}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`)));
-    expect(source.reads() - before).toBeLessThanOrEqual(1);
+    expect(source.reads() - before).toBe(0);
+    now += 1000;
+    await Promise.all(['v7', 'v8', 'v9'].map(v => handles.open(`${v}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`)));
+    expect(source.reads() - before).toBe(1);
   });
 });

@@ -56,8 +56,11 @@ const LAYOUT = 1;
 /** A handle sealed with a key version this instance does not know may mean a new key: read them again, at most this often. */
 const FRESH_KEYS_AFTER_MS = 1000;
 
-/** Handles sealed with keys derived from the deployment's shared secret keys. */
-export function createAuthorizationRequestHandles(source: SecretKeySource): AuthorizationRequestHandles {
+/** Handles sealed with keys derived from the deployment's shared secret keys; `now` for tests. */
+export function createAuthorizationRequestHandles(
+  source: SecretKeySource,
+  now: () => number = Date.now,
+): AuthorizationRequestHandles {
   const derived = new WeakMap<SecretKey, Buffer>();
   const keyOf = (key: SecretKey) => {
     let aes = derived.get(key);
@@ -70,8 +73,8 @@ export function createAuthorizationRequestHandles(source: SecretKeySource): Auth
   let lastFreshRead = 0;
   const keyOfVersion = async (version: string) => {
     let key = (await source.secretKeys()).find(k => k.version === version);
-    if (!key && Date.now() - lastFreshRead >= FRESH_KEYS_AFTER_MS) {
-      lastFreshRead = Date.now();
+    if (!key && now() - lastFreshRead >= FRESH_KEYS_AFTER_MS) {
+      lastFreshRead = now();
       key = (await source.secretKeys({ fresh: true })).find(k => k.version === version);
     }
     return key && keyOf(key);

@@ -6,10 +6,12 @@ describe('sealed boxes', () => {
   const key = { version: 'v1', key: randomBytes(32) };
 
   it('opens what it sealed, and the box is URL-safe and opaque', () => {
-    const text = JSON.stringify({ state: 'xyz-state', redirect: 'http://127.0.0.1/cb?a=1' });
+    const text = JSON.stringify({ state: 'xyz-state-'.repeat(5), redirect: 'http://127.0.0.1/cb?a=1' });
     const box = seal(text, key);
     expect(box).toMatch(/^v1\.[A-Za-z0-9_-]+$/);
-    expect(box).not.toContain('xyz');
+    // Neither the text nor its base64 shows through.
+    expect(box).not.toContain('xyz-state-xyz');
+    expect(box).not.toContain(Buffer.from(text).toString('base64url').slice(0, 24));
     expect(sealedVersion(box)).toBe('v1');
     expect(open(box, key.key)).toBe(text);
     // A fresh IV every time.
@@ -29,6 +31,21 @@ describe('sealed boxes', () => {
       expect(open(junk, key.key)).toBeUndefined();
     }
     expect(open(box, undefined)).toBeUndefined();
+  });
+
+  it('opens only the one spelling it wrote, never another that decodes to the same bytes', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    // Plaintexts of every length modulo 3, so the body ends with 0, 2 and 4 spare bits.
+    for (const text of ['a', 'ab', 'abc', 'abcd']) {
+      const box = seal(text, key);
+      const variants = [
+        ...[...alphabet].map(c => `${box.slice(0, -1)}${c}`),
+        ...[...alphabet].map(c => `${box}${c}`),
+      ].filter(variant => variant !== box);
+      const opened = variants.filter(variant => open(variant, key.key) !== undefined);
+      expect(opened).toEqual([]);
+      expect(open(box, key.key)).toBe(text);
+    }
   });
 
   it('derives distinct keys for distinct purposes from one secret', () => {

@@ -45,7 +45,10 @@ export function open(box: string, key: Buffer | undefined): string | undefined {
   const encoded = box.slice(version.length + 1);
   if (!/^[A-Za-z0-9_-]+$/.test(encoded)) return undefined;
   const body = Buffer.from(encoded, 'base64url');
-  if (body.length < IV_BYTES + TAG_BYTES) return undefined;
+  // Node decodes leniently (a last character's unused bits, a stray last
+  // character), so several spellings carry the same bytes; only the one
+  // seal() wrote is the box, or a box could be decided once per spelling.
+  if (body.length < IV_BYTES + TAG_BYTES || body.toString('base64url') !== encoded) return undefined;
   try {
     const decipher = createDecipheriv(ALGORITHM, key, body.subarray(0, IV_BYTES));
     decipher.setAAD(Buffer.from(version, 'utf8'));
