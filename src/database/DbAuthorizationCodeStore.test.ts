@@ -31,6 +31,8 @@ describe.each(databases.eachSupportedId())('approvals and codes on %p', database
         userEntityRef,
         codeHash,
         codeExpiresAt: later(60),
+        now,
+        grantExpiresAt: later(3660),
       });
     return { knex, sessions, codes, approve };
   }

@@ -19,6 +19,7 @@ import {
   sessionAuthenticationRow,
 } from './sessionAuthentication';
 import { DbUserSignInStore, USER_SIGN_INS_TABLE } from './DbUserSignInStore';
+import { type DbGrantRow, GRANTS_TABLE } from './grants';
 import { parseDbDate } from './parseDbDate';
 import { LITERAL_LIMIT } from './literalLimit';
 import { readFirst, runChanging, type NamedStatement } from './namedStatement';
@@ -50,7 +51,7 @@ interface CodeColumns {
  * PostgreSQL's approval (see `createApproved`): record the decided request
  * unless it was decided before, and with it its resource, what it asked of
  * the sign-in and the approving authentication (the user's last sign-in),
- * and its code; read that sign-in back for the caller to judge.
+ * its code and its grant; read that sign-in back for the caller to judge.
  */
 const APPROVE_REQUEST: NamedStatement = {
   name: 'approve_request',
@@ -71,6 +72,9 @@ const APPROVE_REQUEST: NamedStatement = {
         ), c as (
           insert into ${CODES_TABLE} (code, session_id, expires_at, used)
           select ?, s.id, ?, false from s
+        ), g as (
+          insert into ${GRANTS_TABLE} (id, client_id, user_entity_ref, created_at, revoked_at, expires_at)
+          select s.id, ?, ?, ?, null, ? from s
         )
         select u.auth_time, u.acr, u.amr from s left join u on true`,
 };
@@ -152,6 +156,14 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
         sessionAuthenticationRow(request.id, request.requirements, signIn),
       );
     }
+    await this.#db<DbGrantRow>(GRANTS_TABLE).insert({
+      id: request.id,
+      client_id: request.clientId,
+      user_entity_ref: userEntityRef,
+      created_at: approval.now,
+      revoked_at: null,
+      expires_at: approval.grantExpiresAt,
+    });
     await this.#db(CODES_TABLE).insert({
       code: approval.codeHash,
       session_id: request.id,
@@ -181,6 +193,10 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
       requirements.acr_values,
       approval.codeHash,
       approval.codeExpiresAt,
+      request.clientId,
+      userEntityRef,
+      approval.now,
+      approval.grantExpiresAt,
     ]);
     if (!row) return undefined;
     const signIn = fromAuthenticationColumns(row);

@@ -54,7 +54,14 @@ describe.each(databases.eachSupportedId())('decided authorization requests on %p
       Array.from({ length: 10 }, (_, i) =>
         i % 2
           ? sessions.reject(request, `user:default/u${i}`)
-          : codes.createApproved({ request, userEntityRef: `user:default/u${i}`, codeHash: `h${i}`, codeExpiresAt: request.expiresAt }),
+          : codes.createApproved({
+              request,
+              userEntityRef: `user:default/u${i}`,
+              codeHash: `h${i}`,
+              codeExpiresAt: request.expiresAt,
+              now: new Date(),
+              grantExpiresAt: request.expiresAt,
+            }),
       ),
     );
     const winners = outcomes.map((o, i) => (o ? i : -1)).filter(i => i >= 0);

@@ -194,7 +194,9 @@ export class DbCleanupStore {
       if (metadata?.kind !== 'dynamic' || metadata.lastUsedAt) continue;
       if (typeof issuedAt !== 'number' || issuedAt >= issuedBefore) continue;
       let query = this.#db(table).where({ client_id: row.client_id, metadata: row.metadata });
-      // Re-checked inside the DELETE, so a flow that starts meanwhile keeps its client.
+      // Re-checked inside the DELETE, so a flow decided meanwhile keeps its client. (A request
+      // still waiting in its handle leaves no row: a client never used in 30 days may go before
+      // it is decided, and its code is then refused as a code of an unknown client.)
       for (const referencing of [
         CLEANUP_TABLES.authorizationSessions,
         CLEANUP_TABLES.refreshTokens,

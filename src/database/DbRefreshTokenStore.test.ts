@@ -20,6 +20,7 @@ describe.each(databases.eachSupportedId())('DbRefreshTokenStore on %p', database
     familyExpiresAt: later(86400),
   });
   const options = (maxActivePerUser = 5) => ({ maxActivePerUser, grantExpiresAt: later(90000) });
+  const at = (when: Date) => ({ now: when, grantExpiresAt: later(90000) });
   const revocation = (id: string, user = 'user:default/a') => ({
     id,
     clientId: 'client-1',
@@ -38,8 +39,8 @@ describe.each(databases.eachSupportedId())('DbRefreshTokenStore on %p', database
     const { store } = await setup();
     expect(await store.issue(record('t1', 'f1'), options())).toBe(true);
     const results = await Promise.all([
-      store.rotate('t1', record('t2a', 'f1', undefined, later(10)), later(10)),
-      store.rotate('t1', record('t2b', 'f1', undefined, later(10)), later(10)),
+      store.rotate('t1', record('t2a', 'f1', undefined, later(10)), at(later(10))),
+      store.rotate('t1', record('t2b', 'f1', undefined, later(10)), at(later(10))),
     ]);
     expect([...results].sort()).toEqual(['rotated', 'stale']);
     expect((await store.find('t1'))?.status).toBe('rotated');
@@ -51,9 +52,9 @@ describe.each(databases.eachSupportedId())('DbRefreshTokenStore on %p', database
   it('does not rotate idle-expired tokens, nor those of a revoked grant', async () => {
     const { store } = await setup();
     await store.issue(record('t1', 'f1'), options());
-    expect(await store.rotate('t1', record('t2', 'f1'), later(3601))).toBe('stale');
+    expect(await store.rotate('t1', record('t2', 'f1'), at(later(3601)))).toBe('stale');
     expect(await store.revokeGrant(revocation('f1'))).toBe(1);
-    expect(await store.rotate('t1', record('t3', 'f1'), later(1))).toBe('revoked');
+    expect(await store.rotate('t1', record('t3', 'f1'), at(later(1)))).toBe('revoked');
     expect((await store.find('t1'))?.status).toBe('revoked');
     expect(await store.find('t3')).toBeUndefined();
   });
@@ -61,7 +62,7 @@ describe.each(databases.eachSupportedId())('DbRefreshTokenStore on %p', database
   it('revokes the whole family and remembers it', async () => {
     const { store } = await setup();
     await store.issue(record('t1', 'f1'), options());
-    await store.rotate('t1', record('t2', 'f1'), now);
+    await store.rotate('t1', record('t2', 'f1'), at(now));
     await store.issue(record('o1', 'other'), options());
     expect(await store.isGrantRevoked('f1')).toBe(false);
     expect(await store.revokeGrant(revocation('f1'))).toBe(1);
@@ -96,13 +97,24 @@ describe.each(databases.eachSupportedId())('DbRefreshTokenStore on %p', database
       const family = `race-${round}`;
       await store.issue(record(`${family}-0`, family), options(1000));
       await Promise.all([
-        store.rotate(`${family}-0`, record(`${family}-1`, family), now),
+        store.rotate(`${family}-0`, record(`${family}-1`, family), at(now)),
         store.revokeGrant(revocation(family)),
       ]);
       const successor = await store.find(`${family}-1`);
       if (successor?.status === 'active') survivors.push(round);
     }
     expect(survivors).toEqual([]);
+  });
+
+  it('records the grant of a family an older version started, and rotates it', async () => {
+    const { knex, store } = await setup();
+    await store.issue(record('t1', 'f1'), options());
+    // As an instance of the version before grants left it.
+    await knex('oidc_grants').where({ id: 'f1' }).delete();
+    expect(await store.rotate('t1', record('t2', 'f1'), at(later(1)))).toBe('rotated');
+    expect(await knex('oidc_grants').where({ id: 'f1' }).whereNull('revoked_at')).toHaveLength(1);
+    expect(await store.revokeGrant(revocation('f1'))).toBe(1);
+    expect(await store.rotate('t2', record('t3', 'f1'), at(later(2)))).toBe('revoked');
   });
 
   it("revokes a user's oldest families beyond the cap, with their grants", async () => {
@@ -121,7 +133,7 @@ describe.each(databases.eachSupportedId())('DbRefreshTokenStore on %p', database
   it("revokes every grant and active token of a user in one go, whatever the case of the stored ref", async () => {
     const { store } = await setup();
     await store.issue(record('a1', 'fa'), options());
-    await store.rotate('a1', record('a2', 'fa'), now);
+    await store.rotate('a1', record('a2', 'fa'), at(now));
     await store.issue(record('b1', 'fb', 'User:Default/A'), options());
     await store.issue(record('x1', 'fx', 'user:default/other'), options());
     expect(await store.revokeAllForUser('user:default/a', now)).toBe(2);

@@ -7,7 +7,7 @@ import type {
   RotationOutcome,
 } from '../oauth/stores';
 import { fromAuthenticationColumns, toAuthenticationColumns } from './authenticationColumns';
-import { GRANTS_TABLE, lockGrant, laterOf } from './grants';
+import { type DbGrantRow, GRANTS_TABLE, lockGrant, laterOf } from './grants';
 import { parseDbDate } from './parseDbDate';
 import { LITERAL_LIMIT } from './literalLimit';
 import { readFirst, type NamedStatement } from './namedStatement';
@@ -54,13 +54,18 @@ const SUCCESSOR_COLUMNS = [
 /**
  * PostgreSQL's rotation (see `rotate`) as one statement: take the grant's
  * row (locked until the statement commits; a revocation holding it makes
- * this wait, and then find it revoked), compare-and-set the parent, insert
- * the successor. Each step reads the one before, so none runs without it.
+ * this wait, and then find it revoked) — recording it if a family an older
+ * version started has none — compare-and-set the parent, insert the
+ * successor. Each step reads the one before, so none runs without it.
  */
 const ROTATE: NamedStatement = {
   name: 'rotate_refresh_token',
   sql: `with g as (
-          update ${GRANTS_TABLE} set last_used_at = ? where id = ? and revoked_at is null returning id
+          insert into ${GRANTS_TABLE} (id, client_id, user_entity_ref, created_at, last_used_at, revoked_at, expires_at)
+          values (?, ?, ?, ?, ?, null, ?)
+          on conflict (id) do update set last_used_at = excluded.last_used_at
+          where ${GRANTS_TABLE}.revoked_at is null
+          returning id
         ), p as (
           update ${TABLE} set status = 'rotated'
           where token_hash = ? and status = 'active' and expires_at > ? and family_expires_at > ?
@@ -128,13 +133,26 @@ export class DbRefreshTokenStore implements RefreshTokenStore {
   async rotate(
     parentHash: string,
     successor: Omit<RefreshTokenRecord, 'status'>,
-    now: Date,
+    { now, grantExpiresAt }: { now: Date; grantExpiresAt: Date },
   ): Promise<RotationOutcome> {
     const row = this.#toRow(successor);
+    const grant: DbGrantRow = {
+      id: successor.familyId,
+      client_id: successor.clientId,
+      user_entity_ref: successor.userEntityRef,
+      created_at: now,
+      last_used_at: now,
+      revoked_at: null,
+      expires_at: grantExpiresAt,
+    };
     if (this.#db.client.dialect === 'postgresql') {
       const result = await readFirst<{ grant_live: boolean; rotated: boolean }>(this.#db, ROTATE, [
+        grant.id,
+        grant.client_id,
+        grant.user_entity_ref,
         now,
-        successor.familyId,
+        now,
+        grantExpiresAt,
         parentHash,
         now,
         now,
@@ -144,6 +162,7 @@ export class DbRefreshTokenStore implements RefreshTokenStore {
       return result.rotated ? 'rotated' : 'stale';
     }
     return this.#db.transaction(async trx => {
+      await lockGrant(trx, grant);
       const live = await trx(GRANTS_TABLE)
         .where({ id: successor.familyId })
         .whereNull('revoked_at')
@@ -192,6 +211,23 @@ export class DbRefreshTokenStore implements RefreshTokenStore {
     return this.#db.transaction(async (trx): Promise<number> => {
       await ofUser(trx(GRANTS_TABLE)).update({ revoked_at: trx.raw('coalesce(revoked_at, ?)', [now]) });
       return Number(await ofUser(trx<DbRefreshTokenRow>(TABLE)).andWhere({ status: 'active' }).update({ status: 'revoked' }));
+    });
+  }
+
+  async recordGrant(grant: {
+    id: string;
+    clientId: string;
+    userEntityRef: string;
+    now: Date;
+    expiresAt: Date;
+  }): Promise<void> {
+    await lockGrant(this.#db, {
+      id: grant.id,
+      client_id: grant.clientId,
+      user_entity_ref: grant.userEntityRef,
+      created_at: grant.now,
+      revoked_at: null,
+      expires_at: grant.expiresAt,
     });
   }
 

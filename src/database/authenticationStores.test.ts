@@ -46,7 +46,14 @@ describe.each(databases.eachSupportedId())('authentication context stores on %p'
       expiresAt: later(600),
       requirements: { requestedAt: now, promptLogin: true },
     });
-    await codes.createApproved({ request, userEntityRef: USER, codeHash: 'h', codeExpiresAt: later(60) });
+    await codes.createApproved({
+      request,
+      userEntityRef: USER,
+      codeHash: 'h',
+      codeExpiresAt: later(60),
+      now,
+      grantExpiresAt: later(3660),
+    });
     expect(await knex('oidc_authorization_authentication').select()).toHaveLength(1);
     const cleanup = DbCleanupStore.create({ knex });
     expect(await cleanup.deleteExpiredAuthorizationSessions(later(700), later(700), 10)).toBe(1);

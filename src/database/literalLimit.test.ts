@@ -24,6 +24,8 @@ describe('single-row reads', () => {
       userEntityRef: 'user:default/ann',
       codeHash: 'code-hash-1',
       codeExpiresAt: later,
+      now,
+      grantExpiresAt: later,
     });
     const userInfo = DbUserInfoStore.create({ knex });
     await userInfo.saveUserInfo({ sub: 'user:default/ann', ent: ['user:default/ann'] });

@@ -111,6 +111,60 @@ describe('applyDatabaseMigrations', () => {
       }
     });
 
+    it('records a grant for every refresh-token family and replayed code stored before grants', async () => {
+      const knex = await databases.init(databaseId);
+      const config = { directory: getMigrationsDirectory() };
+      do {
+        await knex.migrate.up(config);
+      } while ((await appliedMigrations(knex)).at(-1) !== '20261220120000_oidc_sqlite_sign_in_saves.js');
+      const day = 24 * 60 * 60 * 1000;
+      const familyEnd = new Date('2027-06-01T00:00:00Z');
+      const token = (hash: string, family: string, status: string) => ({
+        token_hash: hash,
+        family_id: family,
+        client_id: 'cli',
+        user_entity_ref: 'user:default/jane',
+        status,
+        auth_time: new Date('2026-12-01T00:00:00Z'),
+        created_at: new Date('2026-12-01T00:00:00Z'),
+        expires_at: new Date('2026-12-31T00:00:00Z'),
+        family_expires_at: familyEnd,
+      });
+      await knex('oidc_refresh_tokens').insert([
+        token('t1', 'live', 'rotated'),
+        token('t2', 'live', 'active'),
+        token('t3', 'reused', 'rotated'),
+        token('t4', 'reused', 'revoked'),
+      ]);
+      const session = (id: string, status: string) => ({
+        id,
+        client_id: 'web',
+        user_entity_ref: 'user:default/joe',
+        redirect_uri: 'https://web.example.com/cb',
+        response_type: 'code',
+        status,
+        expires_at: new Date('2026-12-07T12:10:00Z'),
+      });
+      await knex('oauth_authorization_sessions').insert([session('replayed', 'expired'), session('fine', 'approved')]);
+
+      await knex.migrate.up(config);
+      const grants = await knex('oidc_grants').select().orderBy('id');
+      const at = (value: unknown) => new Date(value as string).getTime();
+      expect(
+        grants.map(g => ({
+          id: g.id,
+          client: g.client_id,
+          user: g.user_entity_ref,
+          revoked: g.revoked_at !== null,
+          expiresAt: at(g.expires_at),
+        })),
+      ).toEqual([
+        { id: 'live', client: 'cli', user: 'user:default/jane', revoked: false, expiresAt: familyEnd.getTime() + day },
+        { id: 'replayed', client: 'web', user: 'user:default/joe', revoked: true, expiresAt: at('2026-12-07T12:10:00Z') + day },
+        { id: 'reused', client: 'cli', user: 'user:default/jane', revoked: true, expiresAt: familyEnd.getTime() + day },
+      ]);
+    });
+
     it('adopts a database migrated by upstream 0.26.0 with its rows intact', async () => {
       const knex = await databases.init(databaseId);
       await knex.migrate.latest({ directory: upstreamMigrations('upstream-auth-backend-0-26') });

@@ -108,12 +108,12 @@ describe.each(databases.eachSupportedId())('issue 15: statements per request on 
     expect(res.text).toBe('');
   });
 
-  it(`decides a consent and mints its code with ${onPostgres ? 'one statement' : 'four'}`, async () => {
+  it(`decides a consent and mints its code with ${onPostgres ? 'one statement' : 'five'}`, async () => {
     const sessionId = CodeFlow.sessionIdOf((await authorize()).headers.location);
     const sql = await statementsOf(knex, () => approveWithToken(backend, sessionId, token));
-    // The decided request, the user's sign-in, the approving authentication
-    // and the code: on PostgreSQL one statement, elsewhere four.
-    expect(sql).toHaveLength(onPostgres ? 1 : 4);
+    // The decided request, the user's sign-in, the approving authentication,
+    // the grant and the code: on PostgreSQL one statement, elsewhere five.
+    expect(sql).toHaveLength(onPostgres ? 1 : 5);
   });
 
   it(`redeems a code with ${onPostgres ? 'one statement' : 'two'}`, async () => {

@@ -5,7 +5,7 @@ import { createTestDatabases } from '../testUtils/databases';
 import { CONFIDENTIAL, codeFlowConfig } from './fixtures/codeFlowClients';
 import { withGenerousRateLimits } from './fixtures/generousRateLimits';
 import { guestUser } from './fixtures/guestUser';
-import { CodeFlow } from './harness/codeFlow';
+import { CodeFlow, approveAsGuest } from './harness/codeFlow';
 import { secondPool } from './harness/secondPool';
 import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
 
@@ -61,6 +61,16 @@ describe.each(databases.eachSupportedId())('two instances on one %s database', d
     const replay = await new CodeFlow(a, CLIENT).redeem(code, verifier);
     expect(replay.status).toBe(400);
     expect(replay.body.error).toBe('invalid_grant');
+  });
+
+  it('decides at one instance a request sealed at the other, once for both', async () => {
+    const { res, verifier } = await new CodeFlow(a, CLIENT).authorize();
+    const handle = CodeFlow.sessionIdOf(res.headers.location);
+    expect((await request(b.server).get(`/api/auth/v1/sessions/${handle}`)).status).toBe(200);
+    const code = (await approveAsGuest(b, handle)).searchParams.get('code')!;
+    expect((await new CodeFlow(a, CLIENT).redeem(code, verifier)).status).toBe(200);
+    // Decided through B, it is decided for A too.
+    expect((await request(a.server).get(`/api/auth/v1/sessions/${handle}`)).status).toBe(409);
   });
 
   it('lets exactly one of many concurrent refreshes across both instances succeed', async () => {

@@ -142,12 +142,28 @@ describe.each(databases.eachSupportedId())('revoked stays revoked on %s', databa
 
     it('tells services a Backstage token issued to an OAuth client is inactive once an administrator revokes the user', async () => {
       const { token } = await signIn();
+      // A grant without a refresh token too.
+      const withoutRefresh = await app.tokens({ scope: 'openid' });
+      expect(withoutRefresh.refresh_token).toBeUndefined();
+      expect(await introspectAsService(withoutRefresh.access_token)).toMatchObject({ active: true });
       const res = await request(backend.server)
         .post('/api/service-caller/auth/v1/offline-sessions/revoke')
         .set('Content-Type', 'application/json')
         .send(JSON.stringify({ userEntityRef: 'user:development/guest' }));
       expect(res.status).toBe(200);
       expect(await introspectAsService(token)).toEqual({ active: false });
+      expect(await introspectAsService(withoutRefresh.access_token)).toEqual({ active: false });
+    });
+
+    it('refuses user info to a token whose grant was revoked', async () => {
+      const { token, refreshToken } = await signIn();
+      const userinfo = () => request(backend.server).get('/api/auth/v1/userinfo').auth(token, { type: 'bearer' });
+      expect((await userinfo()).status).toBe(200);
+      expect((await app.revoke({ token: refreshToken })).status).toBe(200);
+      const refused = await userinfo();
+      expect(refused.status).toBe(401);
+      expect(refused.body).toEqual({ error: 'invalid_token', error_description: 'the access token was revoked' });
+      expect(refused.headers['www-authenticate']).toMatch(/error="invalid_token"/);
     });
 
     it('tells services every Backstage token of a family is inactive once a rotated refresh token is presented again', async () => {

@@ -54,7 +54,7 @@ export interface OAuthContext {
    */
   verifyUserToken(req: express.Request): Promise<{
     userEntityRef: string;
-    oauthClient?: { clientId?: string; scopes: string[] };
+    oauthClient?: { clientId?: string; scopes: string[]; grantId?: string };
   }>;
   /**
    * The Backstage service (`plugin:<id>`) whose credentials a request carries

@@ -45,16 +45,24 @@ export function oauthClientOfToken(token: string): string | undefined {
   return oauthGrantOfToken(token)?.clientId;
 }
 
-/** The client and scopes a verified token was issued to, or undefined for a portal sign-in. */
+/**
+ * The client, scopes and grant (issued since grants are recorded) a verified
+ * token was issued to, or undefined for a portal sign-in.
+ */
 export function oauthGrantOfToken(
   token: string,
-): { clientId: string; scopes: string[] } | undefined {
+): { clientId: string; scopes: string[]; grantId?: string } | undefined {
   try {
     const payload = decodeJwt(token);
     const clientId = payload[OAUTH_CLIENT_ID_CLAIM];
     if (typeof clientId !== 'string') return undefined;
     const scope = payload[OAUTH_SCOPE_CLAIM];
-    return { clientId, scopes: typeof scope === 'string' ? scope.split(' ').filter(Boolean) : [] };
+    const grantId = payload[OAUTH_GRANT_CLAIM];
+    return {
+      clientId,
+      scopes: typeof scope === 'string' ? scope.split(' ').filter(Boolean) : [],
+      ...(typeof grantId === 'string' ? { grantId } : {}),
+    };
   } catch {
     return undefined;
   }
@@ -68,7 +76,9 @@ export function oauthGrantOfToken(
  * so it names neither and is granted no scope. Undefined for a portal
  * sign-in. Decodes without verifying: call it only on a verified token.
  */
-export function oauthGrantBehindToken(token: string): { clientId?: string; scopes: string[] } | undefined {
+export function oauthGrantBehindToken(
+  token: string,
+): { clientId?: string; scopes: string[]; grantId?: string } | undefined {
   const userToken = userTokenOf(token);
   if (userToken === undefined) return undefined;
   const grant = oauthGrantOfToken(userToken);
@@ -82,13 +92,13 @@ export function oauthGrantBehindToken(token: string): { clientId?: string; scope
 }
 
 /**
- * Whether a verified user credential is the user's own token: a full user
- * token, not a plugin's acting for the user (whose `obo` the framework
- * accepts as the user too) nor a limited one.
+ * Whether a credential the framework accepted as a user's is a backend
+ * plugin's token acting for the user (its `obo` carries the user's limited
+ * token), rather than a token of the user's own.
  */
-export function isOwnUserToken(token: string): boolean {
+export function isPluginActingForUser(token: string): boolean {
   try {
-    return decodeProtectedHeader(token).typ === tokenTypes.user.typParam;
+    return decodeProtectedHeader(token).typ === tokenTypes.plugin.typParam;
   } catch {
     return false;
   }

@@ -58,6 +58,10 @@ export interface Approval {
   userEntityRef: string;
   codeHash: string;
   codeExpiresAt: Date;
+  /** When the user approved: the grant's start. */
+  now: Date;
+  /** Until when a token of the grant can be valid, if no refresh token ever extends it. */
+  grantExpiresAt: Date;
 }
 
 export type RedeemResult =
@@ -71,8 +75,8 @@ export type RedeemResult =
 export interface AuthorizationCodeStore {
   /**
    * Records the request as approved by the user, if it is its one decision,
-   * and stores its code, with what the request asked of the sign-in and the
-   * user's last sign-in as the authentication that approved it: on
+   * and stores its grant and its code, with what the request asked of the
+   * sign-in and the user's last sign-in as the authentication that approved it: on
    * PostgreSQL one statement (issue 15). Returns that sign-in for the caller
    * to judge (and {@link AuthorizationCodeStore.withdraw} if it falls
    * short); undefined when the request was decided before.
@@ -131,9 +135,14 @@ export interface RefreshTokenStore {
    * Replaces an active token by its successor, in turn with any revocation
    * of its grant: `revoked` when the grant was revoked first, `stale` when
    * the parent was no longer active (another request rotated it first, or
-   * it expired), else `rotated`.
+   * it expired), else `rotated`. A family an older version started, with no
+   * grant recorded, gets its grant recorded (kept until `grantExpiresAt`).
    */
-  rotate(parentHash: string, successor: Omit<RefreshTokenRecord, 'status'>, now: Date): Promise<RotationOutcome>;
+  rotate(
+    parentHash: string,
+    successor: Omit<RefreshTokenRecord, 'status'>,
+    options: { now: Date; grantExpiresAt: Date },
+  ): Promise<RotationOutcome>;
   /**
    * Revokes a grant — recording it, revoked, if it has no record yet (a
    * replayed code that issued no refresh token) — and every usable token of
@@ -141,6 +150,12 @@ export interface RefreshTokenStore {
    * way finishes first, and its successor is revoked too.
    */
   revokeGrant(grant: GrantRevocation): Promise<number>;
+  /**
+   * Records a grant that issued tokens but no refresh token (a device code
+   * without `offline_access`), so that revoking the user reaches it; a grant
+   * recorded already is left as it is.
+   */
+  recordGrant(grant: { id: string; clientId: string; userEntityRef: string; now: Date; expiresAt: Date }): Promise<void>;
   /** Whether the grant was revoked (revocation, reuse, a replayed code, an administrator). */
   isGrantRevoked(grantId: string): Promise<boolean>;
   /**

@@ -4,7 +4,7 @@ import { InputError, NotAllowedError } from '@backstage/errors';
 import type { Request, RequestHandler, Response } from 'express';
 import { constantEquals } from '../oauth/crypto/constantEquals';
 import { findForbiddenCharacterIn } from '../oauth/http/findForbiddenCharacter';
-import { isOwnUserToken, oauthClientOfToken } from '../oauth/oauthClientTokens';
+import { isPluginActingForUser, oauthClientOfToken } from '../oauth/oauthClientTokens';
 
 /** Holds the user's Backstage token for the pages (HttpOnly, plugin path only). */
 export const USER_COOKIE = 'oidc-pages-user';
@@ -113,7 +113,7 @@ export async function checkPageToken(token: string, auth: AuthService): Promise<
     return { kind: 'invalid' };
   }
   // A plugin's token acting for a user authenticates as that user: not here.
-  if (!auth.isPrincipal(credentials, 'user') || !isOwnUserToken(token)) return { kind: 'invalid' };
+  if (!auth.isPrincipal(credentials, 'user') || isPluginActingForUser(token)) return { kind: 'invalid' };
   // Read only now: the signature is checked, so the claim is the issuer's word.
   const clientId = oauthClientOfToken(token);
   if (clientId !== undefined) return { kind: 'oauth-client', clientId };

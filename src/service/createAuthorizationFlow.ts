@@ -14,7 +14,7 @@ import { createAuthorizationRequestHandles } from '../oauth/authorizationRequest
 import type { OAuthContext } from '../oauth/context';
 import { createConsentRouter } from '../oauth/endpoints/consent';
 import { InvalidClient, InvalidToken } from '../oauth/errors';
-import { isOwnUserToken, oauthClientOfToken, oauthGrantBehindToken } from '../oauth/oauthClientTokens';
+import { isPluginActingForUser, oauthClientOfToken, oauthGrantBehindToken } from '../oauth/oauthClientTokens';
 import type { DirectoryUser, UserDirectory } from '../oauth/stores';
 import { createVerifiedTokenCache } from './createVerifiedTokenCache';
 
@@ -110,7 +110,7 @@ export function createAuthorizationFlow(options: {
         // backend plugin acting for the user (whatever token it acts on),
         // and not a token an OAuth client obtained (its own wider scopes,
         // or other clients).
-        if (!isOwnUserToken(bearerToken(req))) {
+        if (isPluginActingForUser(bearerToken(req))) {
           throw new NotAllowedError(
             "Only the user's own token from a portal sign-in can approve or reject sign-in requests, not a service acting for the user",
           );

@@ -32,11 +32,16 @@ export async function approveRequest(
   userEntityRef: string,
 ): Promise<string | undefined> {
   const code = randomToken();
+  const now = ctx.clock();
+  const codeExpiresAt = new Date(now.getTime() + ctx.config.authorizationCodeLifetimeSeconds * 1000);
   const approved = await ctx.codes.createApproved({
     request,
     userEntityRef,
     codeHash: sha256(code),
-    codeExpiresAt: new Date(ctx.clock().getTime() + ctx.config.authorizationCodeLifetimeSeconds * 1000),
+    codeExpiresAt,
+    now,
+    // The code's access token, redeemed at the last moment, lives this long.
+    grantExpiresAt: new Date(codeExpiresAt.getTime() + ctx.signer.tokenLifetimeSeconds * 1000),
   });
   if (!approved) return undefined;
   const verdict = judgeSignIn(request.requirements, approved.signIn, ctx.clock());

@@ -40,12 +40,17 @@ const STANDARD_CLAIMS = [
  * - a token from a portal sign-in (full or limited) gets the claims saved at
  *   sign-in, top-level `sub` for OIDC clients and the whole `claims` object,
  *   which the framework's UserInfoService reads (SPEC §1.6).
- * A missing or bad token is RFC 6750 `invalid_token` with WWW-Authenticate.
+ * A missing, bad or revoked token is RFC 6750 `invalid_token` with WWW-Authenticate.
  */
 export function createUserInfoEndpoint(ctx: OAuthContext): express.Router {
   const router = Router();
   const userinfo: express.RequestHandler = async (req, res) => {
     const caller = await ctx.verifyUserToken(req);
+    // A token of a revoked grant is no longer the client's to use (issue 25 item 4).
+    const grantId = caller.oauthClient?.grantId;
+    if (grantId !== undefined && (await ctx.refreshTokens.isGrantRevoked(grantId))) {
+      throw new InvalidToken('the access token was revoked');
+    }
     const info = await ctx.signer.getUserInfo(caller.userEntityRef);
     if (!info) {
       // Every sign-in and token exchange saves user info; signing in again restores it.

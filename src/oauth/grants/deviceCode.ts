@@ -81,6 +81,7 @@ export const deviceCodeGrant: Grant = {
     // The user's last sign-in through a provider (issue 14); the decision
     // when none is recorded.
     const signIn = await ctx.signIns.get(record.userEntityRef);
+    const grantId = `device:${record.deviceCodeHash}`;
     const access: GrantedAccess = {
       client,
       userEntityRef: record.userEntityRef,
@@ -93,11 +94,21 @@ export const deviceCodeGrant: Grant = {
           ? await ctx.users.findUser(record.userEntityRef)
           : undefined,
       ...(resource ? { resource } : {}),
-      grantId: `device:${record.deviceCodeHash}`,
+      grantId,
     };
-    const refreshToken = wantsRefreshToken(ctx, access)
-      ? await startRefreshFamily(ctx, access, `device:${record.deviceCodeHash}`)
-      : undefined;
+    let refreshToken: string | undefined;
+    if (wantsRefreshToken(ctx, access)) {
+      refreshToken = await startRefreshFamily(ctx, access, grantId);
+    } else {
+      // No family records the grant: record it, so revoking the user reaches its access token.
+      await ctx.refreshTokens.recordGrant({
+        id: grantId,
+        clientId: client.clientId,
+        userEntityRef: record.userEntityRef,
+        now,
+        expiresAt: new Date(now.getTime() + ctx.signer.tokenLifetimeSeconds * 1000),
+      });
+    }
     return buildTokenResponse(ctx, access, refreshToken);
   },
 };

@@ -95,6 +95,8 @@ describe.each(databases.eachSupportedId())('grants with a moving clock on %s', d
       userEntityRef: USER,
       codeHash: sha256(code),
       codeExpiresAt: new Date(now.getTime() + ctx.config.authorizationCodeLifetimeSeconds * 1000),
+      now,
+      grantExpiresAt: new Date(now.getTime() + 3_660_000),
     });
     return code;
   }

@@ -85,13 +85,17 @@ export async function startRefreshFamily(
       ),
       familyExpiresAt,
     },
-    {
-      maxActivePerUser: maxTokensPerUser,
-      // A refresh just before the family's end issues an access token that lives on after it.
-      grantExpiresAt: new Date(familyExpiresAt.getTime() + ctx.signer.tokenLifetimeSeconds * 1000),
-    },
+    { maxActivePerUser: maxTokensPerUser, grantExpiresAt: grantExpiry(ctx, familyExpiresAt) },
   );
   return started ? token : undefined;
+}
+
+/**
+ * Until when a token of a refresh family's grant can be valid: a refresh
+ * just before the family's end issues an access token that lives on after it.
+ */
+export function grantExpiry(ctx: Pick<OAuthContext, 'signer'>, familyExpiresAt: Date): Date {
+  return new Date(familyExpiresAt.getTime() + ctx.signer.tokenLifetimeSeconds * 1000);
 }
 
 /**

@@ -6,7 +6,7 @@ import type { OAuthContext } from '../context';
 import type { RefreshTokenRecord } from '../stores';
 import type { Grant } from './grant';
 import { grantResource } from './grantResource';
-import { buildTokenResponse } from './issueTokens';
+import { buildTokenResponse, grantExpiry } from './issueTokens';
 import { revokeGrant } from './revokeGrant';
 import { redeemUpstreamRefreshToken } from './upstreamRefreshTokens';
 
@@ -75,7 +75,7 @@ export const refreshTokenGrant: Grant = {
         ),
         familyExpiresAt: current.familyExpiresAt,
       },
-      now,
+      { now, grantExpiresAt: grantExpiry(ctx, current.familyExpiresAt) },
     );
     if (rotation === 'revoked') {
       // Its grant was revoked between our read and our rotation (issue 25 item 3).
