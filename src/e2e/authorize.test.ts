@@ -84,6 +84,26 @@ describe.each(databases.eachSupportedId())('the authorization endpoint and conse
     expect(redirect.searchParams.get('state')).toBe(state);
   });
 
+  it('round-trips a state of 4096 characters, and refuses a request too large for a URL', async () => {
+    const state = 'a1-_.~'.repeat(683).slice(0, 4096);
+    const { redirect } = await suite.publicClient.approvedCode({ state });
+    expect(redirect.searchParams.get('state')).toBe(state);
+    // Characters that each take several bytes make the sealed request too long for the consent
+    // page's URL (sent in a form, as OIDC Core §3.1.2.1 allows, since the query could not carry it).
+    const { params } = await suite.confidential.authorize();
+    const res = await request(suite.backend.server)
+      .post('/api/auth/v1/authorize')
+      .type('form')
+      .send({ ...params, state: 'ü"'.repeat(2048) });
+    // Not redirected: the redirect would have to carry that state back.
+    expect(res.status).toBe(400);
+    expect(res.headers.location).toBeUndefined();
+    expect(res.body).toEqual({
+      error: 'invalid_request',
+      error_description: 'the authorization request is too large to carry to the consent page; send a shorter state',
+    });
+  });
+
   it('gives each consent session one decision by a signed-in user', async () => {
     const { res } = await suite.publicClient.authorize();
     const sessionId = CodeFlow.sessionIdOf(res.headers.location);

@@ -52,15 +52,10 @@ export async function createOidcProvider(
   const { knex, baseUrl: issuer, identity, logger } = options;
   const config = options.config.oidcProvider;
   checkResourcesOutsideBackstage(config.resources, issuer);
-  if (options.rootConfig.has('auth.oidcProvider.maxPendingConsentSessions')) {
-    logger.warn(
-      'auth.oidcProvider.maxPendingConsentSessions is no longer used and is ignored: a consent request is stored only once the user decides it',
-    );
-  }
   const clock = () => new Date();
   const clientStore = DbClientStore.create({ knex });
   const upstreamRefreshTokens = DbUpstreamOfflineSessionStore.create({ knex });
-  const secretKeys = DbSecretKeyRing.create({ knex, clock });
+  const secretKeys = DbSecretKeyRing.create({ knex, clock, logger });
   const flow = createAuthorizationFlow({ ...options, appUrl: options.config.appUrl, secretKeys });
 
   const ctx: OAuthContext = {

@@ -27,6 +27,7 @@ import { databaseUnavailableHandler } from './databaseUnavailableHandler';
 import { onPaths } from './onPaths';
 import { rejectForbiddenCharacters } from './rejectForbiddenCharacters';
 import { warnIfEveryProxyIsTrusted } from './warnIfEveryProxyIsTrusted';
+import { warnOfIgnoredConfig } from './warnOfIgnoredConfig';
 
 /** Everything the plugin hands to the router; see plugin.ts. */
 export interface RouterOptions {
@@ -60,6 +61,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   await cacheSqliteStatements(knex);
   const baseUrl = await options.discovery.getExternalBaseUrl('auth');
   warnIfEveryProxyIsTrusted(options.rootConfig, options.logger);
+  warnOfIgnoredConfig(options.rootConfig, options.logger);
   await scheduleCleanupTask({ scheduler: options.scheduler, knex, logger: options.logger });
 
   const identity = await createIdentity({ ...options, knex, baseUrl });

@@ -27,6 +27,12 @@ import { appendQuery } from './appendQuery';
 export const MAX_STATE_LENGTH = 4096;
 /** `nonce` is stored in a varchar(255) column of upstream's schema. */
 export const MAX_NONCE_LENGTH = 255;
+/**
+ * A request's handle rides in URLs (the consent page's, the consent API's):
+ * beyond this, proxies and servers refuse them (Node's default header limit
+ * is 16 KB). A `state` of 4096 plain characters fits with room to spare.
+ */
+export const MAX_HANDLE_LENGTH = 8192;
 
 /** Where errors of this request may be redirected, once it is known to be safe. */
 interface RedirectTarget {
@@ -76,6 +82,12 @@ export function createAuthorizeEndpoint(ctx: OAuthContext): express.Router {
       expiresAt: new Date(ctx.clock().getTime() + ctx.config.consentSessionLifetimeSeconds * 1000),
       ...(request.authentication ? { requirements: request.authentication } : {}),
     });
+    if (handle.length > MAX_HANDLE_LENGTH) {
+      // Not redirected: a redirect would carry the same oversized state back.
+      throw new InvalidAuthorizationRequest(
+        'the authorization request is too large to carry to the consent page; send a shorter state',
+      );
+    }
     // A bare 302: Express's redirect() would negotiate a "Redirecting to"
     // body by Accept, which no user agent shows (issue 15: CPU per request).
     res.location(ctx.consentPageUrl(handle));
