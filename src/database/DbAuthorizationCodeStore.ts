@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Approval, AuthorizationCodeStore, RedeemResult } from '../oauth/stores';
-import type { UserAuthentication } from '../oauth/authenticationContext';
+import { type UserAuthentication, authenticationOf } from '../oauth/authenticationContext';
 import {
   DECIDED_COLUMNS,
   DECIDED_VALUES,
@@ -150,7 +150,7 @@ export class DbAuthorizationCodeStore implements AuthorizationCodeStore {
       await this.#db(SESSION_RESOURCES_TABLE).insert({ session_id: request.id, resource: request.resource });
     }
     const record = await this.#signIns.get(userEntityRef);
-    const signIn = record && { authTime: record.authTime, acr: record.acr, amr: record.amr };
+    const signIn = record && authenticationOf(record);
     if (signIn || request.requirements) {
       await this.#db(SESSION_AUTHENTICATION_TABLE).insert(
         sessionAuthenticationRow(request.id, request.requirements, signIn),

@@ -23,6 +23,11 @@ export interface SignInRecord extends UserAuthentication {
   providerId: string;
 }
 
+/** The authentication a sign-in record describes, without whose and through which provider. */
+export function authenticationOf(record: SignInRecord): UserAuthentication {
+  return { authTime: record.authTime, acr: record.acr, amr: record.amr };
+}
+
 /** The last sign-in of each user (`oidc_user_sign_ins`). */
 export interface UserSignInStore {
   get(userEntityRef: string): Promise<SignInRecord | undefined>;

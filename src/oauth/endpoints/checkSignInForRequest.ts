@@ -1,4 +1,4 @@
-import type { AuthenticationRequirements, UserAuthentication } from '../authenticationContext';
+import { type AuthenticationRequirements, type UserAuthentication, authenticationOf } from '../authenticationContext';
 import type { AuthorizationRequest } from '../authorizationRequests';
 import { findUnmetRequirement, type UnmetRequirement } from '../checks/findUnmetRequirement';
 import type { OAuthContext } from '../context';
@@ -22,8 +22,7 @@ export async function checkSignInForRequest(
   userEntityRef: string,
 ): Promise<SignInVerdict> {
   const signIn = await ctx.signIns.get(userEntityRef);
-  const authentication = signIn && { authTime: signIn.authTime, acr: signIn.acr, amr: signIn.amr };
-  return judgeSignIn(request.requirements, authentication, ctx.clock());
+  return judgeSignIn(request.requirements, signIn && authenticationOf(signIn), ctx.clock());
 }
 
 /** Whether a sign-in meets what the request asked: {@link checkSignInForRequest} on what it read. */
