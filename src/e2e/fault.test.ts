@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import knexFactory, { type Knex } from 'knex';
@@ -11,6 +10,7 @@ import { withGenerousRateLimits } from './fixtures/generousRateLimits';
 import { guestUser } from './fixtures/guestUser';
 import { CodeFlow } from './harness/codeFlow';
 import { type AuthBackend, startAuthBackend } from './harness/startAuthBackend';
+import { freePort } from '../testUtils/freePort';
 
 jest.setTimeout(240_000);
 
@@ -34,14 +34,6 @@ class DedicatedPostgres {
   #env() {
     return { ...process.env, PORTAL_PG_PORT: String(this.port), PORTAL_PG_DIR: this.dir };
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise(resolve => server.close(resolve));
-  return port;
 }
 
 const CLIENT = CONFIDENTIAL;

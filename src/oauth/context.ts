@@ -5,6 +5,7 @@ import type { UserSignInStore } from './authenticationContext';
 import type { AuthorizationRequestHandles } from './authorizationRequests';
 import type { ClientStore } from './clients/ClientStore';
 import type { DeviceCodeStore } from './DeviceCodeStore';
+import type { LimitStore } from './http/LimitStore';
 import type { ClientResolver, Clock, SecurityAuditor } from './model';
 import type {
   AuthorizationCodeStore,
@@ -29,6 +30,8 @@ export interface OAuthContext {
   /** Where dynamically registered clients are stored (RFC 7591). */
   clientStore: ClientStore;
   audit: SecurityAuditor;
+  /** Where the rate limits count (per instance, or shared by every instance). */
+  limits: LimitStore;
   /** Authorization code flow (SPEC §2 Authorization, Tokens): requests until decided, in their handles. */
   authorizationRequests: AuthorizationRequestHandles;
   /** Decided requests. */

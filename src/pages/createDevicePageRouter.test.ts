@@ -2,6 +2,7 @@ import type { AuthService } from '@backstage/backend-plugin-api';
 import { mockCredentials, mockServices } from '@backstage/backend-test-utils';
 import cookieParser from 'cookie-parser';
 import express from 'express';
+import { memoryLimitStore } from '../oauth/http/LimitStore';
 import request from 'supertest';
 import type { DeviceCodeRecord, DeviceCodeStore } from '../oauth/DeviceCodeStore';
 import { hmacUserCode } from '../oauth/crypto/hmacUserCode';
@@ -70,6 +71,7 @@ function setup(wrongCodeLimit = { requests: 5, windowSeconds: 300 }, client?: Cl
       baseUrl: BASE,
       auth: fakeAuth,
       clock: () => new Date(),
+      limits: memoryLimitStore(() => new Date()),
       audit: e => events.push(e),
       clients: { findClient: async () => client, verifySecret: async () => false },
       deviceCodes: deviceCodes.store,

@@ -11,7 +11,7 @@ import { describeClient } from '../oauth/clients/describeClient';
 import { displayHeaderText, displayText } from '../oauth/displayText';
 import type { ClientResolver, Clock, SecurityAuditor } from '../oauth/model';
 import { clientNameWithVouching, clientVouching } from './clientVouching';
-import { FailedAttemptLimiter } from './FailedAttemptLimiter';
+import type { LimitStore } from '../oauth/http/LimitStore';
 import { DEVICE_CODE_SCRIPT } from './deviceCodeScript';
 import { html, sendPage, type Html } from './html';
 import { renderErrorPage } from './pageErrors';
@@ -29,6 +29,8 @@ export interface DevicePageDeps {
   audit: SecurityAuditor;
   clients: ClientResolver;
   deviceCodes: DeviceCodeStore;
+  /** Where wrong codes count (per instance, or shared by every instance). */
+  limits: LimitStore;
   pages: PagesConfig;
   /**
    * `auth.oidcProvider.rateLimits.verification`: wrong code entries allowed
@@ -68,11 +70,10 @@ export function createDevicePageRouter(deps: DevicePageDeps): express.Router {
   const { baseUrl, auth, clock, deviceCodes } = deps;
   const basePath = new URL(baseUrl).pathname.replace(/\/$/, '');
   const { requests, windowSeconds } = deps.wrongCodeLimit;
-  const byUser = new FailedAttemptLimiter({ maxFailures: requests, windowSeconds, clock });
-  const byAddress = new FailedAttemptLimiter({
+  const byUser = deps.limits.failureCount('verification:user', { maxFailures: requests, windowSeconds });
+  const byAddress = deps.limits.failureCount('verification:address', {
     maxFailures: requests * ADDRESS_BUDGET_FACTOR,
     windowSeconds,
-    clock,
   });
   const router = Router();
 
@@ -93,7 +94,10 @@ export function createDevicePageRouter(deps: DevicePageDeps): express.Router {
   > {
     const userKey = [`user:${userEntityRef}`];
     const addressKey = [`ip:${requestAddressKey(req)}`];
-    const retryAfterSeconds = Math.max(byUser.retryAfterSeconds(userKey), byAddress.retryAfterSeconds(addressKey));
+    const retryAfterSeconds = Math.max(
+      await byUser.retryAfterSeconds(userKey),
+      await byAddress.retryAfterSeconds(addressKey),
+    );
     if (retryAfterSeconds > 0) return { kind: 'limited', retryAfterSeconds };
     const userCode = normalizeUserCode(typed);
     let record: DeviceCodeRecord | undefined;
@@ -104,8 +108,8 @@ export function createDevicePageRouter(deps: DevicePageDeps): express.Router {
     if (!record || !userCode) {
       // Audited once per key and window, so guessing cannot flood the audit log.
       for (const [scope, reached] of [
-        ['user', byUser.recordFailure(userKey)],
-        ['address', byAddress.recordFailure(addressKey)],
+        ['user', await byUser.recordFailure(userKey)],
+        ['address', await byAddress.recordFailure(addressKey)],
       ] as const) {
         if (reached) {
           deps.audit({ eventId: 'rate-limited', userEntityRef, meta: { endpoint: 'verification', scope, reason: 'wrong user codes' } });

@@ -59,6 +59,7 @@ export function createPagesRouter(options: {
         audit: ctx.audit,
         clients: ctx.clients,
         deviceCodes: ctx.deviceCodes,
+        limits: ctx.limits,
         pages,
         // Only wrong codes are counted: page views, sign-ins and decisions
         // from people behind one address must never run into a limit.

@@ -1,4 +1,4 @@
-import { FailedAttemptLimiter } from './FailedAttemptLimiter';
+import { FailedAttemptLimiter } from '../oauth/http/FailedAttemptLimiter';
 import { escapeHtml, html } from './html';
 import { safeReturnPath } from './pageSecurity';
 

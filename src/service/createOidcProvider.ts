@@ -29,6 +29,7 @@ import { createAuthorizationFlow } from './createAuthorizationFlow';
 import type { RouterOptions } from './createRouter';
 import { createOfflineSessionsRouter, OFFLINE_SESSIONS_REVOKE_PATH } from './createOfflineSessionsRouter';
 import { onPaths } from './onPaths';
+import { createLimitStore } from './sharedLimits/createLimitStore';
 import { createSecurityAuditor } from './createSecurityAuditor';
 import type { AnswerBadUrlInHtml } from './rejectForbiddenCharacters';
 
@@ -56,6 +57,7 @@ export async function createOidcProvider(
   const clientStore = DbClientStore.create({ knex });
   const upstreamRefreshTokens = DbUpstreamOfflineSessionStore.create({ knex });
   const secretKeys = DbSecretKeyRing.create({ knex, clock, logger });
+  const limits = await createLimitStore({ ...options, clock });
   const flow = createAuthorizationFlow({ ...options, appUrl: options.config.appUrl, secretKeys });
 
   const ctx: OAuthContext = {
@@ -75,10 +77,12 @@ export async function createOidcProvider(
         clock,
       }),
       idTokenAlgorithms: identity.jwtAlgorithms,
+      sharedFailures: limits.marks('client-metadata-failure'),
     }),
     clientStore,
     upstreamRefreshTokens,
     audit: createSecurityAuditor(options.auditor, logger),
+    limits,
     ...flow.context,
     ...(config.consentPage === 'builtin'
       ? { consentPageUrl: (handle: string) => builtinConsentPageUrl(issuer, handle) }

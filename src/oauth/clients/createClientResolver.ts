@@ -35,6 +35,12 @@ export const DYNAMIC_CLIENT_CACHE_SECONDS = 30;
 const MAX_CACHED_DYNAMIC_CLIENTS = 1000;
 
 
+/** Keys remembered for a while by every instance; never throws (a lost store remembers nothing). */
+export interface SharedMarks {
+  has(key: string): Promise<boolean>;
+  remember(key: string, ttlSeconds: number): Promise<void>;
+}
+
 /**
  * Finds clients in order: pre-registered (app-config), the built-in CLI
  * document, client-ID metadata documents (URL client ids), and clients
@@ -51,8 +57,13 @@ export async function createClientResolver(options: {
   outbound: OutboundGuard;
   /** The JWS algorithms ID tokens can be signed with (`id_token_signed_response_alg`). */
   idTokenAlgorithms?: readonly string[];
+  /**
+   * Refused documents remembered for every instance (the backend's cache),
+   * so a URL one instance found bad is not fetched by the others meanwhile.
+   */
+  sharedFailures?: SharedMarks;
 }): Promise<ClientResolver> {
-  const { config, store, issuer, logger, clock, outbound } = options;
+  const { config, store, issuer, logger, clock, outbound, sharedFailures } = options;
   const idTokenAlgorithms = options.idTokenAlgorithms ?? [];
   const features = {
     refreshEnabled: config.refreshToken.enabled,
@@ -120,6 +131,10 @@ export async function createClientResolver(options: {
   }
 
   async function resolveDocument(clientId: string, url: URL): Promise<Client | undefined> {
+    if (await sharedFailures?.has(clientId)) {
+      failures.set(clientId, true, CLIENT_METADATA_FAILURE_CACHE_SECONDS);
+      return undefined;
+    }
     let client: Client | undefined;
     try {
       const document = await fetchClientMetadataDocument(url, outbound);
@@ -135,7 +150,10 @@ export async function createClientResolver(options: {
       logger.warn(`Refused client-ID metadata document ${clientId}: ${error.message}`);
     }
     if (client) documents.set(clientId, client, CLIENT_METADATA_CACHE_SECONDS);
-    else failures.set(clientId, true, CLIENT_METADATA_FAILURE_CACHE_SECONDS);
+    else {
+      failures.set(clientId, true, CLIENT_METADATA_FAILURE_CACHE_SECONDS);
+      await sharedFailures?.remember(clientId, CLIENT_METADATA_FAILURE_CACHE_SECONDS);
+    }
     return client;
   }
 

@@ -47,7 +47,7 @@ export function createDeviceAuthorizationEndpoint(ctx: OAuthContext): express.Ro
     const client = await authenticateClient(req, params, ctx.clients);
     // Anyone can name a public client, so only authenticated clients are
     // charged a budget of their own; every request counts against its address.
-    if (client.tokenEndpointAuthMethod !== 'none') res.locals.clientBudget?.take(client.clientId);
+    if (client.tokenEndpointAuthMethod !== 'none') await res.locals.clientBudget?.take(client.clientId);
     checkDeviceGrantAllowed(ctx, client);
     const target = resolveResource(params.resource, {
       issuer: ctx.issuer,

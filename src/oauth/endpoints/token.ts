@@ -30,7 +30,7 @@ export function createTokenEndpoint(ctx: OAuthContext): express.Router {
     const client = await authenticateClient(req, params, ctx.clients, {
       clientOfGrant: () => clientOfPresentedGrant(ctx, params),
     });
-    const chargeUser = chargeBudget(res.locals.clientBudget, client);
+    const chargeUser = await chargeBudget(res.locals.clientBudget, client);
     requireParams(params, 'grant_type');
     const grant = grants.get(params.grant_type);
     if (!grant || !grant.isEnabled(ctx)) {
@@ -44,7 +44,7 @@ export function createTokenEndpoint(ctx: OAuthContext): express.Router {
   return router;
 }
 
-const chargeNobody: ChargeUser = () => undefined;
+const chargeNobody: ChargeUser = async () => undefined;
 
 /**
  * Charges the client's budget (issue 25 item 2). A confidential client is
@@ -53,10 +53,10 @@ const chargeNobody: ChargeUser = () => undefined;
  * grant the request presents: the grant calls the returned hook once it
  * knows whose it is, and nobody can spend another user's budget.
  */
-function chargeBudget(budget: ClientBudget | undefined, client: Client): ChargeUser {
+async function chargeBudget(budget: ClientBudget | undefined, client: Client): Promise<ChargeUser> {
   if (!budget) return chargeNobody;
   if (client.tokenEndpointAuthMethod !== 'none') {
-    budget.take(client.clientId);
+    await budget.take(client.clientId);
     return chargeNobody;
   }
   return userEntityRef => budget.takeForUser(client.clientId, userEntityRef);

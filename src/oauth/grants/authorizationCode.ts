@@ -56,7 +56,7 @@ export const authorizationCodeGrant: Grant = {
     // Charged only now that the verifier proved the code is the caller's.
     // The code is spent by then (its redemption is what names the user), so
     // a user refused here signs in again once their budget allows.
-    chargeUser(session.userEntityRef);
+    await chargeUser(session.userEntityRef);
 
     const access: GrantedAccess = {
       client,

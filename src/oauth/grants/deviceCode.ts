@@ -74,7 +74,7 @@ export const deviceCodeGrant: Grant = {
       throw new AccessDenied('the user denied the request');
     }
     // Before consuming: a device refused as over budget keeps the approval and polls again.
-    if (record.userEntityRef) chargeUser(record.userEntityRef);
+    if (record.userEntityRef) await chargeUser(record.userEntityRef);
     if (!record.userEntityRef || !(await ctx.deviceCodes.consume({ deviceCodeHash: record.deviceCodeHash, now }))) {
       throw new InvalidGrant('device code was already used');
     }

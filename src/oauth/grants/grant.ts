@@ -20,7 +20,7 @@ export interface TokenResponse {
  * over budget. A grant calls it once the request has proved whose grant it
  * is, and before it changes anything it would cost the user to lose.
  */
-export type ChargeUser = (userEntityRef: string) => void;
+export type ChargeUser = (userEntityRef: string) => Promise<void>;
 
 /**
  * One grant type of the token endpoint, in its own file (`grants/*.ts`). The

@@ -101,17 +101,17 @@ describe.each(databases.eachSupportedId())('grants with a moving clock on %s', d
     return code;
   }
 
-  const redeem = (code: string, chargeUser: ChargeUser = () => undefined, verifier = VERIFIER) =>
+  const redeem = (code: string, chargeUser: ChargeUser = async () => undefined, verifier = VERIFIER) =>
     authorizationCodeGrant.handle(
       { params: { code, redirect_uri: REDIRECT_URI, code_verifier: verifier }, client, chargeUser },
       ctx,
     );
-  const refresh = (token: string, chargeUser: ChargeUser = () => undefined) =>
+  const refresh = (token: string, chargeUser: ChargeUser = async () => undefined) =>
     refreshTokenGrant.handle({ params: { refresh_token: token }, client, chargeUser }, ctx);
 
   it("charges a code's user only once the verifier proved the code is the caller's (issue 25)", async () => {
     const charged: string[] = [];
-    const charge = (user: string) => {
+    const charge = async (user: string) => {
       charged.push(user);
     };
     await expect(redeem(await approvedCode('s1'), charge, 'w'.repeat(43))).rejects.toThrow(InvalidGrant);
@@ -123,7 +123,7 @@ describe.each(databases.eachSupportedId())('grants with a moving clock on %s', d
   it('refuses an over-budget refresh before rotating, so the token still works (issue 25)', async () => {
     const { refresh_token } = await redeem(await approvedCode('s1'));
     const overBudget = new TooManyRequests('too many token requests; retry after 60 seconds', 60);
-    const refuse = () => {
+    const refuse = async () => {
       throw overBudget;
     };
     await expect(refresh(refresh_token!, refuse)).rejects.toBe(overBudget);

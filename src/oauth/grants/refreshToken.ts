@@ -44,7 +44,7 @@ export const refreshTokenGrant: Grant = {
     const scopes = narrowScopes(current.scopes, params.scope);
     const resource = grantResource(ctx, current.resource, params.resource, client);
     // Before the rotation: a refresh refused as over budget keeps its token.
-    chargeUser(current.userEntityRef);
+    await chargeUser(current.userEntityRef);
 
     const user = await ctx.users.findUser(current.userEntityRef);
     if (!user && ctx.config.refreshToken.requireUserInCatalog) {

@@ -52,7 +52,7 @@ export async function redeemUpstreamRefreshToken(
     throw new InvalidGrant('refresh token has expired');
   }
   // Before the row is consumed: refused as over budget, the token still works once.
-  chargeUser(row.userEntityRef);
+  await chargeUser(row.userEntityRef);
   const user = await ctx.users.findUser(row.userEntityRef);
   if (!user && requireUserInCatalog) {
     await ctx.upstreamRefreshTokens.consume(row.id, row.tokenHash);

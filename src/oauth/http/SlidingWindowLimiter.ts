@@ -14,6 +14,35 @@ export type LimitDecision =
   | { allowed: true }
   | { allowed: false; retryAfterSeconds: number; firstInWindow: boolean };
 
+/**
+ * How long a key over its limit waits, in whole seconds (at least 1), given
+ * the current fixed window's count, the previous one's, and how far (ms) into
+ * the current window `now` is. Shared with the store that keeps the same
+ * counts in Redis (sharedStore/RedisLimitStore.ts).
+ */
+export function slidingWindowRetryAfterSeconds(state: {
+  current: number;
+  previous: number;
+  elapsed: number;
+  limit: number;
+  windowMs: number;
+}): number {
+  const { current, previous, elapsed, limit, windowMs } = state;
+  const untilNextWindow = windowMs - elapsed;
+  let waitMs: number;
+  if (current + 1 > limit) {
+    // Even with the previous window fully decayed this window is full;
+    // in the next one, this window becomes "previous" and decays from 100 %.
+    const needed = 1 - (limit - 1) / current;
+    waitMs = untilNextWindow + Math.max(0, needed) * windowMs;
+  } else {
+    const needed = 1 - (limit - 1 - current) / previous;
+    waitMs = Math.min(untilNextWindow, needed * windowMs - elapsed);
+  }
+  // Whole milliseconds first, so float noise cannot add a second.
+  return Math.max(1, Math.ceil(Math.round(waitMs) / 1000));
+}
+
 /** Keys kept before stale ones are swept; bounds memory under address spraying. */
 const DEFAULT_MAX_KEYS = 50_000;
 
@@ -22,8 +51,8 @@ const DEFAULT_MAX_KEYS = 50_000;
  * weighted by how much of it still overlaps the sliding window, plus the
  * current window's count. Constant memory per key, no timers.
  *
- * Counts live in this process only; with several instances behind a load
- * balancer each instance enforces its own budget.
+ * Counts live in this process only: the memory store of LimitStore.ts, and
+ * the fallback of the shared one while Redis is away.
  */
 export class SlidingWindowLimiter {
   readonly #limit: number;
@@ -52,7 +81,8 @@ export class SlidingWindowLimiter {
     }
     const firstInWindow = !bucket.reported;
     bucket.reported = true;
-    return { allowed: false, retryAfterSeconds: this.#retryAfterMs(bucket, elapsed) / 1000, firstInWindow };
+    const retryAfterSeconds = slidingWindowRetryAfterSeconds({ ...bucket, elapsed, limit: this.#limit, windowMs: this.#windowMs });
+    return { allowed: false, retryAfterSeconds, firstInWindow };
   }
 
   /** Number of keys currently tracked (for tests and diagnostics). */
@@ -75,23 +105,6 @@ export class SlidingWindowLimiter {
       bucket.reported = false;
     }
     return bucket;
-  }
-
-  /** Whole seconds until one more request fits, at least 1. */
-  #retryAfterMs(bucket: Bucket, elapsed: number): number {
-    const untilNextWindow = this.#windowMs - elapsed;
-    let waitMs: number;
-    if (bucket.current + 1 > this.#limit) {
-      // Even with the previous window fully decayed this window is full;
-      // in the next one, this window becomes "previous" and decays from 100 %.
-      const needed = 1 - (this.#limit - 1) / bucket.current;
-      waitMs = untilNextWindow + Math.max(0, needed) * this.#windowMs;
-    } else {
-      const needed = 1 - (this.#limit - 1 - bucket.current) / bucket.previous;
-      waitMs = Math.min(untilNextWindow, needed * this.#windowMs - elapsed);
-    }
-    // Whole milliseconds first, so float noise cannot add a second.
-    return Math.max(1, Math.ceil(Math.round(waitMs) / 1000)) * 1000;
   }
 
   /** Drops keys idle for over a window; if still full, the oldest keys go. */

@@ -42,7 +42,7 @@ export function isOAuthEndpointPath(path: string): boolean {
 export function createOAuthRouter(ctx: OAuthContext): express.Router {
   const router = Router();
   // Rate limits run first, so an over-budget caller costs no parsing or DB work.
-  const limits = { limits: ctx.config.rateLimits, clock: ctx.clock, audit: ctx.audit };
+  const limits = { limits: ctx.config.rateLimits, store: ctx.limits, clock: ctx.clock, audit: ctx.audit };
   router.use('/v1/authorize', rateLimit(limits, 'authorization'));
   router.use('/v1/register', rateLimit(limits, 'registration'));
   router.use('/v1/token', rateLimit(limits, 'token'));
@@ -56,7 +56,7 @@ export function createOAuthRouter(ctx: OAuthContext): express.Router {
   router.use(createUserInfoEndpoint(ctx));
   // RFC 7662 serves resource servers, so it exists when there are some.
   if (ctx.config.resources.length > 0) {
-    router.use('/v1/introspect', rateLimit(limits, 'token'));
+    router.use('/v1/introspect', rateLimit(limits, 'token', 'introspection'));
     router.use(createIntrospectEndpoint(ctx));
   }
   if (ctx.config.deviceAuthorization.enabled) router.use(createDeviceAuthorizationEndpoint(ctx));

@@ -9,32 +9,31 @@ import {
 import type { SecurityEvent } from '../model';
 import { oauthErrorHandler } from './oauthErrorHandler';
 import { parseParams } from './parseParams';
+import { memoryLimitStore } from './LimitStore';
 import { clientAddressKey, rateLimit } from './rateLimit';
 
 type Limits = Record<RateLimitedEndpoint, RateLimit>;
 
 function appWith(limits: Limits) {
   const events: SecurityEvent[] = [];
-  const deps = { limits, clock: () => new Date(), audit: (e: SecurityEvent) => events.push(e) };
+  const clock = () => new Date();
+  const deps = { limits, store: memoryLimitStore(clock), clock, audit: (e: SecurityEvent) => events.push(e) };
   const app = express();
   app.set('trust proxy', true); // lets a test speak from several addresses
   app.use('/token', rateLimit(deps, 'token'));
   // Stands in for the token endpoint: 'good' authenticates, and only then is
   // the client's own budget charged; a `user` stands for a public client's
   // grant that proved whose it is, charged to that user.
-  app.post('/token', ...parseParams('body'), (req: express.Request, res: express.Response) => {
+  app.post('/token', ...parseParams('body'), (req: express.Request, res: express.Response, next) => {
     const params = req.oauthParams ?? {};
-    if (params.user !== undefined) {
-      res.locals.clientBudget!.takeForUser(params.client_id, params.user);
-      res.json({ params });
-      return;
-    }
-    if (params.client_secret !== 'good') {
+    if (params.user === undefined && params.client_secret !== 'good') {
       res.status(401).json({ error: 'invalid_client' });
       return;
     }
-    res.locals.clientBudget!.take(params.client_id);
-    res.json({ params });
+    const budget = res.locals.clientBudget!;
+    const charged =
+      params.user !== undefined ? budget.takeForUser(params.client_id, params.user) : budget.take(params.client_id);
+    charged.then(() => res.json({ params }), next);
   });
   app.use('/register', rateLimit(deps, 'registration'));
   app.post('/register', (_req, res) => {

@@ -5,13 +5,15 @@ import { SlowDown, TooManyRequests } from '../errors';
 import { DEVICE_CODE_GRANT_TYPE } from '../supportedScopes';
 import type { Clock, SecurityAuditor } from '../model';
 import { MAX_BODY_BYTES } from './parseParams';
+import type { LimitStore } from './LimitStore';
 import { requestAddress } from './requestAddress';
-import { SlidingWindowLimiter } from './SlidingWindowLimiter';
 
 /** What the limiter needs from the OAuth context. */
 export interface RateLimitDeps {
   /** `auth.oidcProvider.rateLimits`: the budget per client address. */
   limits: Readonly<Record<RateLimitedEndpoint, RateLimit>>;
+  /** Where the budgets count: this instance's memory, or a store all instances share. */
+  store: LimitStore;
   clock: Clock;
   audit: SecurityAuditor;
 }
@@ -78,12 +80,12 @@ const NAMES_CLIENT: ReadonlySet<RateLimitedEndpoint> = new Set(['token', 'device
  */
 export interface ClientBudget {
   /** Counts one request of an authenticated client; refuses it when over budget. */
-  take(clientId: string): void;
+  take(clientId: string): Promise<void>;
   /**
    * Counts one grant of a public client for the user it belongs to; refuses
    * it when that user is over budget (`slow_down` for a device's poll).
    */
-  takeForUser(clientId: string, userEntityRef: string): void;
+  takeForUser(clientId: string, userEntityRef: string): Promise<void>;
 }
 
 /** The key of a (client, user) budget; JSON, so no two pairs share one. */
@@ -111,18 +113,24 @@ function isDevicePoll(req: Request): boolean {
  * device polling the token endpoint — and one `rate-limited` audit event per
  * key and window so an attack cannot flood the audit log.
  *
- * Counters are kept in memory per backend instance: N instances behind a load
- * balancer allow up to N times the configured budget in total.
+ * The counts live in `deps.store`: each instance's memory by default (N
+ * instances allow N times the budget), or the shared store every instance
+ * counts in. `name` keeps budgets of endpoints that share one configured
+ * limit apart (`introspection` uses the `token` limit).
  */
-export function rateLimit(deps: RateLimitDeps, endpoint: RateLimitedEndpoint): RequestHandler[] {
+export function rateLimit(
+  deps: RateLimitDeps,
+  endpoint: RateLimitedEndpoint,
+  name: string = endpoint,
+): RequestHandler[] {
   const { requests, windowSeconds } = deps.limits[endpoint];
-  const limiter = (limit: number) => new SlidingWindowLimiter({ limit, windowSeconds, clock: deps.clock });
-  const byAddress = limiter(requests);
+  const budget = (scope: string, limit: number) => deps.store.windowBudget(`${name}:${scope}`, { limit, windowSeconds });
+  const byAddress = budget('address', requests);
   const namesClient = NAMES_CLIENT.has(endpoint);
-  const byClient = namesClient ? limiter(requests * CLIENT_BUDGET_FACTOR) : undefined;
+  const byClient = namesClient ? budget('client', requests * CLIENT_BUDGET_FACTOR) : undefined;
   // One user of a public client gets what one address gets: a person's use of
   // a CLI never needs more, and sending it from more addresses adds nothing.
-  const byUser = namesClient ? limiter(requests) : undefined;
+  const byUser = namesClient ? budget('user', requests) : undefined;
 
   const reject = (
     req: Request,
@@ -152,24 +160,26 @@ export function rateLimit(deps: RateLimitDeps, endpoint: RateLimitedEndpoint): R
     );
   };
 
-  const checkAddress: RequestHandler = (req, res, next) => {
+  const checkAddress = async (req: Request, res: express.Response): Promise<void> => {
     const address = requestAddressKey(req);
-    const decision = byAddress.take(address);
+    const decision = await byAddress.take(address);
     if (!decision.allowed) reject(req, res, decision, { scope: 'address', address });
     if (byClient && byUser) {
       res.locals.clientBudget = {
-        take: clientId => {
-          const result = byClient.take(clientId);
+        take: async clientId => {
+          const result = await byClient.take(clientId);
           if (!result.allowed) reject(req, res, result, { scope: 'client', clientId, address });
         },
-        takeForUser: (clientId, userEntityRef) => {
-          const result = byUser.take(userBudgetKey(clientId, userEntityRef));
+        takeForUser: async (clientId, userEntityRef) => {
+          const result = await byUser.take(userBudgetKey(clientId, userEntityRef));
           if (!result.allowed) reject(req, res, result, { scope: 'user', clientId, userEntityRef, address });
         },
       };
     }
-    next();
+  };
+  const handler: RequestHandler = (req, res, next) => {
+    checkAddress(req, res).then(() => next(), next);
   };
   // The token endpoint reads the body first: a device's poll over budget gets `slow_down`.
-  return endpoint === 'token' ? [formParser, jsonParser, checkAddress] : [checkAddress];
+  return endpoint === 'token' ? [formParser, jsonParser, handler] : [handler];
 }

@@ -1,9 +1,9 @@
-import type { Clock } from '../oauth/model';
+import type { Clock } from '../model';
 
 /**
  * Counts failed user-code entries per key (address, user) in a fixed window.
  * RFC 8628 §5.1: with 20^8 codes, a few attempts per minute make guessing a
- * live code hopeless. Kept in process memory: N instances allow N times it.
+ * live code hopeless. Counts in process memory (see LimitStore.ts for the shared store).
  */
 export class FailedAttemptLimiter {
   readonly #max: number;
