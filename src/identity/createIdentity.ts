@@ -4,10 +4,10 @@ import type { VerifiedJwt } from '../oauth/stores';
 import type { SignInRecord } from '../oauth/authenticationContext';
 import type express from 'express';
 import type { LoggerService } from '@backstage/backend-plugin-api';
+import type { AuthConfig } from '../config/readAuthConfig';
 import type { IdentityConfig } from '../config/readIdentityConfig';
 import { DbSigningKeyStore } from '../database/DbSigningKeyStore';
 import { DbUserInfoStore } from '../database/DbUserInfoStore';
-import type { RouterOptions } from '../service/createRouter';
 import { BackstageTokenIssuer } from './BackstageTokenIssuer';
 import { createIdentityRouter } from './createIdentityRouter';
 import { listPublishedKeys } from './listPublishedKeys';
@@ -67,14 +67,21 @@ export interface Identity {
   verifyJwt(token: string): Promise<VerifiedJwt | undefined>;
 }
 
+/** What {@link createIdentity} takes from the plugin's wiring (service/createRouter.ts). */
+export interface IdentityOptions {
+  config: Pick<AuthConfig, 'identity'>;
+  logger: LoggerService;
+  knex: Knex;
+  /** The plugin's external base URL: the `iss` of every token. */
+  baseUrl: string;
+}
+
 /**
  * Builds the identity side from `config.identity`: the key store it names, the
  * token issuer, the user info store and the JWKS/userinfo routes. A signing
  * key is created (or loaded) before this returns, so the JWKS is never empty.
  */
-export async function createIdentity(
-  options: RouterOptions & { knex: Knex; baseUrl: string },
-): Promise<Identity> {
+export async function createIdentity(options: IdentityOptions): Promise<Identity> {
   const { config, knex, baseUrl, logger } = options;
   const { keys, byAlgorithm } = await createSigningKeys(config.identity, knex, logger);
   await keys.currentKey();
