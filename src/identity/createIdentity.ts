@@ -8,7 +8,7 @@ import type { AuthConfig } from '../config/readAuthConfig';
 import type { IdentityConfig } from '../config/readIdentityConfig';
 import { DbSigningKeyStore } from '../database/DbSigningKeyStore';
 import { DbUserInfoStore } from '../database/DbUserInfoStore';
-import { BackstageTokenIssuer } from './BackstageTokenIssuer';
+import { BackstageTokenIssuer, type UserTokenClaims } from './BackstageTokenIssuer';
 import { createIdentityRouter } from './createIdentityRouter';
 import { listPublishedKeys } from './listPublishedKeys';
 import { MemoryKeyStore } from './MemoryKeyStore';
@@ -16,12 +16,7 @@ import { RotatingSigningKeys } from './RotatingSigningKeys';
 import type { SigningKeys } from './SigningKeys';
 import { StaticSigningKeys } from './StaticSigningKeys';
 
-/** Claims of a Backstage user token (SPEC §1.4), plus resolver custom claims. */
-export interface UserTokenClaims {
-  sub: string;
-  ent?: string[];
-  [claim: string]: unknown;
-}
+export type { UserTokenClaims } from './BackstageTokenIssuer';
 
 /**
  * The identity side of the plugin, built once at startup: signing keys, the
