@@ -2,8 +2,14 @@ import { parseEntityRef } from '@backstage/catalog-model';
 import { tokenTypes } from '@backstage/plugin-auth-node';
 import type { SigningKeys } from './SigningKeys';
 import { detachedJwsSignature, signCompactJws } from './signJws';
-import type { UserTokenClaims } from './createIdentity';
 import { oauthClientKeyId } from '../oauth/oauthClientTokens';
+
+/** Claims of a Backstage user token (SPEC §1.4), plus resolver custom claims. */
+export interface UserTokenClaims {
+  sub: string;
+  ent?: string[];
+  [claim: string]: unknown;
+}
 
 /** Upstream's limit; larger tokens break headers and cookies downstream. */
 export const MAX_USER_TOKEN_LENGTH = 32768;

@@ -4,11 +4,11 @@ import type { VerifiedJwt } from '../oauth/stores';
 import type { SignInRecord } from '../oauth/authenticationContext';
 import type express from 'express';
 import type { LoggerService } from '@backstage/backend-plugin-api';
+import type { AuthConfig } from '../config/readAuthConfig';
 import type { IdentityConfig } from '../config/readIdentityConfig';
 import { DbSigningKeyStore } from '../database/DbSigningKeyStore';
 import { DbUserInfoStore } from '../database/DbUserInfoStore';
-import type { RouterOptions } from '../service/createRouter';
-import { BackstageTokenIssuer } from './BackstageTokenIssuer';
+import { BackstageTokenIssuer, type UserTokenClaims } from './BackstageTokenIssuer';
 import { createIdentityRouter } from './createIdentityRouter';
 import { listPublishedKeys } from './listPublishedKeys';
 import { MemoryKeyStore } from './MemoryKeyStore';
@@ -16,12 +16,7 @@ import { RotatingSigningKeys } from './RotatingSigningKeys';
 import type { SigningKeys } from './SigningKeys';
 import { StaticSigningKeys } from './StaticSigningKeys';
 
-/** Claims of a Backstage user token (SPEC §1.4), plus resolver custom claims. */
-export interface UserTokenClaims {
-  sub: string;
-  ent?: string[];
-  [claim: string]: unknown;
-}
+export type { UserTokenClaims } from './BackstageTokenIssuer';
 
 /**
  * The identity side of the plugin, built once at startup: signing keys, the
@@ -67,14 +62,21 @@ export interface Identity {
   verifyJwt(token: string): Promise<VerifiedJwt | undefined>;
 }
 
+/** What {@link createIdentity} takes from the plugin's wiring (service/createRouter.ts). */
+export interface IdentityOptions {
+  config: Pick<AuthConfig, 'identity'>;
+  logger: LoggerService;
+  knex: Knex;
+  /** The plugin's external base URL: the `iss` of every token. */
+  baseUrl: string;
+}
+
 /**
  * Builds the identity side from `config.identity`: the key store it names, the
  * token issuer, the user info store and the JWKS/userinfo routes. A signing
  * key is created (or loaded) before this returns, so the JWKS is never empty.
  */
-export async function createIdentity(
-  options: RouterOptions & { knex: Knex; baseUrl: string },
-): Promise<Identity> {
+export async function createIdentity(options: IdentityOptions): Promise<Identity> {
   const { config, knex, baseUrl, logger } = options;
   const { keys, byAlgorithm } = await createSigningKeys(config.identity, knex, logger);
   await keys.currentKey();

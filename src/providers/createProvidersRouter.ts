@@ -1,16 +1,45 @@
+import type {
+  AuthService,
+  LifecycleService,
+  LoggerService,
+  RootConfigService,
+} from '@backstage/backend-plugin-api';
 import type { Config } from '@backstage/config';
 import { NotFoundError } from '@backstage/errors';
-import type { AuthProviderFactory, AuthProviderRouteHandlers } from '@backstage/plugin-auth-node';
+import type {
+  AuthOwnershipResolver,
+  AuthProviderFactory,
+  AuthProviderRouteHandlers,
+} from '@backstage/plugin-auth-node';
+import type { CatalogService } from '@backstage/plugin-catalog-node';
 import cookieParser from 'cookie-parser';
 import express from 'express';
 import Router from 'express-promise-router';
 import type { Knex } from 'knex';
+import type { AuthConfig } from '../config/readAuthConfig';
 import type { Identity } from '../identity/createIdentity';
-import type { RouterOptions } from '../service/createRouter';
 import type { UserSignInStore } from '../oauth/authenticationContext';
 import { CatalogResolverContext } from './CatalogResolverContext';
 import { createSessionMiddleware } from './createSessionMiddleware';
 import { ProviderSignIns } from './ProviderSignIns';
+
+/** What {@link createProvidersRouter} takes from the plugin's wiring (service/createRouter.ts). */
+export interface ProvidersRouterOptions {
+  config: Pick<AuthConfig, 'appUrl' | 'isOriginAllowed' | 'sessionSecret'>;
+  rootConfig: RootConfigService;
+  logger: LoggerService;
+  lifecycle: LifecycleService;
+  auth: AuthService;
+  catalog: CatalogService;
+  providerFactories: ReadonlyMap<string, AuthProviderFactory>;
+  ownershipResolver?: AuthOwnershipResolver;
+  knex: Knex;
+  /** The plugin's external base URL. */
+  baseUrl: string;
+  identity: Identity;
+  /** Where each user's last sign-in is recorded (issue 14). */
+  signIns: UserSignInStore;
+}
 
 /**
  * The sign-in routes of every registered provider module (SPEC §1.3):
@@ -20,15 +49,7 @@ import { ProviderSignIns } from './ProviderSignIns';
  * is a Backstage 404. Mounted last, so it answers whatever the identity and
  * OIDC routers did not.
  */
-export async function createProvidersRouter(
-  options: RouterOptions & {
-    knex: Knex;
-    baseUrl: string;
-    identity: Identity;
-    /** Where each user's last sign-in is recorded (issue 14). */
-    signIns: UserSignInStore;
-  },
-): Promise<express.Router> {
+export async function createProvidersRouter(options: ProvidersRouterOptions): Promise<express.Router> {
   const { rootConfig, config, logger } = options;
   const providersConfig = rootConfig.getOptionalConfig('auth.providers');
   const signIns = ProviderSignIns.create({
@@ -81,8 +102,7 @@ export async function createProvidersRouter(
 function createProvider(
   providerId: string,
   factory: AuthProviderFactory,
-  options: RouterOptions & {
-    baseUrl: string;
+  options: Pick<ProvidersRouterOptions, 'config' | 'logger' | 'baseUrl'> & {
     providerConfig: Config;
     resolverContext: CatalogResolverContext;
   },

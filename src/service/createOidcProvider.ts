@@ -26,7 +26,7 @@ import { createPagesRouter, PAGE_PATHS } from '../pages/createPagesRouter';
 import { renderAuthorizationError } from '../pages/renderAuthorizationError';
 import { readPagesConfig } from '../pages/readPagesConfig';
 import { createAuthorizationFlow } from './createAuthorizationFlow';
-import type { RouterOptions } from './createRouter';
+import type { RouterOptions } from './RouterOptions';
 import { createOfflineSessionsRouter, OFFLINE_SESSIONS_REVOKE_PATH } from './createOfflineSessionsRouter';
 import { onPaths } from './onPaths';
 import { createLimitStore } from './sharedLimits/createLimitStore';

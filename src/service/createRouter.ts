@@ -1,20 +1,5 @@
-import type {
-  AuditorService,
-  AuthService,
-  DatabaseService,
-  DiscoveryService,
-  HttpAuthService,
-  LifecycleService,
-  LoggerService,
-  RootConfigService,
-  RootHttpRouterService,
-  SchedulerService,
-} from '@backstage/backend-plugin-api';
-import type { AuthOwnershipResolver, AuthProviderFactory } from '@backstage/plugin-auth-node';
-import type { CatalogService } from '@backstage/plugin-catalog-node';
 import Router from 'express-promise-router';
 import type express from 'express';
-import type { AuthConfig } from '../config/readAuthConfig';
 import { cacheSqliteStatements } from '../database/cacheSqliteStatements';
 import { DbUserSignInStore } from '../database/DbUserSignInStore';
 import { applyDatabaseMigrations } from '../database/migrations';
@@ -26,26 +11,9 @@ import { createOidcProvider } from './createOidcProvider';
 import { databaseUnavailableHandler } from './databaseUnavailableHandler';
 import { onPaths } from './onPaths';
 import { rejectForbiddenCharacters } from './rejectForbiddenCharacters';
+import type { RouterOptions } from './RouterOptions';
 import { warnIfEveryProxyIsTrusted } from './warnIfEveryProxyIsTrusted';
 import { warnOfIgnoredConfig } from './warnOfIgnoredConfig';
-
-/** Everything the plugin hands to the router; see plugin.ts. */
-export interface RouterOptions {
-  config: AuthConfig;
-  rootConfig: RootConfigService;
-  logger: LoggerService;
-  database: DatabaseService;
-  discovery: DiscoveryService;
-  auth: AuthService;
-  httpAuth: HttpAuthService;
-  scheduler: SchedulerService;
-  lifecycle: LifecycleService;
-  auditor: AuditorService;
-  rootHttpRouter: RootHttpRouterService;
-  catalog: CatalogService;
-  providerFactories: ReadonlyMap<string, AuthProviderFactory>;
-  ownershipResolver?: AuthOwnershipResolver;
-}
 
 /**
  * Builds the stores and issuers once and mounts the sub-routers, behind a
