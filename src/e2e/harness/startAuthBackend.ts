@@ -2,6 +2,7 @@ import {
   type BackendFeature,
   coreServices,
   createServiceFactory,
+  type RootLoggerService,
 } from '@backstage/backend-plugin-api';
 import { authServiceFactory } from '@backstage/backend-defaults/auth';
 import { httpAuthServiceFactory } from '@backstage/backend-defaults/httpAuth';
@@ -17,6 +18,8 @@ import request from 'supertest';
 import authPlugin from '../..';
 import { startProductionBackend } from './startProductionBackend';
 import { whoamiPlugin } from './whoamiPlugin';
+
+type BackendFeatures = Array<BackendFeature | Promise<{ default: BackendFeature }>>;
 
 /** What {@link startAuthBackend} returns. */
 export interface AuthBackend {
@@ -62,7 +65,8 @@ export interface GuestSignInBody {
  * - `productionHttpRouter`: build the backend with `createBackend()` and serve it
  *   through backend-defaults' root HTTP router, which applies `backend.*`
  *   settings such as `backend.trustProxy` (see startProductionBackend.ts);
- *   startTestBackend's root router ignores them.
+ *   startTestBackend's root router ignores them. With it, `externalBaseUrl`
+ *   and `rootLogger` are passed on to startProductionBackend.
  *
  * @example
  * const backend = await startAuthBackend({ knex });
@@ -72,16 +76,21 @@ export interface GuestSignInBody {
 export async function startAuthBackend(options: {
   knex: Knex;
   config?: JsonObject;
-  features?: Array<BackendFeature | Promise<{ default: BackendFeature }>>;
+  features?: BackendFeatures;
   /** Add `features` before this plugin instead of after it. */
   featuresFirst?: boolean;
   /** Another auth plugin in place of this one (e.g. upstream's, to build a database it used). */
   plugin?: BackendFeature;
   entities?: Entity[];
   productionHttpRouter?: boolean;
+  externalBaseUrl?: string;
+  rootLogger?: RootLoggerService;
 }): Promise<AuthBackend> {
   const extra = options.config ?? {};
   const backendConfig = (extra.backend as JsonObject | undefined) ?? {};
+  if ((options.externalBaseUrl || options.rootLogger) && !options.productionHttpRouter) {
+    throw new Error('externalBaseUrl and rootLogger need productionHttpRouter: true');
+  }
   if (backendConfig.trustProxy !== undefined && !options.productionHttpRouter) {
     // A test of proxy handling must not pass because the setting was never applied.
     throw new Error("startTestBackend's root HTTP router ignores backend.trustProxy; pass productionHttpRouter: true");
@@ -100,7 +109,10 @@ export async function startAuthBackend(options: {
       },
     },
   };
-  const start = options.productionHttpRouter ? startProductionBackend : startTestBackend;
+  const { externalBaseUrl, rootLogger } = options;
+  const start = options.productionHttpRouter
+    ? (o: { features: BackendFeatures }) => startProductionBackend({ ...o, externalBaseUrl, rootLogger })
+    : startTestBackend;
   const backend = await start({
     features: [
       ...(options.featuresFirst ? options.features ?? [] : []),
@@ -122,18 +134,21 @@ export async function startAuthBackend(options: {
     server,
     baseUrl,
     issuer: `${baseUrl}/api/auth`,
-    async signInAsGuest() {
-      const res = await request(server)
-        .post('/api/auth/guest/refresh')
-        .set('X-Requested-With', 'XMLHttpRequest');
-      if (res.status !== 200) {
-        throw new Error(`Guest sign-in failed: ${res.status} ${JSON.stringify(res.body)}`);
-      }
-      const body = res.body as GuestSignInBody;
-      return { token: body.backstageIdentity.token, body };
-    },
+    signInAsGuest: () => signInAsGuestAt(server),
     stop: () => backend.stop(),
   };
+}
+
+/** Signs in through the real guest provider of the backend at `server` (`POST /api/auth/guest/refresh`). */
+export async function signInAsGuestAt(
+  server: AuthBackend['server'],
+): Promise<{ token: string; body: GuestSignInBody }> {
+  const res = await request(server).post('/api/auth/guest/refresh').set('X-Requested-With', 'XMLHttpRequest');
+  if (res.status !== 200) {
+    throw new Error(`Guest sign-in failed: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  const body = res.body as GuestSignInBody;
+  return { token: body.backstageIdentity.token, body };
 }
 
 /**
