@@ -5,7 +5,7 @@ import { DbSigningKeyStore } from '../database/DbSigningKeyStore';
 import { applyDatabaseMigrations } from '../database/migrations';
 import { createTestDatabases } from '../testUtils/databases';
 import { MemoryKeyStore } from './MemoryKeyStore';
-import { RotatingSigningKeys } from './RotatingSigningKeys';
+import { keepKeysAhead, RotatingSigningKeys } from './RotatingSigningKeys';
 
 jest.setTimeout(60_000);
 
@@ -41,6 +41,25 @@ describe.each(databases.eachSupportedId())('RotatingSigningKeys on %s', database
       .setExpirationTime(Math.floor(nowMs / 1000) + HOUR)
       .sign(key.privateKey);
   }
+
+  it('rotates a key nobody used before rotation to a successor published minutes ahead (issue 26)', async () => {
+    const quiet = instance();
+    const first = await quiet.currentKey();
+    const stop = keepKeysAhead([quiet], 20);
+    try {
+      // Nothing signs in the minutes before rotation; only the timer asks.
+      nowMs += HOUR * 1000 - 4 * 60 * 1000;
+      const listed = async () => (await quiet.listPublicKeys()).map(k => k.kid);
+      for (let i = 0; i < 100 && (await listed()).length < 2; i++) await new Promise(r => setTimeout(r, 20));
+      const publishedBeforeRotation = await listed();
+      nowMs += 5 * 60 * 1000;
+      const next = await quiet.currentKey();
+      expect(next.kid).not.toBe(first.kid);
+      expect(publishedBeforeRotation).toEqual(expect.arrayContaining([first.kid, next.kid]));
+    } finally {
+      stop();
+    }
+  });
 
   it('rotates after the interval and keeps verifying tokens of the previous key', async () => {
     const keys = instance();

@@ -4,6 +4,24 @@ import { exportJWK, generateKeyPair } from 'jose';
 import type { KeyStore } from './KeyStore';
 import type { SigningKey, SigningKeys } from './SigningKeys';
 
+/** How often {@link keepKeysAhead} asks for each key, signing or not. */
+export const KEEP_AHEAD_INTERVAL_MS = 60_000;
+
+/**
+ * A rotating key's successor is pre-published when the key is asked for in
+ * the minutes before rotation; an instance that signs nothing then (RS256
+ * keys, which only some clients ask for, or a quiet replica) would otherwise
+ * rotate to a key no verifier has seen listed. Asking every minute keeps each
+ * successor published ahead of its first use. Returns the function that stops.
+ */
+export function keepKeysAhead(keys: SigningKeys[], intervalMs = KEEP_AHEAD_INTERVAL_MS): () => void {
+  const timer = setInterval(() => {
+    for (const k of keys) k.currentKey().catch(() => undefined);
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /** Options of {@link RotatingSigningKeys.create}. */
 export interface RotatingSigningKeysOptions {
   store: KeyStore;

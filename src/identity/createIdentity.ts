@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { VerifiedJwt } from '../oauth/stores';
 import type { SignInRecord } from '../oauth/authenticationContext';
 import type express from 'express';
-import type { LoggerService } from '@backstage/backend-plugin-api';
+import type { LifecycleService, LoggerService } from '@backstage/backend-plugin-api';
 import type { AuthConfig } from '../config/readAuthConfig';
 import type { IdentityConfig } from '../config/readIdentityConfig';
 import { DbSigningKeyStore } from '../database/DbSigningKeyStore';
@@ -12,7 +12,7 @@ import { BackstageTokenIssuer, type UserTokenClaims } from './BackstageTokenIssu
 import { createIdentityRouter } from './createIdentityRouter';
 import { listPublishedKeys } from './listPublishedKeys';
 import { MemoryKeyStore } from './MemoryKeyStore';
-import { RotatingSigningKeys } from './RotatingSigningKeys';
+import { keepKeysAhead, RotatingSigningKeys } from './RotatingSigningKeys';
 import type { SigningKeys } from './SigningKeys';
 import { StaticSigningKeys } from './StaticSigningKeys';
 
@@ -66,6 +66,7 @@ export interface Identity {
 export interface IdentityOptions {
   config: Pick<AuthConfig, 'identity'>;
   logger: LoggerService;
+  lifecycle: LifecycleService;
   knex: Knex;
   /** The plugin's external base URL: the `iss` of every token. */
   baseUrl: string;
@@ -79,7 +80,11 @@ export interface IdentityOptions {
 export async function createIdentity(options: IdentityOptions): Promise<Identity> {
   const { config, knex, baseUrl, logger } = options;
   const { keys, byAlgorithm } = await createSigningKeys(config.identity, knex, logger);
-  await keys.currentKey();
+  const stopKeepingAhead = keepKeysAhead([keys, ...byAlgorithm.values()]);
+  options.lifecycle.addShutdownHook(stopKeepingAhead);
+  // Every algorithm's first key is published before this instance serves a
+  // request, so no verifier meets a key before it can be listed (issue 26).
+  await Promise.all([keys, ...byAlgorithm.values()].map(k => k.currentKey()));
 
   const issuer = BackstageTokenIssuer.create({
     keys,
@@ -129,8 +134,7 @@ const ID_TOKEN_FALLBACK_ALGORITHM = 'RS256';
 
 /**
  * The signing keys of the configured algorithm, and rotating keys of RS256
- * beside them (published to the same store, so one JWKS lists both; generated
- * only when first used). Static keys sign with what is configured only.
+ * beside them (published to the same store, so one JWKS lists both). Static keys sign with what is configured only.
  */
 async function createSigningKeys(
   identity: IdentityConfig,
