@@ -92,24 +92,35 @@ export function createDevicePageRouter(deps: DevicePageDeps): express.Router {
     | { kind: 'wrong' }
     | { kind: 'gone' }
   > {
-    const userKey = [`user:${userEntityRef}`];
-    const addressKey = [`ip:${requestAddressKey(req)}`];
-    const retryAfterSeconds = Math.max(
-      await byUser.retryAfterSeconds(userKey),
-      await byAddress.retryAfterSeconds(addressKey),
-    );
-    if (retryAfterSeconds > 0) return { kind: 'limited', retryAfterSeconds };
+    // Charged before the lookup and refunded if the code matched a request,
+    // so concurrent guesses cannot all pass the check before any is counted.
+    const userKey = `user:${userEntityRef}`;
+    const addressKey = `ip:${requestAddressKey(req)}`;
+    const user = await byUser.charge(userKey);
+    if (!user.allowed) return { kind: 'limited', retryAfterSeconds: user.retryAfterSeconds };
+    const address = await byAddress.charge(addressKey);
+    if (!address.allowed) {
+      await byUser.refund(userKey);
+      return { kind: 'limited', retryAfterSeconds: address.retryAfterSeconds };
+    }
+    const refund = () => Promise.all([byUser.refund(userKey), byAddress.refund(addressKey)]);
     const userCode = normalizeUserCode(typed);
     let record: DeviceCodeRecord | undefined;
-    if (userCode) {
-      const hashes = (await deviceCodes.userCodeKeys()).map(key => hmacUserCode(userCode, key));
-      record = await deviceCodes.findByUserCodeHashes(hashes);
+    try {
+      if (userCode) {
+        const hashes = (await deviceCodes.userCodeKeys()).map(key => hmacUserCode(userCode, key));
+        record = await deviceCodes.findByUserCodeHashes(hashes);
+      }
+    } catch (error) {
+      // Not the user's failure (the database is away, say): it costs them nothing.
+      await refund();
+      throw error;
     }
     if (!record || !userCode) {
       // Audited once per key and window, so guessing cannot flood the audit log.
       for (const [scope, reached] of [
-        ['user', await byUser.recordFailure(userKey)],
-        ['address', await byAddress.recordFailure(addressKey)],
+        ['user', user.reachedLimit],
+        ['address', address.reachedLimit],
       ] as const) {
         if (reached) {
           deps.audit({ eventId: 'rate-limited', userEntityRef, meta: { endpoint: 'verification', scope, reason: 'wrong user codes' } });
@@ -117,6 +128,7 @@ export function createDevicePageRouter(deps: DevicePageDeps): express.Router {
       }
       return { kind: 'wrong' };
     }
+    await refund();
     if (record.status !== 'pending' || record.expiresAt <= clock()) return { kind: 'gone' };
     return { kind: 'found', record, userCode };
   }

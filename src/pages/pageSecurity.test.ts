@@ -31,16 +31,26 @@ describe('FailedAttemptLimiter', () => {
   it('blocks a key after too many failures until the window passes', () => {
     let now = new Date('2026-11-23T12:00:00Z');
     const limiter = new FailedAttemptLimiter({ maxFailures: 3, windowSeconds: 60, clock: () => now });
-    const reached: boolean[] = [];
-    for (let i = 0; i < 3; i++) {
-      expect(limiter.retryAfterSeconds(['ip:a'])).toBe(0);
-      reached.push(limiter.recordFailure(['ip:a', 'user:x']));
-    }
-    expect(reached).toEqual([false, false, true]);
-    expect(limiter.retryAfterSeconds(['ip:a'])).toBe(60);
-    expect(limiter.retryAfterSeconds(['ip:b', 'user:x'])).toBe(60); // same user, new address
-    expect(limiter.retryAfterSeconds(['ip:b', 'user:y'])).toBe(0);
+    const decisions = [1, 2, 3].map(() => limiter.charge('ip:a'));
+    expect(decisions).toEqual([
+      { allowed: true, reachedLimit: false },
+      { allowed: true, reachedLimit: false },
+      { allowed: true, reachedLimit: true },
+    ]);
+    expect(limiter.charge('ip:a')).toEqual({ allowed: false, retryAfterSeconds: 60 });
+    expect(limiter.charge('ip:b')).toEqual({ allowed: true, reachedLimit: false });
     now = new Date(now.getTime() + 60_000);
-    expect(limiter.retryAfterSeconds(['ip:a'])).toBe(0);
+    expect(limiter.charge('ip:a')).toEqual({ allowed: true, reachedLimit: false });
+  });
+
+  it('counts only attempts that were not refunded', () => {
+    const limiter = new FailedAttemptLimiter({ maxFailures: 2, windowSeconds: 60, clock: () => new Date() });
+    for (let i = 0; i < 5; i++) {
+      expect(limiter.charge('user:x')).toMatchObject({ allowed: true });
+      limiter.refund('user:x');
+    }
+    expect(limiter.charge('user:x')).toEqual({ allowed: true, reachedLimit: false });
+    expect(limiter.charge('user:x')).toEqual({ allowed: true, reachedLimit: true });
+    expect(limiter.charge('user:x')).toMatchObject({ allowed: false });
   });
 });

@@ -1,4 +1,4 @@
-import { FailedAttemptLimiter } from './FailedAttemptLimiter';
+import { type AttemptDecision, FailedAttemptLimiter } from './FailedAttemptLimiter';
 import type { SharedMarks } from '../clients/createClientResolver';
 import type { Clock } from '../model';
 import { TtlCache } from '../TtlCache';
@@ -10,12 +10,16 @@ export interface WindowBudget {
   take(key: string): Promise<LimitDecision>;
 }
 
-/** Failures per key in a fixed window that starts at the first one (see FailedAttemptLimiter). */
+/**
+ * Failures per key in a fixed window that starts at the first one (see
+ * FailedAttemptLimiter): each attempt is charged before it is checked, and
+ * refunded when it was not a failure.
+ */
 export interface FailureCount {
-  /** Seconds until `keys` may try again, or 0 when none of them is blocked. */
-  retryAfterSeconds(keys: string[]): Promise<number>;
-  /** Counts a failure; true when it made one of the keys reach the limit (audit it once). */
-  recordFailure(keys: string[]): Promise<boolean>;
+  /** Counts an attempt for `key`, unless it is at its limit already (then nothing is counted). */
+  charge(key: string): Promise<AttemptDecision>;
+  /** Takes back an attempt that was not a failure. */
+  refund(key: string): Promise<void>;
 }
 
 /** Marks in memory are bounded like the caches they stand beside. */
@@ -48,8 +52,8 @@ export function memoryLimitStore(clock: Clock): LimitStore {
     failureCount(_name, options) {
       const limiter = new FailedAttemptLimiter({ ...options, clock });
       return {
-        retryAfterSeconds: async keys => limiter.retryAfterSeconds(keys),
-        recordFailure: async keys => limiter.recordFailure(keys),
+        charge: async key => limiter.charge(key),
+        refund: async key => limiter.refund(key),
       };
     },
     marks() {

@@ -24,24 +24,25 @@ if first then return {0, current, previous, 1} end
 return {0, current, previous, 0}
 `;
 
-/** Counts one failure per key (a fixed window from its first failure); answers the counts. */
-const RECORD_FAILURES = `
-local counts = {}
-for i, key in ipairs(KEYS) do
-  counts[i] = redis.call('INCR', key)
-  if counts[i] == 1 then redis.call('PEXPIRE', key, ARGV[1]) end
-end
-return counts
+/**
+ * Charges one attempt to a failure count unless it is at its limit (ARGV:
+ * the limit, the window in ms); answers {1, reached the limit now} or
+ * {0, ms until the window ends}.
+ */
+const CHARGE_ATTEMPT = `
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count >= tonumber(ARGV[1]) then return {0, redis.call('PTTL', KEYS[1])} end
+count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if count == tonumber(ARGV[1]) then return {1, 1} end
+return {1, 0}
 `;
 
-/** Each key's failure count and remaining lifetime in ms. */
-const READ_FAILURES = `
-local result = {}
-for i, key in ipairs(KEYS) do
-  result[2 * i - 1] = tonumber(redis.call('GET', key) or '0')
-  result[2 * i] = redis.call('PTTL', key)
-end
-return result
+/** Takes an attempt back; the window ends with the last attempt in it. */
+const REFUND_ATTEMPT = `
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count <= 1 then redis.call('DEL', KEYS[1]) return 0 end
+return redis.call('DECR', KEYS[1])
 `;
 
 const HAS_MARK = `return redis.call('EXISTS', KEYS[1])`;
@@ -97,20 +98,19 @@ export function redisLimitStore(options: { evalScript: EvalScript; prefix: strin
       };
     },
     failureCount(name, { maxFailures, windowSeconds }) {
-      const keysOf = (keys: string[]) => keys.map(key => counterKey(prefix, name, key));
       return {
-        async retryAfterSeconds(keys) {
-          const reply = numbers(await evalScript(READ_FAILURES, keysOf(keys), []));
-          let wait = 0;
-          for (let i = 0; i < reply.length; i += 2) {
-            const [count, ttlMs] = [reply[i], reply[i + 1]];
-            if (count >= maxFailures && ttlMs > 0) wait = Math.max(wait, Math.ceil(ttlMs / 1000));
-          }
-          return wait;
+        async charge(key) {
+          const [allowed, detail] = numbers(
+            await evalScript(CHARGE_ATTEMPT, [counterKey(prefix, name, key)], [
+              String(maxFailures),
+              String(windowSeconds * 1000),
+            ]),
+          );
+          if (allowed === 1) return { allowed: true, reachedLimit: detail === 1 };
+          return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((detail > 0 ? detail : windowSeconds * 1000) / 1000)) };
         },
-        async recordFailure(keys) {
-          const counts = numbers(await evalScript(RECORD_FAILURES, keysOf(keys), [String(windowSeconds * 1000)]));
-          return counts.some(count => count === maxFailures);
+        async refund(key) {
+          await evalScript(REFUND_ATTEMPT, [counterKey(prefix, name, key)], []);
         },
       };
     },

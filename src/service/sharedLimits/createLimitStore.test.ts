@@ -92,17 +92,22 @@ describeWithRedis('rate limits shared through Redis', () => {
     expect(first.allowed === false && first.retryAfterSeconds).toBeLessThanOrEqual(120);
   });
 
-  it('counts wrong user codes once for every instance', async () => {
+  it('counts wrong user codes once for every instance, however concurrent', async () => {
     const [a, b] = (await Promise.all([start(shared()), start(shared())])).map(i =>
-      i.store.failureCount('verification:user', { maxFailures: 3, windowSeconds: 300 }),
+      i.store.failureCount('verification:user', { maxFailures: 5, windowSeconds: 300 }),
     );
-    const user = ['user:default/mallory'];
-    expect(await a.recordFailure(user)).toBe(false);
-    expect(await b.recordFailure(user)).toBe(false);
-    expect(await b.retryAfterSeconds(user)).toBe(0);
-    expect(await a.recordFailure(user)).toBe(true);
-    expect(await b.retryAfterSeconds(user)).toBeGreaterThan(290);
-    expect(await a.retryAfterSeconds(['user:default/alice'])).toBe(0);
+    const user = 'user:default/mallory';
+    const decisions = await Promise.all(Array.from({ length: 12 }, (_, i) => [a, b][i % 2].charge(user)));
+    expect(decisions.filter(d => d.allowed)).toHaveLength(5);
+    expect(decisions.filter(d => d.allowed && d.reachedLimit)).toHaveLength(1);
+    const refused = await b.charge(user);
+    expect(refused.allowed === false && refused.retryAfterSeconds).toBeGreaterThan(290);
+    // A refunded attempt (a code that matched a request) frees its place.
+    const [other, refunded] = [a, b];
+    expect(await other.charge('user:default/alice')).toEqual({ allowed: true, reachedLimit: false });
+    await refunded.refund('user:default/alice');
+    const again = await Promise.all(Array.from({ length: 6 }, () => a.charge('user:default/alice')));
+    expect(again.filter(d => d.allowed)).toHaveLength(5);
   });
 
   it('counts in memory while Redis is down, saying so once, and shares again when it is back', async () => {

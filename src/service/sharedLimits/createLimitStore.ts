@@ -127,8 +127,8 @@ export function fallingBackStore(options: {
     failureCount(name, budget) {
       const [s, l] = [shared.failureCount(name, budget), local.failureCount(name, budget)];
       return {
-        retryAfterSeconds: keys => run(() => s.retryAfterSeconds(keys), () => l.retryAfterSeconds(keys)),
-        recordFailure: keys => run(() => s.recordFailure(keys), () => l.recordFailure(keys)),
+        charge: key => run(() => s.charge(key), () => l.charge(key)),
+        refund: key => run(() => s.refund(key), () => l.refund(key)),
       };
     },
     marks(name) {
