@@ -31,6 +31,7 @@ import { createOfflineSessionsRouter, OFFLINE_SESSIONS_REVOKE_PATH } from './cre
 import { onPaths } from './onPaths';
 import { createLimitStore } from './sharedLimits/createLimitStore';
 import { createSecurityAuditor } from './createSecurityAuditor';
+import { createOAuthMetrics } from './authMetrics';
 import type { AnswerBadUrlInHtml } from './rejectForbiddenCharacters';
 
 /**
@@ -57,6 +58,7 @@ export async function createOidcProvider(
   const clientStore = DbClientStore.create({ knex });
   const upstreamRefreshTokens = DbUpstreamOfflineSessionStore.create({ knex });
   const secretKeys = DbSecretKeyRing.create({ knex, clock, logger });
+  const metrics = createOAuthMetrics(options.metrics);
   const limits = await createLimitStore({ ...options, clock });
   const flow = createAuthorizationFlow({ ...options, appUrl: options.config.appUrl, secretKeys });
 
@@ -78,10 +80,12 @@ export async function createOidcProvider(
       }),
       idTokenAlgorithms: identity.jwtAlgorithms,
       sharedFailures: limits.marks('client-metadata-failure'),
+      metrics,
     }),
     clientStore,
     upstreamRefreshTokens,
     audit: createSecurityAuditor(options.auditor, logger),
+    metrics,
     limits,
     ...flow.context,
     ...(config.consentPage === 'builtin'
