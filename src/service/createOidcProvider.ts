@@ -32,6 +32,7 @@ import { onPaths } from './onPaths';
 import { createLimitStore } from './sharedLimits/createLimitStore';
 import { createSecurityAuditor } from './createSecurityAuditor';
 import { createOAuthMetrics } from './authMetrics';
+import { countRateLimitHits } from './countRateLimitHits';
 import type { AnswerBadUrlInHtml } from './rejectForbiddenCharacters';
 
 /**
@@ -59,7 +60,7 @@ export async function createOidcProvider(
   const upstreamRefreshTokens = DbUpstreamOfflineSessionStore.create({ knex });
   const secretKeys = DbSecretKeyRing.create({ knex, clock, logger });
   const metrics = createOAuthMetrics(options.metrics);
-  const limits = await createLimitStore({ ...options, clock });
+  const limits = countRateLimitHits(await createLimitStore({ ...options, clock }), metrics);
   const flow = createAuthorizationFlow({ ...options, appUrl: options.config.appUrl, secretKeys });
 
   const ctx: OAuthContext = {
