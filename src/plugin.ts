@@ -5,7 +5,7 @@ import {
   type AuthOwnershipResolver,
   type AuthProviderFactory,
 } from '@backstage/plugin-auth-node';
-import { actionsRegistryServiceRef } from '@backstage/backend-plugin-api/alpha';
+import { actionsRegistryServiceRef, metricsServiceRef } from '@backstage/backend-plugin-api/alpha';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { readAuthConfig } from './config/readAuthConfig';
 import { createRouter } from './service/createRouter';
@@ -55,6 +55,7 @@ export const authPlugin = createBackendPlugin({
         userInfo: coreServices.userInfo,
         catalog: catalogServiceRef,
         actionsRegistry: actionsRegistryServiceRef,
+        metrics: metricsServiceRef,
       },
       async init({ actionsRegistry, userInfo, ...deps }) {
         const config = readAuthConfig(deps.rootConfig);

@@ -6,6 +6,7 @@ import type { AuthorizationRequestHandles } from './authorizationRequests';
 import type { ClientStore } from './clients/ClientStore';
 import type { DeviceCodeStore } from './DeviceCodeStore';
 import type { LimitStore } from './http/LimitStore';
+import type { OAuthMetrics } from './metrics';
 import type { ClientResolver, Clock, SecurityAuditor } from './model';
 import type {
   AuthorizationCodeStore,
@@ -30,6 +31,8 @@ export interface OAuthContext {
   /** Where dynamically registered clients are stored (RFC 7591). */
   clientStore: ClientStore;
   audit: SecurityAuditor;
+  /** Counters and histograms for operators (docs/metrics.md); audit events are separate. */
+  metrics: OAuthMetrics;
   /** Where the rate limits count (per instance, or shared by every instance). */
   limits: LimitStore;
   /** Authorization code flow (SPEC §2 Authorization, Tokens): requests until decided, in their handles. */

@@ -10,6 +10,7 @@ import type {
   RootHttpRouterService,
   SchedulerService,
 } from '@backstage/backend-plugin-api';
+import type { MetricsService } from '@backstage/backend-plugin-api/alpha';
 import type { AuthOwnershipResolver, AuthProviderFactory } from '@backstage/plugin-auth-node';
 import type { CatalogService } from '@backstage/plugin-catalog-node';
 import type { AuthConfig } from '../config/readAuthConfig';
@@ -28,6 +29,8 @@ export interface RouterOptions {
   auditor: AuditorService;
   rootHttpRouter: RootHttpRouterService;
   catalog: CatalogService;
+  /** The backend's alpha metrics service (docs/metrics.md). */
+  metrics: MetricsService;
   providerFactories: ReadonlyMap<string, AuthProviderFactory>;
   ownershipResolver?: AuthOwnershipResolver;
 }

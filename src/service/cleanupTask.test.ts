@@ -1,4 +1,5 @@
 import { mockServices } from '@backstage/backend-test-utils';
+import { metricsServiceMock } from '@backstage/backend-test-utils/alpha';
 import { applyDatabaseMigrations } from '../database/migrations';
 import { createTestDatabases } from '../testUtils/databases';
 import { CLEANUP_TASK_ID, scheduleCleanupTask } from './cleanupTask';
@@ -15,7 +16,14 @@ describe('scheduleCleanupTask', () => {
     const scheduler = mockServices.scheduler.mock();
     const knex = await databases.init('SQLITE_3');
     await applyDatabaseMigrations(knex);
-    await scheduleCleanupTask({ scheduler, knex, logger: mockServices.logger.mock(), clock: () => now });
+    const metrics = metricsServiceMock.mock();
+    await scheduleCleanupTask({
+      scheduler,
+      knex,
+      logger: mockServices.logger.mock(),
+      metrics,
+      clock: () => now,
+    });
     expect(scheduler.scheduleTask).toHaveBeenCalledWith(
       expect.objectContaining({ id: CLEANUP_TASK_ID, scope: 'global', frequency: { minutes: 10 } }),
     );
@@ -23,5 +31,10 @@ describe('scheduleCleanupTask', () => {
     const task = scheduler.scheduleTask.mock.calls[0][0];
     await task.fn(new AbortController().signal);
     expect(await knex('sessions').count({ n: '*' })).toEqual([{ n: 0 }]);
+    // Counted per table, zeros included (docs/metrics.md; the export is in e2e/metrics.test.ts).
+    const deleted = metrics.createCounter.mock.results[0].value.add as jest.Mock;
+    expect(deleted).toHaveBeenCalledWith(1, { 'db.collection.name': 'sessions' });
+    expect(deleted).toHaveBeenCalledWith(0, { 'db.collection.name': 'oidc_refresh_tokens' });
+    expect(deleted).toHaveBeenCalledTimes(7);
   });
 });

@@ -1,6 +1,7 @@
 import type { LoggerService, SchedulerService } from '@backstage/backend-plugin-api';
+import type { MetricsService } from '@backstage/backend-plugin-api/alpha';
 import type { Knex } from 'knex';
-import { DbCleanupStore } from '../database/DbCleanupStore';
+import { CLEANUP_TABLES, DbCleanupStore } from '../database/DbCleanupStore';
 import type { Clock } from '../oauth/model';
 
 /** The scheduler task id; `scope: 'global'` makes one instance at a time run it. */
@@ -35,6 +36,17 @@ export type CleanupCounts = Record<
   | 'unusedClients',
   number
 >;
+
+/** The table each step deletes from: what the logs and `auth.oidc.cleanup.deleted` name. */
+const STEP_TABLES = {
+  authorizationCodes: CLEANUP_TABLES.authorizationCodes,
+  authorizationSessions: CLEANUP_TABLES.authorizationSessions,
+  browserSessions: CLEANUP_TABLES.browserSessions,
+  refreshTokens: CLEANUP_TABLES.refreshTokens,
+  deviceCodes: CLEANUP_TABLES.deviceCodes,
+  grants: CLEANUP_TABLES.grants,
+  unusedClients: CLEANUP_TABLES.clients,
+} as const satisfies Record<keyof CleanupCounts, string>;
 
 const pause = () => new Promise(resolve => setTimeout(resolve, PAUSE_BETWEEN_BATCHES_MS));
 
@@ -74,11 +86,8 @@ export async function runCleanup(options: {
     unusedClients: 0,
   };
 
-  const step = async (
-    name: keyof CleanupCounts,
-    table: Parameters<DbCleanupStore['hasTable']>[0],
-    run: () => Promise<number>,
-  ) => {
+  const step = async (name: keyof CleanupCounts, run: () => Promise<number>) => {
+    const table = STEP_TABLES[name];
     try {
       if (await store.hasTable(table)) counts[name] = await run();
     } catch (error) {
@@ -86,30 +95,30 @@ export async function runCleanup(options: {
     }
   };
 
-  await step('authorizationCodes', 'oidc_authorization_codes', () =>
+  await step('authorizationCodes', () =>
     inBatches(() => store.deleteExpiredAuthorizationCodes(grantCutoff, size), size),
   );
   // Sessions before clients: deleting a session first marks its client used.
-  await step('authorizationSessions', 'oauth_authorization_sessions', () =>
+  await step('authorizationSessions', () =>
     inBatches(() => store.deleteExpiredAuthorizationSessions(now, grantCutoff, size), size),
   );
-  await step('browserSessions', 'sessions', () =>
+  await step('browserSessions', () =>
     inBatches(() => store.deleteExpiredBrowserSessions(now, size), size),
   );
-  await step('refreshTokens', 'oidc_refresh_tokens', () =>
+  await step('refreshTokens', () =>
     inBatches(
       () => store.deleteDeadRefreshTokens(now, before(REFRESH_TOKEN_RETENTION_SECONDS), size),
       size,
     ),
   );
-  await step('deviceCodes', 'oidc_device_codes', () =>
+  await step('deviceCodes', () =>
     inBatches(() => store.deleteExpiredDeviceCodes(now, grantCutoff, size), size),
   );
   // A grant's expires_at is when its last token expires: its revocation is kept until then.
-  await step('grants', 'oidc_grants', () =>
+  await step('grants', () =>
     inBatches(() => store.deleteExpiredGrants(grantCutoff, size), size),
   );
-  await step('unusedClients', 'oidc_clients', async () => {
+  await step('unusedClients', async () => {
     let deleted = 0;
     let after: string | undefined = '';
     for (let batch = 0; batch < CLEANUP_MAX_BATCHES && after !== undefined; batch++) {
@@ -128,6 +137,23 @@ export async function runCleanup(options: {
 }
 
 /**
+ * Counts each run's deleted rows in `auth.oidc.cleanup.deleted`, by table
+ * (`db.collection.name`); zeros too, so every table's series exists from
+ * the first run on.
+ */
+function countDeletedRows(metrics: MetricsService): (counts: CleanupCounts) => void {
+  const deleted = metrics.createCounter('auth.oidc.cleanup.deleted', {
+    description: 'Rows the cleanup task deleted, by table',
+    unit: '{row}',
+  });
+  return counts => {
+    for (const [step, table] of Object.entries(STEP_TABLES)) {
+      deleted.add(counts[step as keyof CleanupCounts], { 'db.collection.name': table });
+    }
+  };
+}
+
+/**
  * Schedules the cleanup on `coreServices.scheduler` every 10 minutes with
  * `scope: 'global'`, so among several instances on one database only one
  * runs it at a time.
@@ -136,11 +162,13 @@ export async function scheduleCleanupTask(options: {
   scheduler: SchedulerService;
   knex: Knex;
   logger: LoggerService;
+  metrics: MetricsService;
   clock?: Clock;
 }): Promise<void> {
   const store = DbCleanupStore.create({ knex: options.knex });
   const clock = options.clock ?? (() => new Date());
   const logger = options.logger.child({ task: CLEANUP_TASK_ID });
+  const countDeleted = countDeletedRows(options.metrics);
   await options.scheduler.scheduleTask({
     id: CLEANUP_TASK_ID,
     scope: 'global',
@@ -149,6 +177,7 @@ export async function scheduleCleanupTask(options: {
     initialDelay: { minutes: 1 },
     fn: async () => {
       const counts = await runCleanup({ store, now: clock(), logger });
+      countDeleted(counts);
       const total = Object.values(counts).reduce((a, b) => a + b, 0);
       if (total > 0) logger.info(`Deleted ${total} expired rows`, counts);
     },

@@ -31,6 +31,8 @@ import { createOfflineSessionsRouter, OFFLINE_SESSIONS_REVOKE_PATH } from './cre
 import { onPaths } from './onPaths';
 import { createLimitStore } from './sharedLimits/createLimitStore';
 import { createSecurityAuditor } from './createSecurityAuditor';
+import { createOAuthMetrics } from './authMetrics';
+import { countRateLimitHits } from './countRateLimitHits';
 import type { AnswerBadUrlInHtml } from './rejectForbiddenCharacters';
 
 /**
@@ -57,7 +59,8 @@ export async function createOidcProvider(
   const clientStore = DbClientStore.create({ knex });
   const upstreamRefreshTokens = DbUpstreamOfflineSessionStore.create({ knex });
   const secretKeys = DbSecretKeyRing.create({ knex, clock, logger });
-  const limits = await createLimitStore({ ...options, clock });
+  const metrics = createOAuthMetrics(options.metrics);
+  const limits = countRateLimitHits(await createLimitStore({ ...options, clock }), metrics);
   const flow = createAuthorizationFlow({ ...options, appUrl: options.config.appUrl, secretKeys });
 
   const ctx: OAuthContext = {
@@ -78,10 +81,12 @@ export async function createOidcProvider(
       }),
       idTokenAlgorithms: identity.jwtAlgorithms,
       sharedFailures: limits.marks('client-metadata-failure'),
+      metrics,
     }),
     clientStore,
     upstreamRefreshTokens,
     audit: createSecurityAuditor(options.auditor, logger),
+    metrics,
     limits,
     ...flow.context,
     ...(config.consentPage === 'builtin'

@@ -30,7 +30,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   const baseUrl = await options.discovery.getExternalBaseUrl('auth');
   warnIfEveryProxyIsTrusted(options.rootConfig, options.logger);
   warnOfIgnoredConfig(options.rootConfig, options.logger);
-  await scheduleCleanupTask({ scheduler: options.scheduler, knex, logger: options.logger });
+  await scheduleCleanupTask({ scheduler: options.scheduler, knex, logger: options.logger, metrics: options.metrics });
 
   const identity = await createIdentity({ ...options, knex, baseUrl });
   // Written at sign-in, read at consent (issue 14).

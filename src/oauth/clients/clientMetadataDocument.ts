@@ -6,9 +6,16 @@ import { type OutboundGuard, OutboundRequestError } from '../outbound/createOutb
 /** client_id is a varchar(255) in upstream's tables. */
 export const MAX_CLIENT_ID_URL_LENGTH = 255;
 
-/** Why a client-ID metadata document could not be used; the message is safe to log. */
+/**
+ * Why a client-ID metadata document could not be used; the message is safe
+ * to log. `reason` is one of a few words for metrics: the outbound guard's
+ * error code, `http-status`, or `invalid-document`.
+ */
 export class ClientMetadataDocumentError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly reason: string = 'invalid-document',
+  ) {
     super(message);
     this.name = 'ClientMetadataDocumentError';
   }
@@ -85,12 +92,12 @@ export async function fetchClientMetadataDocument(url: URL, outbound: OutboundGu
     response = await outbound.get(url, { accept: 'application/json' });
   } catch (error) {
     if (error instanceof OutboundRequestError && !error.retryable) {
-      throw new ClientMetadataDocumentError(`fetching the document failed: ${error.message}`);
+      throw new ClientMetadataDocumentError(`fetching the document failed: ${error.message}`, error.code);
     }
     throw error;
   }
   if (response.status !== 200) {
-    throw new ClientMetadataDocumentError(`the document URL answered HTTP ${response.status}`);
+    throw new ClientMetadataDocumentError(`the document URL answered HTTP ${response.status}`, 'http-status');
   }
   const type = String(response.headers['content-type'] ?? '');
   if (!/^application\/([a-z0-9.+-]+\+)?json\b/i.test(type)) {

@@ -4,6 +4,7 @@ import type { OidcProviderConfig, StaticClientConfig } from '../../config/readOi
 import { constantEquals } from '../crypto/constantEquals';
 import { sha256 } from '../crypto/sha256';
 import { TemporarilyUnavailable } from '../errors';
+import { type OAuthMetrics, OTHER } from '../metrics';
 import type { Client, ClientResolver, Clock } from '../model';
 import { type OutboundGuard, OutboundRequestError } from '../outbound/createOutboundGuard';
 import { supportedGrantTypes, supportedScopes } from '../supportedScopes';
@@ -62,8 +63,10 @@ export async function createClientResolver(options: {
    * so a URL one instance found bad is not fetched by the others meanwhile.
    */
   sharedFailures?: SharedMarks;
+  /** Counts each document fetch and why it failed (docs/metrics.md). */
+  metrics?: Pick<OAuthMetrics, 'clientMetadataFetched'>;
 }): Promise<ClientResolver> {
-  const { config, store, issuer, logger, clock, outbound, sharedFailures } = options;
+  const { config, store, issuer, logger, clock, outbound, sharedFailures, metrics } = options;
   const idTokenAlgorithms = options.idTokenAlgorithms ?? [];
   const features = {
     refreshEnabled: config.refreshToken.enabled,
@@ -139,7 +142,9 @@ export async function createClientResolver(options: {
     try {
       const document = await fetchClientMetadataDocument(url, outbound);
       client = parseClientMetadataDocument(clientId, document, policy);
+      metrics?.clientMetadataFetched({});
     } catch (error) {
+      metrics?.clientMetadataFetched({ errorType: fetchErrorType(error) });
       // Held back for other hosts: not the document's fault, so nothing is remembered.
       if (error instanceof OutboundRequestError && error.retryable) {
         throw new TemporarilyUnavailable(
@@ -197,6 +202,13 @@ export async function createClientResolver(options: {
       return constantEquals(sha256(presentedSecret), secretHash);
     },
   };
+}
+
+/** A failed fetch's `error.type`: the guard's code, the document's fault, or `_OTHER` for a bug. */
+function fetchErrorType(error: unknown): string {
+  if (error instanceof ClientMetadataDocumentError) return error.reason;
+  if (error instanceof OutboundRequestError) return error.code;
+  return OTHER;
 }
 
 function toStaticClient(entry: StaticClientConfig): { client: Client; secretHash?: string } {

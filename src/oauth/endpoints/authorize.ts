@@ -19,7 +19,9 @@ import {
   UnsupportedResponseType,
 } from '../errors';
 import { noStore } from '../http/noStore';
+import { noteRefusal } from '../http/observeRequests';
 import { parseParams, type OAuthParams } from '../http/parseParams';
+import { clientKindOf } from '../metrics';
 import type { Client } from '../model';
 import { appendQuery } from './appendQuery';
 
@@ -88,6 +90,7 @@ export function createAuthorizeEndpoint(ctx: OAuthContext): express.Router {
         'the authorization request is too large to carry to the consent page; send a shorter state',
       );
     }
+    ctx.metrics.authorizationRequested({ clientKind: clientKindOf(ctx.issuer, client) });
     // A bare 302: Express's redirect() would negotiate a "Redirecting to"
     // body by Accept, which no user agent shows (issue 15: CPU per request).
     res.location(ctx.consentPageUrl(handle));
@@ -188,6 +191,7 @@ function redirectAuthorizationErrors(issuer: string): express.ErrorRequestHandle
       next(err);
       return;
     }
+    noteRefusal(res, err.code);
     res.redirect(
       302,
       appendQuery(target.redirectUri, {

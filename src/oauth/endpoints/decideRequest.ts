@@ -49,6 +49,7 @@ export async function approveRequest(
     await ctx.codes.withdraw(request.id);
     return deniedRedirect(ctx, request, userEntityRef, verdict);
   }
+  ctx.metrics.authorizationDecided({ decision: 'approved' });
   ctx.audit({
     eventId: 'consent-granted',
     clientId: request.clientId,
@@ -80,6 +81,7 @@ function deniedRedirect(
   verdict?: SignInVerdict,
 ): string {
   const error = verdict?.kind === 'unmet' ? verdict.error : undefined;
+  ctx.metrics.authorizationDecided({ decision: 'denied', errorType: error?.code ?? 'access_denied' });
   ctx.audit({
     eventId: 'consent-denied',
     clientId: request.clientId,

@@ -12,6 +12,7 @@ import { noStore } from '../http/noStore';
 import type { ClientBudget } from '../http/rateLimit';
 import { parseParams, type OAuthParams } from '../http/parseParams';
 import { sha256 } from '../crypto/sha256';
+import { clientKindOf } from '../metrics';
 import type { Client } from '../model';
 
 /**
@@ -24,7 +25,9 @@ export function createTokenEndpoint(ctx: OAuthContext): express.Router {
     const params = req.oauthParams ?? {};
     // RFC 8693: the caller is a Backstage service acting for a user, not an OAuth client.
     if (params.grant_type === TOKEN_EXCHANGE_GRANT_TYPE) {
-      res.json(await exchangeToken(ctx, req, params));
+      const exchanged = await exchangeToken(ctx, req, params);
+      ctx.metrics.tokensIssued({ grantType: TOKEN_EXCHANGE_GRANT_TYPE, clientKind: 'backstage-service' });
+      res.json(exchanged);
       return;
     }
     const client = await authenticateClient(req, params, ctx.clients, {
@@ -39,7 +42,9 @@ export function createTokenEndpoint(ctx: OAuthContext): express.Router {
     if (!client.grantTypes.includes(grant.grantType)) {
       throw new UnauthorizedClient(`the client is not registered for grant_type '${grant.grantType}'`);
     }
-    res.json(await grant.handle({ params, client, chargeUser }, ctx));
+    const tokens = await grant.handle({ params, client, chargeUser }, ctx);
+    ctx.metrics.tokensIssued({ grantType: grant.grantType, clientKind: clientKindOf(ctx.issuer, client) });
+    res.json(tokens);
   });
   return router;
 }

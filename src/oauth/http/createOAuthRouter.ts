@@ -9,6 +9,7 @@ import { createIntrospectEndpoint } from '../endpoints/introspect';
 import { createTokenEndpoint } from '../endpoints/token';
 import { createUserInfoEndpoint } from '../endpoints/userinfo';
 import { InvalidRequest, OAuthError, TooManyRequests } from '../errors';
+import { noteRefusal, observeRequests } from './observeRequests';
 import { oauthErrorHandler } from './oauthErrorHandler';
 import { rateLimit } from './rateLimit';
 
@@ -41,6 +42,8 @@ export function isOAuthEndpointPath(path: string): boolean {
  */
 export function createOAuthRouter(ctx: OAuthContext): express.Router {
   const router = Router();
+  // First, so the token endpoint's time includes its rate limit.
+  router.use(observeRequests(ctx.metrics, OAUTH_ENDPOINT_PATHS));
   // Rate limits run first, so an over-budget caller costs no parsing or DB work.
   const limits = { limits: ctx.config.rateLimits, store: ctx.limits, clock: ctx.clock, audit: ctx.audit };
   router.use('/v1/authorize', rateLimit(limits, 'authorization'));
@@ -100,6 +103,7 @@ function showAuthorizationErrorsToBrowsers(ctx: OAuthContext): express.ErrorRequ
     if (err instanceof TooManyRequests) {
       res.setHeader('Retry-After', String(err.retryAfterSeconds));
     }
+    noteRefusal(res, err.code);
     ctx.renderAuthorizationError(res, {
       status: err.status,
       code: err.code,

@@ -2,6 +2,7 @@ import type { ErrorRequestHandler } from 'express';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import { InvalidToken, OAuthError, TooManyRequests } from '../errors';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './isDatabaseUnavailable';
+import { noteRefusal } from './observeRequests';
 
 interface BodyParserError {
   type?: string;
@@ -55,6 +56,10 @@ export function oauthErrorHandler(logger: LoggerService): ErrorRequestHandler {
     }
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Pragma', 'no-cache');
+    const answer = (status: number, error: string, description: string) => {
+      noteRefusal(res, error);
+      res.status(status).json({ error, error_description: description });
+    };
     if (err instanceof OAuthError) {
       if (err instanceof InvalidToken) {
         // RFC 6750 §3: a protected resource names the Bearer scheme.
@@ -66,26 +71,21 @@ export function oauthErrorHandler(logger: LoggerService): ErrorRequestHandler {
       if (err instanceof TooManyRequests) {
         res.setHeader('Retry-After', String(err.retryAfterSeconds));
       }
-      res.status(err.status).json({ error: err.code, error_description: err.description });
+      answer(err.status, err.code, err.description);
       return;
     }
     if (isBodyParserError(err)) {
-      res
-        .status(err.status === 413 || err.status === 415 ? err.status : 400)
-        .json({ error: 'invalid_request', error_description: bodyParserDescription(err) });
+      answer(err.status === 413 || err.status === 415 ? err.status : 400, 'invalid_request', bodyParserDescription(err));
       return;
     }
     if (isDatabaseUnavailable(err)) {
       // An outage, not a bug: one line per request, no stack trace.
       logger.warn(`OAuth endpoint ${req.method} ${req.path}: database unavailable: ${err}`);
       res.setHeader('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
-      res.status(503).json({
-        error: 'temporarily_unavailable',
-        error_description: 'the authorization server is temporarily unavailable; retry later',
-      });
+      answer(503, 'temporarily_unavailable', 'the authorization server is temporarily unavailable; retry later');
       return;
     }
     logger.error(`OAuth endpoint ${req.method} ${req.path} failed`, err);
-    res.status(500).json({ error: 'server_error', error_description: 'internal server error' });
+    answer(500, 'server_error', 'internal server error');
   };
 }
