@@ -5,7 +5,7 @@ import type { OAuthMetrics } from '../oauth/metrics';
  * Counts every refusal of the limits in `store` through
  * {@link OAuthMetrics.rateLimited}, without the limiters knowing: a budget
  * that refuses a request (`take` not allowed), and a failure count that
- * blocks one (`retryAfterSeconds` above zero), each count once. Budget names
+ * refuses an attempt (`charge` not allowed), each count once. Budget names
  * are `<limit>:<scope>` (see LimitStore), so the attributes take the few
  * values the code names, never a key (an address, a client, a user).
  */
@@ -28,12 +28,12 @@ export function countRateLimitHits(store: LimitStore, metrics: Pick<OAuthMetrics
     failureCount(name, options) {
       const count = store.failureCount(name, options);
       return {
-        async retryAfterSeconds(keys) {
-          const seconds = await count.retryAfterSeconds(keys);
-          if (seconds > 0) hit(name);
-          return seconds;
+        async charge(key) {
+          const decision = await count.charge(key);
+          if (!decision.allowed) hit(name);
+          return decision;
         },
-        recordFailure: keys => count.recordFailure(keys),
+        refund: key => count.refund(key),
       };
     },
     marks: name => store.marks(name),
