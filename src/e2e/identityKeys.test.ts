@@ -112,8 +112,13 @@ describe('signing key configuration', () => {
     try {
       const { token } = await backend.signInAsGuest();
       expect((await whoami(backend, token)).status).toBe(200);
-      // Each key is listed again under the id OAuth clients' tokens are signed with.
-      expect(await jwksKids(backend)).toEqual([kidOf(token), `oauth-client:${kidOf(token)}`]);
+      // Each key is listed again under the id OAuth clients' tokens are signed with;
+      // the RS256 key for clients that ask for RS256 ID tokens is there from the start.
+      const kids = await jwksKids(backend);
+      expect(kids).toHaveLength(4);
+      expect(kids).toEqual(expect.arrayContaining([kidOf(token), `oauth-client:${kidOf(token)}`]));
+      const [rs256] = kids.filter(kid => !kid.startsWith('oauth-client:') && kid !== kidOf(token));
+      expect(kids).toContain(`oauth-client:${rs256}`);
       expect(await knex('signing_keys').count({ n: '*' })).toEqual([{ n: 0 }]);
     } finally {
       await backend.stop();

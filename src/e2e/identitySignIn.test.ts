@@ -142,8 +142,12 @@ describe.each(databases.eachSupportedId())('sign-in through the portal on %s', d
     expect(res.status).toBe(200);
     expect(res.headers['cache-control']).toMatch(/max-age=\d+/);
     expect(res.body.keys.length).toBeGreaterThan(0);
+    // The configured algorithm's key, and the RS256 key for clients that ask for RS256 ID tokens.
+    const byAlg = new Map(res.body.keys.map((key: { alg: string }) => [key.alg, key]));
+    expect(byAlg.get('ES256')).toMatchObject({ kty: 'EC', crv: 'P-256', use: 'sig', kid: expect.any(String) });
+    expect(byAlg.get('RS256')).toMatchObject({ kty: 'RSA', use: 'sig', kid: expect.any(String) });
     for (const key of res.body.keys) {
-      expect(key).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig', kid: expect.any(String) });
+      expect(key.alg === 'ES256' || key.alg === 'RS256').toBe(true);
       expect(key.d).toBeUndefined();
     }
     const again = await request(backend.server)
