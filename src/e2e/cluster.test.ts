@@ -13,15 +13,8 @@ import { ADDRESS_BUDGET_FACTOR } from '../pages/createDevicePageRouter';
 import { createTestDatabases } from '../testUtils/databases';
 import { CONFIDENTIAL } from './fixtures/codeFlowClients';
 import { guestUser } from './fixtures/guestUser';
-import {
-  type Cluster,
-  type RedisServer,
-  REPLICA_NAMES,
-  type ReplicaName,
-  hasRedisServer,
-  startCluster,
-  startRedis,
-} from './harness/cluster';
+import { hasRedisServer, type RedisServer, startRedis } from '../testUtils/redisServer';
+import { type Cluster, REPLICA_NAMES, type ReplicaName, startCluster } from './harness/cluster';
 import { CodeFlow, approveWithToken } from './harness/codeFlow';
 import { deviceCli, pollDevice } from './harness/devicePage';
 import { headerUserProviderModule, signInWithHeader } from './harness/headerUserProviderModule';

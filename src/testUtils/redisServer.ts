@@ -1,68 +1,123 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { freePort } from './freePort';
 
-/** Whether Debian's `redis-server` (apt-get install redis-server) is on the PATH. */
+/** Whether Debian's `redis-server` binary is on PATH. */
 export function hasRedisServer(): boolean {
-  return spawnSync('redis-server', ['--version']).status === 0;
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-/** A throwaway Redis server on loopback, which a test may stop and start again on the same port. */
-export interface RedisServer {
-  url: string;
-  port: number;
-  /** Kills the server (SIGKILL: as if its host died); its data goes with it. */
-  kill(): Promise<void>;
-  /** Starts it again on the same port, empty. */
-  start(): Promise<void>;
-  /** Kills it for good and removes its directory. */
-  stop(): Promise<void>;
-}
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
-/** Starts `redis-server` on a free loopback port, without persistence, in a temporary directory. */
-export async function startRedisServer(): Promise<RedisServer> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'portal-redis-'));
-  let child: ChildProcess | undefined;
-
-  async function start(): Promise<void> {
-    const proc = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    child = proc;
-    await new Promise<void>((resolve, reject) => {
-      let output = '';
-      proc.stdout!.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('Ready to accept connections')) resolve();
-      });
-      proc.once('exit', code => reject(new Error(`redis-server exited (${code}): ${output}`)));
+/** Sends PING on a new connection; true on `+PONG`. */
+function ping(port: number): Promise<boolean> {
+  return new Promise(resolve => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let answer = '';
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', chunk => {
+      answer += chunk.toString('latin1');
+      if (answer.includes('\r\n')) done(answer.startsWith('+PONG'));
     });
+  });
+}
+
+/** A `redis-server` process this test spawned on a loopback port of its own. */
+export interface RedisServer {
+  readonly port: number;
+  /** `redis://127.0.0.1:<port>`, for `backend.cache.connection`. */
+  readonly url: string;
+  /** Whether the process runs now. */
+  readonly running: boolean;
+  /**
+   * Stops the server: SIGTERM, or SIGKILL (a crash); SIGKILL anyway if it has
+   * not exited after 5 s. Keys are gone (nothing is persisted).
+   */
+  stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** Starts it again on the same port, empty; resolves once it answers PING. */
+  start(): Promise<void>;
+  /** Stops it for good and removes its directory. */
+  close(): Promise<void>;
+}
+
+/**
+ * Spawns `redis-server --save '' --appendonly no --port N --bind 127.0.0.1`
+ * in a temporary directory, on a free port, and waits until it answers.
+ */
+export async function startRedis(): Promise<RedisServer> {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-redis-'));
+  let proc: ChildProcess | undefined;
+  let output = '';
+  const killOnExit = () => proc?.kill('SIGKILL');
+  process.once('exit', killOnExit);
+
+  function spawnServer(): ChildProcess {
+    const child = spawn(
+      'redis-server',
+      ['--save', '', '--appendonly', 'no', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir],
+      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const keep = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-4000);
+    };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    child.once('exit', () => {
+      if (proc === child) proc = undefined;
+    });
+    return child;
   }
 
-  async function kill(): Promise<void> {
-    const proc = child;
-    child = undefined;
-    if (!proc || proc.exitCode !== null) return;
-    await new Promise(resolve => {
-      proc.once('exit', resolve);
-      proc.kill('SIGKILL');
+  async function start(): Promise<void> {
+    if (proc) throw new Error('redis-server is already running');
+    proc = spawnServer();
+    // At most 10 s. Just after a stop the port may still be taken for a
+    // moment: redis-server then exits at once, and is spawned again.
+    for (let i = 0; i < 200; i++) {
+      if (await ping(port)) return;
+      if (!proc) proc = spawnServer();
+      await sleep(50);
+    }
+    throw new Error(`redis-server did not answer on port ${port}:\n${output}`);
+  }
+
+  async function stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+    const child = proc;
+    if (!child) return;
+    const exited = new Promise<void>(resolve => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once('exit', () => resolve());
     });
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+    if (proc === child) proc = undefined;
   }
 
   await start();
   return {
-    url: `redis://127.0.0.1:${port}`,
     port,
-    kill,
+    url: `redis://127.0.0.1:${port}`,
+    get running() {
+      return proc !== undefined;
+    },
+    stop,
     start,
-    async stop() {
-      await kill();
-      rmSync(dir, { recursive: true, force: true });
+    async close() {
+      await stop('SIGKILL');
+      process.off('exit', killOnExit);
+      fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

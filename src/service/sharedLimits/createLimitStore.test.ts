@@ -1,7 +1,7 @@
 import { mockServices } from '@backstage/backend-test-utils';
 import type { JsonObject } from '@backstage/types';
 import type { LimitStore } from '../../oauth/http/LimitStore';
-import { hasRedisServer, type RedisServer, startRedisServer } from '../../testUtils/redisServer';
+import { hasRedisServer, type RedisServer, startRedis } from '../../testUtils/redisServer';
 import { createLimitStore, readSharedStoreConfig, SHARED_STORE_RETRY_MS } from './createLimitStore';
 
 jest.setTimeout(60_000);
@@ -54,13 +54,13 @@ describeWithRedis('rate limits shared through Redis', () => {
   const shared = () => ({ cache: { store: 'redis', connection: redis.url } });
 
   beforeAll(async () => {
-    redis = await startRedisServer();
+    redis = await startRedis();
   });
   afterEach(async () => {
     await Promise.all(instances.splice(0).map(i => i.stop()));
   });
   afterAll(async () => {
-    await redis?.stop();
+    await redis?.close();
   });
 
   it('counts a budget once for three instances, however concurrent the requests', async () => {
@@ -117,7 +117,7 @@ describeWithRedis('rate limits shared through Redis', () => {
     for (let i = 0; i < 5; i++) expect(await take()).toEqual({ allowed: true });
     expect((await take()).allowed).toBe(false);
 
-    await redis.kill();
+    await redis.stop('SIGKILL');
     // Every request is answered (from this instance's own, fresh count); one warning.
     const during = await Promise.all(Array.from({ length: 20 }, take));
     expect(during.filter(d => d.allowed)).toHaveLength(5);

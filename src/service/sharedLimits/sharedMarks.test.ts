@@ -6,7 +6,7 @@ import { readOidcProviderConfig } from '../../config/readOidcProviderConfig';
 import type { ClientStore } from '../../oauth/clients/ClientStore';
 import { createClientResolver } from '../../oauth/clients/createClientResolver';
 import { createOutboundGuard } from '../../oauth/outbound/createOutboundGuard';
-import { hasRedisServer, type RedisServer, startRedisServer } from '../../testUtils/redisServer';
+import { hasRedisServer, type RedisServer, startRedis } from '../../testUtils/redisServer';
 import { createLimitStore } from './createLimitStore';
 
 jest.setTimeout(60_000);
@@ -58,7 +58,7 @@ async function resolverWith(backendCache: Record<string, string>) {
   let url: string;
 
   beforeAll(async () => {
-    redis = await startRedisServer();
+    redis = await startRedis();
     server = http.createServer((_req, res) => {
       fetches += 1;
       res.writeHead(404).end();
@@ -69,7 +69,7 @@ async function resolverWith(backendCache: Record<string, string>) {
   afterAll(async () => {
     await Promise.all(shutdown.splice(0).map(hook => hook()));
     await new Promise(resolve => server?.close(resolve));
-    await redis?.stop();
+    await redis?.close();
   });
   beforeEach(() => {
     fetches = 0;
