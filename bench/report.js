@@ -59,6 +59,19 @@ function summarize(runs) {
     roundTrips: median(runs.map(r => r.roundTrips)),
     statementNames: Object.fromEntries(names.map(n => [n, median(runs.map(r => r.statementNames?.[n] ?? 0))])),
     p99s: runs.map(r => r.p99),
+    non2xx: runs.reduce((all, r) => all + (r.non2xx ?? 0), 0),
+    statuses: runs.reduce((all, r) => {
+      for (const [status, n] of Object.entries(r.statuses ?? {})) all[status] = (all[status] ?? 0) + n;
+      return all;
+    }, {}),
+    ...(runs[0].sidecarCpuMsPerRequest
+      ? {
+          sidecarCpuMsPerRequest: Object.fromEntries(
+            Object.keys(runs[0].sidecarCpuMsPerRequest).map(n => [n, median(runs.map(r => r.sidecarCpuMsPerRequest[n]))]),
+          ),
+        }
+      : {}),
+    ...(runs[0].redisCalls !== undefined ? { redisCalls: median(runs.map(r => r.redisCalls)) } : {}),
     failedWith: runs.reduce((all, r) => {
       for (const [what, n] of Object.entries(r.failedWith)) all[what] = (all[what] ?? 0) + n;
       return all;

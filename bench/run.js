@@ -31,7 +31,7 @@ if (!global.gc) {
 const knexFactory = require('knex');
 const { PG, TARGETS, machineCpuTicks, startHost } = require('./hosts');
 const { fmt, machine, speedRatio, summarize, writeResults } = require('./report');
-const { CONNECTIONS, REDIRECT_URI, SCENARIOS, SECONDS, prepare } = require('./scenarios');
+const { CONNECTIONS, REDIRECT_URI, SCENARIOS, SECONDS, inRotation, prepare } = require('./scenarios');
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 /**
@@ -194,9 +194,7 @@ async function compareOn(database) {
       for (const c of contenders) await c.scenario.run({ ...ctx[c.target], scenario: 'warm-up', seconds: WARM_UP_SECONDS });
       for (let round = 0; round < rounds; round++) {
         // Rotate who goes first, and reverse every other round.
-        const shift = round % contenders.length;
-        const rotated = [...contenders.slice(shift), ...contenders.slice(0, shift)];
-        for (const c of round % 2 === 0 ? rotated : rotated.reverse()) {
+        for (const c of inRotation(contenders, round)) {
           c.runs.push(await c.scenario.run({ ...ctx[c.target], scenario: c.name.split(/[ ,]/)[0] }));
           const label = group.length > 1 ? `${c.target} ${c.name.split(',')[1]?.trim() ?? ''}`.trim() : c.target;
           console.log(`  run ${round + 1} ${label.padEnd(14)} ${fmt(c.runs.at(-1))}`);
