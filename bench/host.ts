@@ -5,7 +5,11 @@
  * (upstream) or 0.30.1 (upstream-0.30). Everything else is identical. The
  * database is SQLite in memory, or BENCH_DATABASE (PostgreSQL) with the
  * BENCH_DB_PREFIX database prefix. Started by bench/run.js through
- * bench/hosts.js.
+ * bench/hosts.js. BENCH_REDIS (a redis:// URL) makes it one replica of a
+ * cluster (bench/cluster.js): the backend's cache is that Redis server, which
+ * this plugin's rate limits then count in, shared by every replica; and
+ * BENCH_BASE_URL is then the address the replicas are reached at (the
+ * cluster's proxy), as it would be behind a load balancer.
  *
  * stdout: `READY {json}` once the backend listens, naming the package, its
  * version and the migrations directory really loaded, and the migrations
@@ -26,6 +30,9 @@ import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 
 const target = process.env.BENCH_TARGET ?? 'ours';
 const port = Number(process.env.BENCH_PORT);
+const baseUrl = process.env.BENCH_BASE_URL || `http://localhost:${port}`;
+/** The backend's cache: Redis when this host is a replica of the cluster part, else the default (memory). */
+const cache = process.env.BENCH_REDIS ? { cache: { store: 'redis', connection: process.env.BENCH_REDIS } } : {};
 const database = process.env.BENCH_DATABASE
   ? { client: 'pg', connection: process.env.BENCH_DATABASE, prefix: process.env.BENCH_DB_PREFIX }
   : { client: 'better-sqlite3', connection: ':memory:' };
@@ -157,9 +164,10 @@ backend.add(
     data: {
       app: { baseUrl: 'http://localhost:3000' },
       backend: {
-        baseUrl: `http://localhost:${port}`,
+        baseUrl,
         listen: { port, host: '127.0.0.1' },
         database,
+        ...cache,
       },
       auth: authConfig,
     },

@@ -30,6 +30,12 @@ const TARGETS = {
 
 const children = new Set();
 process.on('exit', () => children.forEach(child => child.kill('SIGKILL')));
+/** Kills `child` (a host, the cluster's proxy or Redis) when the bench exits, however it exits. */
+function trackChild(child) {
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
 // Interrupted runs must not leave hosts behind (the exit hook above kills them).
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
 
@@ -42,15 +48,29 @@ async function freePort() {
   return port;
 }
 
+/** A new database prefix on BENCH_PG: the plugin's database is `<prefix>auth`. */
+const newDatabasePrefix = () => `bench_${randomBytes(4).toString('hex')}_`;
+
+/** Drops the plugin database of a prefix on BENCH_PG, if it is there. */
+async function dropDatabase(prefix) {
+  const admin = knexFactory({ client: 'pg', connection: `${PG}/postgres` });
+  await admin.raw(`drop database if exists "${prefix}auth" with (force)`).catch(() => undefined);
+  await admin.destroy();
+}
+
 /**
  * Starts bench/host.ts for `target` on `database` ('sqlite': in memory;
  * 'pg': a database of its own on BENCH_PG, dropped again by stop()) and
- * resolves once it listens. `extraEnv` is passed to the host.
+ * resolves once it listens. `extraEnv` is passed to the host. `options`:
+ * `port` to listen on (default: a free one); `databasePrefix`, a database
+ * on BENCH_PG several hosts share (replicas), which its owner drops with
+ * dropDatabase() rather than each host's stop().
  */
-async function startHost(target, database, extraEnv = {}) {
+async function startHost(target, database, extraEnv = {}, options = {}) {
   if (!TARGETS[target]) throw new Error(`unknown target ${target}`);
-  const port = await freePort();
-  const prefix = `bench_${randomBytes(4).toString('hex')}_`;
+  const port = options.port ?? (await freePort());
+  const prefix = options.databasePrefix ?? newDatabasePrefix();
+  const ownDatabase = database === 'pg' && !options.databasePrefix;
   const dbEnv = database === 'pg' ? { BENCH_DATABASE: PG, BENCH_DB_PREFIX: prefix } : {};
   const child = spawn(
     process.execPath,
@@ -70,18 +90,14 @@ async function startHost(target, database, extraEnv = {}) {
       stdio: ['pipe', 'pipe', 'pipe'],
     },
   );
-  children.add(child);
-  child.on('exit', () => children.delete(child));
+  trackChild(child);
   let stderr = '';
   child.stderr.on('data', d => {
     stderr = (stderr + d).slice(-4000);
   });
   const lines = lineReader(child);
-  const dropDatabase = async () => {
-    if (database !== 'pg') return;
-    const admin = knexFactory({ client: 'pg', connection: `${PG}/postgres` });
-    await admin.raw(`drop database if exists "${prefix}auth" with (force)`).catch(() => undefined);
-    await admin.destroy();
+  const dropOwnDatabase = async () => {
+    if (ownDatabase) await dropDatabase(prefix);
   };
   let loaded;
   try {
@@ -94,8 +110,8 @@ async function startHost(target, database, extraEnv = {}) {
       child.on('exit', code => reject(new Error(`${target} host exited (${code}):\n${stderr}`)));
     });
   } catch (error) {
-    await stopHost(child);
-    await dropDatabase();
+    await stopProcess(child);
+    await dropOwnDatabase();
     throw error;
   }
   const base = `http://127.0.0.1:${port}`;
@@ -109,8 +125,8 @@ async function startHost(target, database, extraEnv = {}) {
     loaded,
     base,
     async stop() {
-      await stopHost(child);
-      await dropDatabase();
+      await stopProcess(child);
+      await dropOwnDatabase();
     },
     /**
      * Brackets one measured run: `start` zeroes the host's statement counters
@@ -166,9 +182,10 @@ function processCpuSeconds(pid) {
   }
 }
 
-function stopHost(child) {
+/** SIGTERM, then SIGKILL after 10 s; resolves once `child` has exited. */
+function stopProcess(child) {
   return new Promise(resolve => {
-    if (child.exitCode !== null) {
+    if (child.exitCode !== null || child.signalCode !== null) {
       resolve();
       return;
     }
@@ -192,4 +209,16 @@ function machineCpuTicks() {
   }
 }
 
-module.exports = { PG, PROFILE, TARGETS, machineCpuTicks, startHost };
+module.exports = {
+  PG,
+  PROFILE,
+  TARGETS,
+  dropDatabase,
+  freePort,
+  machineCpuTicks,
+  newDatabasePrefix,
+  processCpuSeconds,
+  startHost,
+  stopProcess,
+  trackChild,
+};

@@ -9,7 +9,11 @@
  * every target alike; a ratio of two targets is the median of the rounds'
  * ratios, each from two runs minutes closer together than different rounds.
  * Each host counts the SQL statements it sends during the measured runs. Then token-exchange latency of this plugin with 10^3
- * and 10^6 stored rows on PostgreSQL. Writes bench/RESULTS.md. Environment:
+ * and 10^6 stored rows on PostgreSQL. Writes bench/RESULTS.md. Last, the
+ * cluster part (bench/cluster.js): this plugin on PostgreSQL as one replica
+ * counting its rate limits in memory, one counting them in Redis, and three
+ * sharing one Redis behind a round-robin proxy; it writes its own section of
+ * RESULTS.md (between markers), so it can run alone. Environment:
  *   BENCH_SECONDS (default 3)  seconds per measured run
  *   BENCH_ROUNDS  (default 5)  rounds per scenario and target (sign-in: twice as many)
  *   BENCH_PG      (default postgresql://postgres:postgres@127.0.0.1:5433); "" skips PostgreSQL
@@ -18,8 +22,11 @@
  *   BENCH_TARGETS   (default ours,upstream,upstream-0.30) the targets of the comparison;
  *                 `baseline` is this plugin from the checkout BENCH_BASELINE names
  *   BENCH_SCENARIOS (default all) comma-separated name prefixes; when set, only
- *                 those scenarios run (`postgres` names the row-count part) and
- *                 RESULTS.md is left alone (a quick before/after check, not a report)
+ *                 those scenarios run (`postgres` names the row-count part, `cluster`
+ *                 the cluster part) and RESULTS.md is left alone (a quick before/after
+ *                 check, not a report) but for the cluster section when `cluster` ran
+ *   BENCH_CLUSTER_ROUNDS (default 3) rounds of the cluster part; it needs BENCH_PG
+ *                 and Debian's redis-server on the PATH, and is skipped without them
  *   BENCH_PROFILE   a folder: each host records a V8 CPU profile of every measured
  *                 run (not the set-up) to <folder>/<n>-<db>-<target>-<scenario>.cpuprofile
  */
@@ -30,8 +37,9 @@ if (!global.gc) {
 }
 const knexFactory = require('knex');
 const { PG, TARGETS, machineCpuTicks, startHost } = require('./hosts');
-const { fmt, machine, speedRatio, summarize, writeResults } = require('./report');
-const { CONNECTIONS, REDIRECT_URI, SCENARIOS, SECONDS, prepare } = require('./scenarios');
+const { clusterPart } = require('./cluster');
+const { fmt, machine, speedRatio, summarize, writeClusterSection, writeResults } = require('./report');
+const { CONNECTIONS, REDIRECT_URI, SCENARIOS, SECONDS, inRotation, prepare } = require('./scenarios');
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 /**
@@ -48,6 +56,7 @@ const list = (value, fallback) =>
     .map(s => s.trim())
     .filter(Boolean);
 const ONLY = list(process.env.BENCH_SCENARIOS, '');
+const selected = name => !ONLY.length || ONLY.some(prefix => name.startsWith(prefix));
 const DATABASES = list(process.env.BENCH_DATABASES, 'sqlite,pg').filter(db => db !== 'pg' || PG);
 const RUN_TARGETS = list(process.env.BENCH_TARGETS, ['ours', 'upstream', 'upstream-0.30'].join(','));
 for (const target of RUN_TARGETS) if (!TARGETS[target]) throw new Error(`BENCH_TARGETS: unknown target ${target}`);
@@ -176,7 +185,6 @@ async function compareOn(database) {
     }
     const ctx = {};
     for (const target of RUN_TARGETS) ctx[target] = await prepare(hosts[target]);
-    const selected = name => !ONLY.length || ONLY.some(prefix => name.startsWith(prefix));
     for (const [name, scenario] of Object.entries(SCENARIOS)) {
       // A scenario measured `alongside` another runs in that one's rounds.
       if (scenario.alongside || !selected(name)) continue;
@@ -194,9 +202,7 @@ async function compareOn(database) {
       for (const c of contenders) await c.scenario.run({ ...ctx[c.target], scenario: 'warm-up', seconds: WARM_UP_SECONDS });
       for (let round = 0; round < rounds; round++) {
         // Rotate who goes first, and reverse every other round.
-        const shift = round % contenders.length;
-        const rotated = [...contenders.slice(shift), ...contenders.slice(0, shift)];
-        for (const c of round % 2 === 0 ? rotated : rotated.reverse()) {
+        for (const c of inRotation(contenders, round)) {
           c.runs.push(await c.scenario.run({ ...ctx[c.target], scenario: c.name.split(/[ ,]/)[0] }));
           const label = group.length > 1 ? `${c.target} ${c.name.split(',')[1]?.trim() ?? ''}`.trim() : c.target;
           console.log(`  run ${round + 1} ${label.padEnd(14)} ${fmt(c.runs.at(-1))}`);
@@ -226,10 +232,13 @@ async function main() {
   const ticksAtStart = machineCpuTicks();
   console.log(`Machine: ${JSON.stringify(machine())}`);
   const byDatabase = {};
-  for (const database of DATABASES) byDatabase[database] = await compareOn(database);
+  // BENCH_SCENARIOS naming only other parts (postgres, cluster) starts no comparison hosts.
+  if (Object.keys(SCENARIOS).some(selected)) {
+    for (const database of DATABASES) byDatabase[database] = await compareOn(database);
+  }
   let stealPercent;
   const ticks = machineCpuTicks();
-  if (ticks && ticksAtStart) {
+  if (ticks && ticksAtStart && Object.keys(byDatabase).length) {
     stealPercent = (100 * (ticks.steal - ticksAtStart.steal)) / (ticks.total - ticksAtStart.total);
     console.log(`CPU time stolen by the hypervisor meanwhile: ${stealPercent.toFixed(1)} %`);
   }
@@ -239,20 +248,28 @@ async function main() {
     large = await largeTableLatency();
   }
   if (ONLY.length) {
-    console.log('BENCH_SCENARIOS set: bench/RESULTS.md left as is');
-    return;
+    console.log('BENCH_SCENARIOS set: bench/RESULTS.md left as is but for the cluster section (if `cluster` ran)');
+  } else {
+    writeResults(byDatabase, large, started, loadAtStart, {
+      connections: CONNECTIONS,
+      rounds: ROUNDS,
+      p99Rounds: P99_ROUNDS,
+      p99Scenarios: P99_SCENARIOS,
+      seconds: SECONDS,
+      warmUpSeconds: WARM_UP_SECONDS,
+      stealPercent,
+      targets: RUN_TARGETS,
+    });
+    console.log(`Wrote bench/RESULTS.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   }
-  writeResults(byDatabase, large, started, loadAtStart, {
-    connections: CONNECTIONS,
-    rounds: ROUNDS,
-    p99Rounds: P99_ROUNDS,
-    p99Scenarios: P99_SCENARIOS,
-    seconds: SECONDS,
-    warmUpSeconds: WARM_UP_SECONDS,
-    stealPercent,
-    targets: RUN_TARGETS,
-  });
-  console.log(`Wrote bench/RESULTS.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  // Last, and on its own with BENCH_SCENARIOS=cluster: it writes only its own section.
+  if (!ONLY.length || ONLY.includes('cluster')) {
+    const cluster = await clusterPart({ warmUpSeconds: WARM_UP_SECONDS });
+    if (!cluster.skipped) {
+      writeClusterSection(cluster, { connections: CONNECTIONS, seconds: SECONDS, warmUpSeconds: WARM_UP_SECONDS });
+      console.log('Wrote the cluster section of bench/RESULTS.md');
+    }
+  }
 }
 
 main().catch(error => {

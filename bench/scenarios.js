@@ -140,6 +140,19 @@ async function freshCodes(ctx, n, authorizePath) {
   return codes;
 }
 
+// ---------------------------------------------------------------- rounds
+
+/**
+ * The order of `contenders` in round `round` (from 0): rotated by one more
+ * each round, and reversed every other round, so drift on a shared machine
+ * hits every contender alike.
+ */
+function inRotation(contenders, round) {
+  const shift = round % contenders.length;
+  const rotated = [...contenders.slice(shift), ...contenders.slice(0, shift)];
+  return round % 2 === 0 ? rotated : rotated.reverse();
+}
+
 // ---------------------------------------------------------------- one measured run
 
 /** autocannon hands headers over with their original case. */
@@ -152,7 +165,10 @@ let profiles = 0;
 /**
  * Runs autocannon against `ctx`'s host, bracketed by the host's measurement
  * commands. Statements are reported per request, or per unit (a whole flow)
- * for scenarios that count units.
+ * for scenarios that count units. `ctx.sidecars` (the cluster part's proxy
+ * and Redis) names other processes whose CPU time per request is reported
+ * too; a host whose measureStop() also answers `redisCalls` (the cluster
+ * part's) has them reported per request.
  */
 async function cannon(ctx, options, tally) {
   // The load generator's own heap too (run.js exposes gc): minting a pool
@@ -164,6 +180,7 @@ async function cannon(ctx, options, tally) {
   await ctx.host.measureStart(path.join(PROFILE, profileName));
   const cpuBefore = ctx.host.cpuSeconds();
   const loopBefore = ctx.host.loopCpuSeconds();
+  const sidecars = Object.entries(ctx.sidecars ?? {}).map(([name, cpuSeconds]) => ({ name, cpuSeconds, before: cpuSeconds() }));
   const result = await autocannon({
     url: ctx.base,
     connections: CONNECTIONS,
@@ -173,6 +190,7 @@ async function cannon(ctx, options, tally) {
   });
   const cpuSeconds = ctx.host.cpuSeconds() - cpuBefore;
   const loopSeconds = ctx.host.loopCpuSeconds() - loopBefore;
+  const sidecarSeconds = sidecars.map(sidecar => [sidecar.name, sidecar.cpuSeconds() - sidecar.before]);
   const sql = await ctx.host.measureStop();
   const seconds = result.duration;
   for (const [status, body] of Object.entries(tally.samples)) {
@@ -186,6 +204,10 @@ async function cannon(ctx, options, tally) {
     p50: result.latency.p50,
     p99: result.latency.p99,
     total: result.requests.total,
+    // autocannon's own count of answers outside 2xx (the full flow's 302s
+    // included) and of each status, a cross-check of failedWith.
+    non2xx: result.non2xx,
+    statuses: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([status, { count }]) => [status, count])),
     failedWith: {
       ...tally.failedWith,
       ...(result.errors ? { error: result.errors } : {}),
@@ -195,6 +217,14 @@ async function cannon(ctx, options, tally) {
     statements: sql.statements / per,
     roundTrips: sql.roundTrips / per,
     statementNames: Object.fromEntries(Object.entries(sql.byName).map(([name, n]) => [name, n / per])),
+    ...(sidecars.length
+      ? {
+          sidecarCpuMsPerRequest: Object.fromEntries(
+            sidecarSeconds.map(([name, used]) => [name, (used * 1000) / result.requests.total]),
+          ),
+        }
+      : {}),
+    ...(sql.redisCalls !== undefined ? { redisCalls: sql.redisCalls / result.requests.total } : {}),
   };
 }
 
@@ -342,4 +372,4 @@ const SCENARIOS = {
   },
 };
 
-module.exports = { CONNECTIONS, REDIRECT_URI, SCENARIOS, SECONDS, prepare };
+module.exports = { CONNECTIONS, REDIRECT_URI, SCENARIOS, SECONDS, inRotation, prepare };
