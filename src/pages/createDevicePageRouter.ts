@@ -100,10 +100,10 @@ export function createDevicePageRouter(deps: DevicePageDeps): express.Router {
     if (!user.allowed) return { kind: 'limited', retryAfterSeconds: user.retryAfterSeconds };
     const address = await byAddress.charge(addressKey);
     if (!address.allowed) {
-      await byUser.refund(userKey);
+      await user.refund();
       return { kind: 'limited', retryAfterSeconds: address.retryAfterSeconds };
     }
-    const refund = () => Promise.all([byUser.refund(userKey), byAddress.refund(addressKey)]);
+    const refund = () => Promise.all([user.refund(), address.refund()]);
     const userCode = normalizeUserCode(typed);
     let record: DeviceCodeRecord | undefined;
     try {

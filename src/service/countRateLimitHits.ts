@@ -33,7 +33,6 @@ export function countRateLimitHits(store: LimitStore, metrics: Pick<OAuthMetrics
           if (!decision.allowed) hit(name);
           return decision;
         },
-        refund: key => count.refund(key),
       };
     },
     marks: name => store.marks(name),

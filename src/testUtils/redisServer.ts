@@ -26,7 +26,8 @@ function ping(port: number): Promise<boolean> {
     socket.on('connect', () => socket.write('PING\r\n'));
     socket.on('data', chunk => {
       answer += chunk.toString('latin1');
-      if (answer.includes('\r\n')) done(answer.startsWith('+PONG'));
+      // A server that wants a password answers, too: it is up.
+      if (answer.includes('\r\n')) done(answer.startsWith('+PONG') || answer.startsWith('-NOAUTH'));
     });
   });
 }
@@ -45,6 +46,8 @@ export interface RedisServer {
   stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
   /** Starts it again on the same port, empty; resolves once it answers PING. */
   start(): Promise<void>;
+  /** Freezes the process (SIGSTOP): connections stay open and nothing answers, as on a hung host; or thaws it (SIGCONT). */
+  freeze(frozen: boolean): void;
   /** Stops it for good and removes its directory. */
   close(): Promise<void>;
 }
@@ -53,7 +56,7 @@ export interface RedisServer {
  * Spawns `redis-server --save '' --appendonly no --port N --bind 127.0.0.1`
  * in a temporary directory, on a free port, and waits until it answers.
  */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(extraArgs: string[] = []): Promise<RedisServer> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-redis-'));
   let proc: ChildProcess | undefined;
@@ -64,7 +67,7 @@ export async function startRedis(): Promise<RedisServer> {
   function spawnServer(): ChildProcess {
     const child = spawn(
       'redis-server',
-      ['--save', '', '--appendonly', 'no', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir],
+      ['--save', '', '--appendonly', 'no', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...extraArgs],
       { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const keep = (chunk: Buffer) => {
@@ -114,7 +117,11 @@ export async function startRedis(): Promise<RedisServer> {
     },
     stop,
     start,
+    freeze(frozen) {
+      proc?.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
+    },
     async close() {
+      proc?.kill('SIGCONT');
       await stop('SIGKILL');
       process.off('exit', killOnExit);
       fs.rmSync(dir, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-import { type AttemptDecision, FailedAttemptLimiter } from './FailedAttemptLimiter';
+import { FailedAttemptLimiter } from './FailedAttemptLimiter';
 import type { SharedMarks } from '../clients/createClientResolver';
 import type { Clock } from '../model';
 import { TtlCache } from '../TtlCache';
@@ -10,6 +10,17 @@ export interface WindowBudget {
   take(key: string): Promise<LimitDecision>;
 }
 
+/** An attempt charged to a failure count, or refused. */
+export type ChargedAttempt =
+  | {
+      allowed: true;
+      /** This attempt is the one that reached the limit (audit it once, if it fails). */
+      reachedLimit: boolean;
+      /** Takes the attempt back, where it was counted, when it was not a failure. */
+      refund(): Promise<void>;
+    }
+  | { allowed: false; retryAfterSeconds: number };
+
 /**
  * Failures per key in a fixed window that starts at the first one (see
  * FailedAttemptLimiter): each attempt is charged before it is checked, and
@@ -17,9 +28,7 @@ export interface WindowBudget {
  */
 export interface FailureCount {
   /** Counts an attempt for `key`, unless it is at its limit already (then nothing is counted). */
-  charge(key: string): Promise<AttemptDecision>;
-  /** Takes back an attempt that was not a failure. */
-  refund(key: string): Promise<void>;
+  charge(key: string): Promise<ChargedAttempt>;
 }
 
 /** Marks in memory are bounded like the caches they stand beside. */
@@ -52,8 +61,10 @@ export function memoryLimitStore(clock: Clock): LimitStore {
     failureCount(_name, options) {
       const limiter = new FailedAttemptLimiter({ ...options, clock });
       return {
-        charge: async key => limiter.charge(key),
-        refund: async key => limiter.refund(key),
+        async charge(key) {
+          const decision = limiter.charge(key);
+          return decision.allowed ? { ...decision, refund: async () => limiter.refund(key) } : decision;
+        },
       };
     },
     marks() {

@@ -106,11 +106,16 @@ export function redisLimitStore(options: { evalScript: EvalScript; prefix: strin
               String(windowSeconds * 1000),
             ]),
           );
-          if (allowed === 1) return { allowed: true, reachedLimit: detail === 1 };
+          if (allowed === 1) {
+            return {
+              allowed: true,
+              reachedLimit: detail === 1,
+              refund: async () => {
+                await evalScript(REFUND_ATTEMPT, [counterKey(prefix, name, key)], []);
+              },
+            };
+          }
           return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((detail > 0 ? detail : windowSeconds * 1000) / 1000)) };
-        },
-        async refund(key) {
-          await evalScript(REFUND_ATTEMPT, [counterKey(prefix, name, key)], []);
         },
       };
     },

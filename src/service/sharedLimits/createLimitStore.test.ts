@@ -1,5 +1,6 @@
 import { mockServices } from '@backstage/backend-test-utils';
 import type { JsonObject } from '@backstage/types';
+import { createClient } from '@redis/client';
 import type { LimitStore } from '../../oauth/http/LimitStore';
 import { hasRedisServer, type RedisServer, startRedis } from '../../testUtils/redisServer';
 import { createLimitStore, readSharedStoreConfig, SHARED_STORE_RETRY_MS } from './createLimitStore';
@@ -33,6 +34,18 @@ async function allowedOf(stores: LimitStore[], count: number, limit: number, nam
     Array.from({ length: count }, (_, i) => budgets[i % budgets.length].take('203.0.113.9')),
   );
   return decisions.filter(d => d.allowed).length;
+}
+
+/** How many scripts (EVALSHA and EVAL) the server has run. */
+async function scriptCalls(url: string): Promise<number> {
+  const client = createClient({ url });
+  await client.connect();
+  try {
+    const info = await client.info('commandstats');
+    return [...info.matchAll(/^cmdstat_eval(?:sha)?:calls=(\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+  } finally {
+    await client.disconnect();
+  }
 }
 
 const waitFor = async (predicate: () => Promise<boolean>) => {
@@ -103,10 +116,10 @@ describeWithRedis('rate limits shared through Redis', () => {
     const refused = await b.charge(user);
     expect(refused.allowed === false && refused.retryAfterSeconds).toBeGreaterThan(290);
     // A refunded attempt (a code that matched a request) frees its place.
-    const [other, refunded] = [a, b];
-    expect(await other.charge('user:default/alice')).toEqual({ allowed: true, reachedLimit: false });
-    await refunded.refund('user:default/alice');
-    const again = await Promise.all(Array.from({ length: 6 }, () => a.charge('user:default/alice')));
+    const charged = await a.charge('user:default/alice');
+    expect(charged).toMatchObject({ allowed: true, reachedLimit: false });
+    if (charged.allowed) await charged.refund();
+    const again = await Promise.all(Array.from({ length: 6 }, () => b.charge('user:default/alice')));
     expect(again.filter(d => d.allowed)).toHaveLength(5);
   });
 
@@ -139,6 +152,82 @@ describeWithRedis('rate limits shared through Redis', () => {
     expect(a.lines('warn').filter(line => line.includes('shared store'))).toHaveLength(1);
   });
 
+  it('sends no count to a hung Redis once it is found lost, only one probe at a time', async () => {
+    const a = await start(shared());
+    const budget = a.store.windowBudget('token:address', { limit: 1000, windowSeconds: 3600 });
+    const take = () => budget.take('203.0.113.60');
+    expect(await take()).toEqual({ allowed: true });
+    const before = await scriptCalls(redis.url);
+    redis.freeze(true);
+    let sentAfterLoss = 0;
+    try {
+      // Requests keep coming, none waiting for another: those sent before the
+      // loss is noticed wait for the timeout; every later one counts in memory.
+      const during: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 100; i++) {
+        if (a.lines('warn').length > 0) sentAfterLoss += 1;
+        during.push(take());
+        await new Promise(resolve => setTimeout(resolve, 25));
+      }
+      await Promise.all(during);
+    } finally {
+      redis.freeze(false);
+    }
+    // Redis ran what was sent to it before the loss, on waking; nothing after.
+    const sent = (await scriptCalls(redis.url)) - before;
+    expect(sentAfterLoss).toBeGreaterThan(50);
+    expect(sent).toBeGreaterThan(0);
+    expect(sent).toBeLessThanOrEqual(100 - sentAfterLoss);
+    expect(a.lines('warn').filter(line => line.includes('shared store'))).toHaveLength(1);
+    await waitFor(async () => {
+      await take();
+      return a.lines('info').some(line => line.includes('shared again'));
+    });
+  });
+
+  it('does not take a busy process for a lost store', async () => {
+    const a = await start(shared());
+    const budget = a.store.windowBudget('authorization:address', { limit: 3, windowSeconds: 3600 });
+    for (let i = 0; i < 3; i++) expect(await budget.take('192.0.2.80')).toEqual({ allowed: true });
+    const pending = budget.take('192.0.2.80');
+    // The event loop is blocked for longer than the timeout while the answer is on its way.
+    const until = Date.now() + 800;
+    while (Date.now() < until);
+    expect(await pending).toMatchObject({ allowed: false });
+    expect(a.lines('warn')).toEqual([]);
+  });
+
+  it('shares the limits once a Redis that was down at startup comes up', async () => {
+    await redis.stop('SIGKILL');
+    const a = await start(shared());
+    expect(a.lines('warn').filter(line => line.includes('shared store'))).toHaveLength(1);
+    await redis.start();
+    const budget = a.store.windowBudget('registration:address', { limit: 2, windowSeconds: 3600 });
+    await waitFor(async () => {
+      await budget.take('198.51.100.70');
+      return a.lines('info').some(line => line.includes('shared again'));
+    });
+    const b = (await start(shared())).store.windowBudget('registration:address', { limit: 2, windowSeconds: 3600 });
+    const decisions = await Promise.all(Array.from({ length: 6 }, (_, i) => [budget, b][i % 2].take('198.51.100.71')));
+    expect(decisions.filter(d => d.allowed)).toHaveLength(2);
+  });
+
+  it('uses the credentials of a connection given as options, and says when they are refused', async () => {
+    const guarded = await startRedis(['--requirepass', 'limits-pw']);
+    try {
+      const url = `redis://127.0.0.1:${guarded.port}`;
+      const right = await start({ cache: { store: 'redis', connection: { url, password: 'limits-pw' } } });
+      expect(right.lines('info')).toEqual([expect.stringContaining('shared by every instance')]);
+      expect(await allowedOf([right.store, right.store], 6, 4, 'authorization:address')).toBe(4);
+      const wrong = await start({ cache: { store: 'redis', connection: { url, password: 'nope' } } });
+      expect(wrong.lines('info')).toEqual([]);
+      expect(wrong.lines('warn')).toEqual([expect.stringContaining('shared store')]);
+      expect(wrong.lines('warn').join('')).not.toContain('nope');
+    } finally {
+      await guarded.close();
+    }
+  });
+
   it('starts and serves requests with no Redis listening at all, never logging its password', async () => {
     const a = await start({ cache: { store: 'redis', connection: 'redis://portal:s3cret-pw@127.0.0.1:1' } });
     expect(await allowedOf([a.store], 8, 5)).toBe(5);
@@ -169,11 +258,11 @@ describe('readSharedStoreConfig', () => {
       }).result,
     ).toMatchObject({ url: 'redis://limits:6379', key: 'backend.rateLimit.store' });
     expect(read({ cache: { store: 'redis', connection: { url: 'redis://cache:6379', pingInterval: 1000 } } }).result)
-      .toMatchObject({ url: 'redis://cache:6379', key: 'backend.cache', prefix: 'auth:limits:' });
+      .toMatchObject({ url: 'redis://cache:6379', key: 'backend.cache', prefix: 'portal-oidc-limits:' });
     expect(
       read({ cache: { store: 'redis', connection: 'redis://c:6379', redis: { client: { namespace: 'portal' } } } })
         .result,
-    ).toMatchObject({ prefix: 'portal:auth:limits:' });
+    ).toMatchObject({ prefix: 'portal:portal-oidc-limits:' });
     expect(read({ cache: { store: 'valkey', connection: 'valkeys://v:6380' } }).result).toMatchObject({
       url: 'rediss://v:6380',
     });

@@ -16,40 +16,45 @@ const STARTUP_WAIT_MS = 3000;
 /** A Redis (or Valkey) server the backend's config names for sharing. */
 interface SharedStoreConfig {
   url: string;
+  /** The rest of the connection's options (credentials, TLS), as node-redis takes them. */
+  options: Record<string, unknown>;
   /** Where it was configured, for the logs. */
   key: string;
   /** Prepended to every key, after the cache's own namespace if it has one. */
   prefix: string;
 }
 
+/** Outside Keyv's namespace of the auth plugin's cache (`auth:`), so clearing that cache keeps the counts. */
+const KEY_PREFIX = 'portal-oidc-limits:';
+
 /**
  * The Redis server the backend is configured to share through: the backend's
  * rate-limit store (`backend.rateLimit.store`, `type: redis`) or else its
  * cache (`backend.cache`, `store: redis` or `valkey`, which speaks the same
- * protocol). Undefined when neither names one, or when only a cluster is
- * configured (not supported: each instance then counts its own).
+ * protocol; `connection` a URL or node-redis options with a `url`).
+ * Undefined when neither names one, or when the cache is a cluster (not
+ * supported: each instance then counts its own).
  */
 export function readSharedStoreConfig(config: RootConfigService, logger: LoggerService): SharedStoreConfig | undefined {
   const rateLimitStore = config.getOptionalConfig('backend.rateLimit.store');
   if (rateLimitStore?.getOptionalString('type') === 'redis') {
     const url = rateLimitStore.getOptionalString('connection');
-    if (url) return { url, key: 'backend.rateLimit.store', prefix: 'auth:limits:' };
+    if (url) return { url, options: {}, key: 'backend.rateLimit.store', prefix: KEY_PREFIX };
   }
   const store = config.getOptionalString('backend.cache.store');
   if (store !== 'redis' && store !== 'valkey') return undefined;
-  const connection = config.getOptional('backend.cache.connection');
-  const url =
-    typeof connection === 'string'
-      ? connection
-      : config.getOptionalString('backend.cache.connection.url');
-  if (!url) {
-    if (config.has(`backend.cache.${store}.cluster`)) {
-      logger.warn(
-        `backend.cache is a ${store} cluster; rate limits are not shared through clusters, so each instance counts its own`,
-      );
-    }
+  if (config.has(`backend.cache.${store}.cluster`)) {
+    logger.warn(
+      `backend.cache is a ${store} cluster; rate limits are not shared through clusters, so each instance counts its own`,
+    );
     return undefined;
   }
+  const connection = config.getOptional('backend.cache.connection');
+  const { url, ...options } =
+    typeof connection === 'string'
+      ? { url: connection }
+      : ((connection ?? {}) as { url?: unknown } & Record<string, unknown>);
+  if (typeof url !== 'string' || !url) return undefined;
   const namespace =
     store === 'redis'
       ? config.getOptionalString('backend.cache.redis.client.namespace')
@@ -57,8 +62,9 @@ export function readSharedStoreConfig(config: RootConfigService, logger: LoggerS
   const separator = config.getOptionalString('backend.cache.redis.client.keyPrefixSeparator') ?? ':';
   return {
     url: url.replace(/^valkey(s?):/, 'redis$1:'),
+    options,
     key: 'backend.cache',
-    prefix: `${namespace ? `${namespace}${separator}` : ''}auth:limits:`,
+    prefix: `${namespace ? `${namespace}${separator}` : ''}${KEY_PREFIX}`,
   };
 }
 
@@ -72,10 +78,24 @@ function describe(url: string): string {
   }
 }
 
+/**
+ * Rejects when `promise` has not settled within `ms`. A slow process must not
+ * take a healthy store for a lost one: a timer that fires late (the process
+ * was busy: a long GC pause, a burst of requests) gives the answer another
+ * period, and the rejection waits one more turn of the event loop, so an
+ * answer already received still wins.
+ */
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    const arm = (extraPeriods: number) => {
+      const armedAt = Date.now();
+      timer = setTimeout(() => {
+        if (extraPeriods > 0 && Date.now() - armedAt > ms * 1.2) arm(extraPeriods - 1);
+        else setImmediate(() => reject(new Error(`no answer within ${ms} ms`)));
+      }, ms);
+    };
+    arm(1);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
@@ -83,43 +103,69 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 /**
  * Runs each count in the shared store, and in this instance's memory while
  * the store fails: sign-ins go on, each instance then enforcing the budgets
- * on its own. One warning when the store is lost, one line when it is back;
- * while lost, requests do not wait for it, and one is tried again every
- * {@link SHARED_STORE_RETRY_MS}.
+ * on its own. One warning when the store is lost, one line when it is back.
+ * While it is lost no request waits for it: one probe (`ping`, which counts
+ * nothing) at a time, every {@link SHARED_STORE_RETRY_MS}, finds out when it
+ * answers again.
  */
 export function fallingBackStore(options: {
   shared: LimitStore;
   local: LimitStore;
+  ping: () => Promise<unknown>;
   logger: LoggerService;
   where: string;
   now?: () => number;
-}): LimitStore {
-  const { shared, local, logger, where } = options;
+}): LimitStore & { lose(error: unknown): void } {
+  const { shared, local, ping, logger, where } = options;
   const now = options.now ?? Date.now;
   let lost = false;
+  let probing = false;
   let retryAt = 0;
+
+  function lose(error: unknown) {
+    if (!lost) {
+      lost = true;
+      logger.warn(
+        `Rate limits count per instance: the shared store at ${where} failed (${error}); each instance enforces its own budgets until it answers again`,
+      );
+    }
+    retryAt = now() + SHARED_STORE_RETRY_MS;
+  }
+
+  function probe() {
+    if (probing || now() < retryAt) return;
+    probing = true;
+    withTimeout(ping(), SHARED_STORE_TIMEOUT_MS)
+      .then(
+        () => {
+          if (!lost) return;
+          lost = false;
+          logger.info(`Rate limits are shared again through ${where}`);
+        },
+        () => {
+          retryAt = now() + SHARED_STORE_RETRY_MS;
+        },
+      )
+      .finally(() => {
+        probing = false;
+      });
+  }
+
   async function run<T>(sharedRun: () => Promise<T>, localRun: () => Promise<T>): Promise<T> {
-    if (lost && now() < retryAt) return localRun();
-    let result: T;
-    try {
-      result = await withTimeout(sharedRun(), SHARED_STORE_TIMEOUT_MS);
-    } catch (error) {
-      if (!lost) {
-        lost = true;
-        logger.warn(
-          `Rate limits count per instance: the shared store at ${where} failed (${error}); each instance enforces its own budgets until it answers again`,
-        );
-      }
-      retryAt = now() + SHARED_STORE_RETRY_MS;
+    if (lost) {
+      probe();
       return localRun();
     }
-    if (lost) {
-      lost = false;
-      logger.info(`Rate limits are shared again through ${where}`);
+    try {
+      return await withTimeout(sharedRun(), SHARED_STORE_TIMEOUT_MS);
+    } catch (error) {
+      lose(error);
+      return localRun();
     }
-    return result;
   }
+
   return {
+    lose,
     windowBudget(name, budget) {
       const [s, l] = [shared.windowBudget(name, budget), local.windowBudget(name, budget)];
       return { take: key => run(() => s.take(key), () => l.take(key)) };
@@ -127,8 +173,12 @@ export function fallingBackStore(options: {
     failureCount(name, budget) {
       const [s, l] = [shared.failureCount(name, budget), local.failureCount(name, budget)];
       return {
-        charge: key => run(() => s.charge(key), () => l.charge(key)),
-        refund: key => run(() => s.refund(key), () => l.refund(key)),
+        async charge(key) {
+          const decision = await run(() => s.charge(key), () => l.charge(key));
+          if (!decision.allowed) return decision;
+          // Refunded where it was charged; a refund the store loses costs the user one attempt.
+          return { ...decision, refund: () => decision.refund().catch(() => undefined) };
+        },
       };
     },
     marks(name) {
@@ -181,13 +231,16 @@ export async function createLimitStore(options: {
   const config = readSharedStoreConfig(rootConfig, logger);
   if (!config) return local;
   const where = describe(config.url);
+  const socket = (config.options.socket ?? {}) as Record<string, unknown>;
   const client = createClient({
+    ...config.options,
     url: config.url,
     // A command sent while disconnected fails at once instead of waiting.
     disableOfflineQueue: true,
     socket: {
       connectTimeout: 2000,
-      reconnectStrategy: retries => Math.min(100 * 2 ** retries, 2000),
+      ...socket,
+      reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000),
     },
   });
   // Failures surface as failed commands, reported once by fallingBackStore.
@@ -195,16 +248,22 @@ export async function createLimitStore(options: {
   // Connected before the first request when the store is up; an instance
   // starting while it is down does not wait for it.
   const connected = client.connect();
-  await withTimeout(connected, STARTUP_WAIT_MS).catch(() => undefined);
   connected.catch(() => undefined);
   lifecycle.addShutdownHook(async () => {
     await client.disconnect().catch(() => undefined);
   });
-  logger.info(`Rate limits are shared by every instance through ${where} (${config.key})`);
   const shared = redisLimitStore({
     evalScript: scriptRunner(args => client.sendCommand(args)),
     prefix: config.prefix,
     clock,
   });
-  return fallingBackStore({ shared, local, logger, where });
+  const store = fallingBackStore({ shared, local, ping: () => client.ping(), logger, where });
+  try {
+    // Says "shared" only once the server answered, credentials and all.
+    await withTimeout(connected.then(() => client.ping()), STARTUP_WAIT_MS);
+    logger.info(`Rate limits are shared by every instance through ${where} (${config.key})`);
+  } catch (error) {
+    store.lose(error);
+  }
+  return store;
 }
