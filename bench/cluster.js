@@ -34,7 +34,7 @@ const { fmt, machine, summarize } = require('./report');
 const { SCENARIOS, inRotation, prepare } = require('./scenarios');
 
 /** Rounds of the cluster part (each scenario, each contender). */
-const CLUSTER_ROUNDS = Number(process.env.BENCH_CLUSTER_ROUNDS ?? 3);
+const CLUSTER_ROUNDS = Number(process.env.BENCH_CLUSTER_ROUNDS ?? 5);
 const REPLICAS = 3;
 const CLUSTER_SCENARIOS = ['token exchange', 'full flow (authorize → approve → token)'];
 const CONTENDERS = {
@@ -104,7 +104,7 @@ async function startRedis() {
       return calls;
     },
     /** Keys the plugin's limits left in the server. */
-    limitKeys: async () => (await client.keys('auth:limits:*')).length,
+    limitKeys: async () => (await client.keys('portal-oidc-limits:*')).length,
     async stop() {
       await client.quit().catch(() => undefined);
       await stopProcess(child);

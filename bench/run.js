@@ -25,7 +25,7 @@
  *                 those scenarios run (`postgres` names the row-count part, `cluster`
  *                 the cluster part) and RESULTS.md is left alone (a quick before/after
  *                 check, not a report) but for the cluster section when `cluster` ran
- *   BENCH_CLUSTER_ROUNDS (default 3) rounds of the cluster part; it needs BENCH_PG
+ *   BENCH_CLUSTER_ROUNDS (default 5) rounds of the cluster part; it needs BENCH_PG
  *                 and Debian's redis-server on the PATH, and is skipped without them
  *   BENCH_PROFILE   a folder: each host records a V8 CPU profile of every measured
  *                 run (not the set-up) to <folder>/<n>-<db>-<target>-<scenario>.cpuprofile
