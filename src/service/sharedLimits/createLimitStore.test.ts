@@ -3,7 +3,8 @@ import type { JsonObject } from '@backstage/types';
 import { createClient } from '@redis/client';
 import type { LimitStore } from '../../oauth/http/LimitStore';
 import { hasRedisServer, type RedisServer, startRedis } from '../../testUtils/redisServer';
-import { createLimitStore, readSharedStoreConfig, SHARED_STORE_RETRY_MS } from './createLimitStore';
+import { createLimitStore, readSharedStoreConfig } from './createLimitStore';
+import { SHARED_STORE_RETRY_MS } from './fallingBackStore';
 
 jest.setTimeout(60_000);
 
