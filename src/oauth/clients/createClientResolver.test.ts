@@ -6,12 +6,12 @@ import { readOidcProviderConfig } from '../../config/readOidcProviderConfig';
 import { DbClientStore } from '../../database/DbClientStore';
 import { applyDatabaseMigrations } from '../../database/migrations';
 import { createTestDatabases } from '../../testUtils/databases';
+import { documentClientResolver } from '../../testUtils/documentClientResolver';
 import { sha256 } from '../crypto/sha256';
 import type { Client } from '../model';
 import { TemporarilyUnavailable } from '../errors';
 import { createOutboundGuard } from '../outbound/createOutboundGuard';
 import { DEFAULT_OUTBOUND_SLOTS } from '../outbound/OutboundSlots';
-import type { ClientStore } from './ClientStore';
 import {
   CLIENT_METADATA_FAILURE_CACHE_SECONDS,
   createClientResolver,
@@ -106,12 +106,6 @@ describe('createClientResolver fetching metadata documents (issue 12 item 6)', (
     };
   }
 
-  const noStore: ClientStore = {
-    get: async () => undefined,
-    create: async () => {},
-    deleteMirrors: async () => 0,
-    hashLegacySecrets: async () => 0,
-  };
 
   let server: Awaited<ReturnType<typeof startSlowServer>>;
   let now: number;
@@ -119,21 +113,7 @@ describe('createClientResolver fetching metadata documents (issue 12 item 6)', (
   beforeEach(async () => {
     server = await startSlowServer();
     now = Date.parse('2026-01-01T00:00:00Z');
-    resolver = await createClientResolver({
-      config: readOidcProviderConfig(
-        new ConfigReader({
-          auth: {
-            clientIdMetadataDocuments: { enabled: true, allowedClientIdPatterns: ['http://*:*/**'] },
-            oidcProvider: { dangerouslyAllowInsecureClientIdMetadataDocuments: true },
-          },
-        }),
-      ),
-      store: noStore,
-      issuer: 'http://localhost:7007/api/auth',
-      logger: mockServices.logger.mock(),
-      clock: () => new Date(now),
-      outbound: createOutboundGuard({ allowInsecure: true, clock: () => new Date(now) }),
-    });
+    resolver = await documentClientResolver({ clock: () => new Date(now) });
   });
   afterEach(async () => {
     server.release();

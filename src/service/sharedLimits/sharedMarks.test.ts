@@ -1,22 +1,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mockServices } from '@backstage/backend-test-utils';
-import { ConfigReader } from '@backstage/config';
-import { readOidcProviderConfig } from '../../config/readOidcProviderConfig';
-import type { ClientStore } from '../../oauth/clients/ClientStore';
-import { createClientResolver } from '../../oauth/clients/createClientResolver';
-import { createOutboundGuard } from '../../oauth/outbound/createOutboundGuard';
+import { documentClientResolver } from '../../testUtils/documentClientResolver';
 import { hasRedisServer, type RedisServer, startRedis } from '../../testUtils/redisServer';
 import { createLimitStore } from './createLimitStore';
 
 jest.setTimeout(60_000);
-
-const noStore: ClientStore = {
-  get: async () => undefined,
-  create: async () => {},
-  deleteMirrors: async () => 0,
-  hashLegacySecrets: async () => 0,
-};
 
 const shutdown: Array<() => void | Promise<void>> = [];
 
@@ -33,22 +22,7 @@ async function resolverWith(backendCache: Record<string, string>) {
     lifecycle,
     clock,
   });
-  return createClientResolver({
-    config: readOidcProviderConfig(
-      new ConfigReader({
-        auth: {
-          clientIdMetadataDocuments: { enabled: true, allowedClientIdPatterns: ['http://*:*/**'] },
-          oidcProvider: { dangerouslyAllowInsecureClientIdMetadataDocuments: true },
-        },
-      }),
-    ),
-    store: noStore,
-    issuer: 'http://localhost:7007/api/auth',
-    logger: mockServices.logger.mock(),
-    clock,
-    outbound: createOutboundGuard({ allowInsecure: true, clock }),
-    sharedFailures: limits.marks('client-metadata-failure'),
-  });
+  return documentClientResolver({ clock, sharedFailures: limits.marks('client-metadata-failure') });
 }
 
 (hasRedisServer() ? describe : describe.skip)('refused metadata documents across instances', () => {
